@@ -1,0 +1,27 @@
+/**
+ * A guest's authorized_keys lines. Each key is locked with `restrict,pty,command=…` so the
+ * only thing it can do is run the join program in a terminal; `expiry-time` and `from` narrow it
+ * further. Values here were validated by config/ (bare keys, CIDRs without quotes or commas).
+ */
+import type { Guest } from '../config/model.js';
+import { JOIN_PROGRAM } from './paths.js';
+
+/** OpenSSH's expiry-time in UTC ("YYYYMMDDHHMMZ"; the Z makes it independent of the host's zone). */
+export function expiryTime(date: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${date.getUTCFullYear()}${p(date.getUTCMonth() + 1)}${p(date.getUTCDate())}${p(date.getUTCHours())}${p(date.getUTCMinutes())}Z`;
+}
+
+/** The option list every key line of this guest carries. */
+export function keyOptions(guest: Guest): string {
+  const options = ['restrict', 'pty', `command="${JOIN_PROGRAM}"`];
+  if (guest.expires) options.push(`expiry-time="${expiryTime(guest.expires)}"`);
+  if (guest.from.length > 0) options.push(`from="${guest.from.join(',')}"`);
+  return options.join(',');
+}
+
+/** One line per key; the comment names the guest, never text copied from the config. */
+export function authorizedKeyLines(guest: Guest): string[] {
+  const options = keyOptions(guest);
+  return guest.keys.map((k, i) => `${options} ${k.type} ${k.base64} pairctl:${guest.name}:${i + 1}`);
+}

@@ -1,0 +1,63 @@
+/**
+ * The plan as data: the same object is printed as text, printed as JSON, saved, and applied.
+ * Renderers only read it; the engine never prints.
+ */
+import type { Action, AttributeChange } from '../resources/kind.js';
+
+/** One resource's planned change. */
+export interface PlannedChange {
+  address: string;
+  kind: string;
+  name: string;
+  action: Action;
+  attributes: AttributeChange[];
+  /** unified diff of a file's content, when it changes */
+  diff?: string;
+}
+
+/** Everything planned for one machine. */
+export interface MachinePlan {
+  machine: string;
+  role: 'host' | 'relay';
+  /** how it is reached, as written in pair.yaml */
+  target: string;
+  /** changes in the order apply runs them; no-ops left out */
+  changes: PlannedChange[];
+  warnings: string[];
+  /** preconditions that are not met: nothing is applied while any machine has one */
+  errors: string[];
+  /** sha256 of everything read from the machine, so a saved plan can tell it went stale */
+  stateDigest: string;
+}
+
+export interface PlanSummary {
+  add: number;
+  change: number;
+  destroy: number;
+}
+
+/** A whole plan across machines. */
+export interface Plan {
+  formatVersion: 1;
+  configFile: string;
+  configDigest: string;
+  machines: MachinePlan[];
+  summary: PlanSummary;
+}
+
+/** Counts changes the way Terraform's last line does. */
+export function summarize(machines: MachinePlan[]): PlanSummary {
+  const s = { add: 0, change: 0, destroy: 0 };
+  for (const m of machines)
+    for (const c of m.changes) {
+      if (c.action === 'create') s.add++;
+      else if (c.action === 'update') s.change++;
+      else if (c.action === 'delete') s.destroy++;
+    }
+  return s;
+}
+
+/** True when applying would change nothing anywhere. */
+export function isEmpty(plan: Plan): boolean {
+  return plan.summary.add + plan.summary.change + plan.summary.destroy === 0;
+}

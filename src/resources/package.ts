@@ -1,0 +1,95 @@
+/**
+ * A system package pairctl needs (tmux, openssh-server), installed with apt or dnf, with a
+ * version gate: tmux's server-side ACL (`server-access`) exists only from 3.3. Packages are never
+ * removed: they may have been there before pairctl, and other things may use them.
+ */
+import { sh } from '../transport/shell-quote.js';
+import { compareVersions } from './version.js';
+import { defineKind, keyValues, noop } from './kind.js';
+
+export interface PackageSpec {
+  name: string;
+  /** command whose output's first version-like word is the installed version, e.g. "tmux -V" */
+  versionCommand?: string[];
+  /** refuse to plan below this version */
+  minVersion?: string;
+  /** why the minimum exists, said with the error */
+  minReason?: string;
+  /** warn below this version */
+  warnBelow?: { version: string; message: string };
+}
+
+export interface PackageObserved {
+  manager: 'apt' | 'dnf' | 'none';
+  installed: boolean;
+  /** version reported by versionCommand, else by the package manager */
+  version?: string;
+  /** what the package manager would install */
+  candidate?: string;
+}
+
+export const packageKind = defineKind<PackageSpec, PackageObserved>({
+  kind: 'package',
+  name: (spec) => spec.name,
+  probe: (spec) => {
+    const versionProbe = spec.versionCommand
+      ? sh`v=$(${spec.versionCommand} 2>/dev/null | head -n1) && echo "toolversion=$v"`
+      : ':';
+    return sh`if command -v apt-get >/dev/null 2>&1; then
+  echo manager=apt
+  s=$(dpkg-query -W -f='\${db:Status-Abbrev} \${Version}' ${spec.name} 2>/dev/null) || s=
+  case "$s" in ii*) echo "installed=\${s##* }" ;; esac
+  echo "candidate=$(apt-cache policy ${spec.name} 2>/dev/null | sed -n 's/^ *Candidate: *//p')"
+elif command -v dnf >/dev/null 2>&1; then
+  echo manager=dnf
+  v=$(rpm -q --qf '%{VERSION}' ${spec.name} 2>/dev/null) && echo "installed=$v"
+else
+  echo manager=none
+fi
+` + versionProbe;
+  },
+  parse: (output) => {
+    const kv = keyValues(output);
+    const manager = kv.get('manager');
+    const installed = kv.get('installed');
+    const tool = kv.get('toolversion')?.match(/\d+(?:\.\d+)+[a-z]?/)?.[0];
+    const candidate = kv.get('candidate');
+    return {
+      manager: manager === 'apt' || manager === 'dnf' ? manager : 'none',
+      installed: Boolean(installed) || Boolean(tool),
+      version: tool ?? installed,
+      candidate: candidate && candidate !== '(none)' ? candidate : undefined,
+    };
+  },
+  diff: (spec, observed, ctx) => {
+    if (!ctx.wanted) return noop();
+    const errors: string[] = [];
+    const warnings: string[] = [];
+    const version = observed.installed ? observed.version : observed.candidate;
+    if (spec.minVersion && version && compareVersions(version, spec.minVersion) < 0) {
+      errors.push(
+        `${spec.name} ${version} ${observed.installed ? 'is installed' : 'is what the package manager offers'}, but pairctl needs ${spec.minVersion} or newer: ${spec.minReason ?? ''}`.trim(),
+      );
+    }
+    if (spec.warnBelow && version && compareVersions(version, spec.warnBelow.version) < 0) {
+      warnings.push(`${spec.name} ${version} is older than ${spec.warnBelow.version}: ${spec.warnBelow.message}`);
+    }
+    if (observed.installed) return noop(warnings, errors);
+    if (observed.manager === 'none') {
+      errors.push(`${spec.name} is not installed and neither apt nor dnf was found; install ${spec.name} by hand`);
+      return noop(warnings, errors);
+    }
+    const script =
+      observed.manager === 'apt'
+        ? sh`export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -q --no-install-recommends ${spec.name} || { apt-get update -q && apt-get install -y -q --no-install-recommends ${spec.name}; }`
+        : sh`dnf install -y -q ${spec.name}`;
+    return {
+      action: 'create',
+      attributes: [{ name: 'version', after: observed.candidate ?? '(latest)' }, { name: 'via', after: observed.manager }],
+      warnings,
+      errors,
+      script,
+    };
+  },
+});

@@ -1,0 +1,20 @@
+/** Every resource kind by name: adding a kind is one module in resources/ and one line here. */
+import { accountKind } from './account.js';
+import { directoryKind } from './directory.js';
+import { fileKind } from './file.js';
+import { groupKind } from './group.js';
+import type { AnyKind } from './kind.js';
+import { packageKind } from './package.js';
+import { sessionAccessKind } from './session-access.js';
+import { sshdDropinKind } from './sshd-dropin.js';
+
+const kinds: AnyKind[] = [packageKind, groupKind, accountKind, directoryKind, fileKind, sshdDropinKind, sessionAccessKind];
+
+const byName = new Map(kinds.map((k) => [k.kind, k]));
+
+/** Looks a kind up by the name stored in resources and records. */
+export function kindOf(name: string): AnyKind {
+  const k = byName.get(name);
+  if (!k) throw new Error(`unknown resource kind "${name}" (a record written by a newer pairctl?)`);
+  return k;
+}

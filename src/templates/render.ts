@@ -1,0 +1,31 @@
+/**
+ * Renders the handlebars templates of every generated file. Shell templates interpolate only
+ * through the `q` helper, which is the project's one shell-quoting function; a unit test checks
+ * that no shell template has a bare `{{value}}`.
+ */
+import { readFileSync } from 'node:fs';
+import Handlebars from 'handlebars';
+import { quote } from '../transport/shell-quote.js';
+
+const hb = Handlebars.create();
+hb.registerHelper('q', (value: unknown) => new hb.SafeString(quote(String(value))));
+
+const cache = new Map<string, HandlebarsTemplateDelegate>();
+
+/** Names of the templates shipped in this folder. */
+export type TemplateName = 'join.sh' | 'tmux.conf' | 'sshd-dropin.conf' | 'authorized-keys';
+
+/** The template's source text (for tests that inspect templates). */
+export function templateSource(name: TemplateName): string {
+  return readFileSync(new URL(`./${name}.hbs`, import.meta.url), 'utf8');
+}
+
+/** Renders one template; output is verbatim (no HTML escaping: these are config files). */
+export function render(name: TemplateName, view: object): string {
+  let t = cache.get(name);
+  if (!t) {
+    t = hb.compile(templateSource(name), { noEscape: true, strict: true });
+    cache.set(name, t);
+  }
+  return t(view);
+}

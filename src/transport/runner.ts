@@ -1,0 +1,55 @@
+/**
+ * A connection to one machine that runs POSIX shell scripts as root. The engine batches all of a
+ * machine's reads into one `exec` and all of its changes into as few as possible, so a runner
+ * counts what it did: connections and exec requests are a measured budget (DESIGN.md).
+ */
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  /** called with stdout as it arrives, for live progress while applying */
+  onStdout?: (chunk: string) => void;
+}
+
+export interface Runner {
+  /** machine id from pair.yaml (host or relay id) */
+  readonly machine: string;
+  /** the script runs under `sh -s` as root (directly, or via `sudo -n`), fed on stdin */
+  exec(script: string, options?: ExecOptions): Promise<ExecResult>;
+  close(): Promise<void>;
+  /** exec requests made so far on this connection */
+  readonly execCount: number;
+}
+
+/** Where and how to reach a machine. */
+export interface MachineTarget {
+  id: string;
+  /** "local", [user@]address[:port], or a Host alias from the ssh config */
+  ssh: string;
+  /** become root with `sudo -n` when the login user is not root */
+  sudo: boolean;
+}
+
+/** Options shared by every connection of one pairctl run. */
+export interface ConnectOptions {
+  /** ssh client config file to read instead of ~/.ssh/config (like `ssh -F`) */
+  sshConfigFile?: string;
+  /** connection timeout in milliseconds */
+  timeoutMs?: number;
+}
+
+/** A failure to reach or authenticate to a machine, with what the operator should do. */
+export class ConnectError extends Error {
+  constructor(
+    readonly machine: string,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'ConnectError';
+  }
+}
