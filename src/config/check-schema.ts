@@ -1,0 +1,283 @@
+/**
+ * Structural validation with ajv against the published schema, and the translation of ajv's
+ * errors into diagnostics a person can act on: positioned at the offending key or value, with
+ * rule ids more specific than "schema" where the fix is specific (unknown keys, names, dates).
+ */
+import Ajv2020 from 'ajv/dist/2020.js';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { looksLikeDateTime } from './date-time.js';
+import type { Diagnostic } from './diagnostic.js';
+import type { Locate, PathSegment } from './load-yaml.js';
+import { pathToString, pointerToPath } from './load-yaml.js';
+import { nearestName } from './nearest-name.js';
+import type { RawGuest, RawHost, RawPairConfig } from './schema.js';
+import { pairSchema } from './schema.js';
+
+type RawSession = NonNullable<RawPairConfig['session']>;
+
+interface Validators {
+  file: ValidateFunction<RawPairConfig>;
+  host: ValidateFunction<RawHost>;
+  guest: ValidateFunction<RawGuest>;
+  session: ValidateFunction<RawSession>;
+}
+
+let compiled: Validators | undefined;
+
+function validators(): Validators {
+  if (!compiled) {
+    // The module is CommonJS; under NodeNext its default import is module.exports, whose
+    // `default` is the class.
+    const ajv = new Ajv2020.default({ allErrors: true, verbose: true, strict: true });
+    // Syntax only: the calendar check (no 2026-02-30) is the expires rule's, with its own message.
+    ajv.addFormat('date-time', { type: 'string', validate: looksLikeDateTime });
+    const { hosts, guests, session } = pairSchema.properties;
+    compiled = {
+      file: ajv.compile<RawPairConfig>(pairSchema),
+      host: ajv.compile<RawHost>(hosts.additionalProperties),
+      guest: ajv.compile<RawGuest>(guests.additionalProperties),
+      session: ajv.compile<RawSession>(session),
+    };
+  }
+  return compiled;
+}
+
+function entriesOf(value: unknown): [string, unknown][] {
+  return value && typeof value === 'object' && !Array.isArray(value) ? Object.entries(value) : [];
+}
+
+/**
+ * The parts of a file that failed the schema, cut away: hosts and guests that are well formed on
+ * their own, and the session only if it is. The semantic rules run on this so that one pass
+ * reports a bad key in one guest next to a typo in another. Dropping a part can only hide a
+ * rule's finding, never invent one (the session defaults allow every mode).
+ */
+function wellFormedParts(data: unknown): RawPairConfig {
+  const v = validators();
+  const top = data && typeof data === 'object' ? (data as Record<string, unknown>) : {};
+  const hosts: Record<string, RawHost> = {};
+  for (const [id, host] of entriesOf(top.hosts)) if (v.host(host)) hosts[id] = host;
+  const guests: Record<string, RawGuest> = {};
+  for (const [name, guest] of entriesOf(top.guests)) if (v.guest(guest)) guests[name] = guest;
+  const session = top.session;
+  return { version: 1, hosts, guests, ...(v.session(session) ? { session } : {}) };
+}
+
+/** What a name-like key or value must look like, said in words rather than as a regex. */
+const NAME_RULES: Record<string, string> = {
+  hosts: 'a host id is lowercase letters, digits and "-", starts with a letter, at most 31 characters',
+  guests:
+    'a guest name is lowercase letters, digits and "-", starts with a letter, at most 24 characters (the account is pair-<name>)',
+  owner: 'owner is a POSIX user name: lowercase letters, digits, "_" and "-", starting with a letter or "_", at most 32 characters',
+  name: 'the session name is lowercase letters, digits and "-", starts with a letter, at most 31 characters',
+};
+
+function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a map';
+  if (typeof value === 'string') return `"${value.length > 60 ? `${value.slice(0, 57)}...` : value}"`;
+  return String(value);
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  object: 'a map',
+  array: 'a list',
+  string: 'a string',
+  boolean: 'true or false',
+  integer: 'a whole number',
+  number: 'a number',
+};
+
+function schemaDescription(schema: unknown): string | undefined {
+  if (schema && typeof schema === 'object' && 'description' in schema) {
+    const d = (schema as { description?: unknown }).description;
+    return typeof d === 'string' ? d : undefined;
+  }
+  return undefined;
+}
+
+function knownKeys(parentSchema: unknown): string[] {
+  if (parentSchema && typeof parentSchema === 'object' && 'properties' in parentSchema) {
+    const props = (parentSchema as { properties?: unknown }).properties;
+    if (props && typeof props === 'object') return Object.keys(props);
+  }
+  return [];
+}
+
+function param(error: ErrorObject, name: string): unknown {
+  return (error.params as Record<string, unknown>)[name];
+}
+
+interface Translated {
+  path: readonly PathSegment[];
+  target: 'key' | 'value';
+  rule: string;
+  message: string;
+  hint?: string;
+  /** errors with equal position, rule and this are one problem (a key inside a merged anchor) */
+  dedupe?: string;
+}
+
+function translate(error: ErrorObject): Translated | undefined {
+  const path = pointerToPath(error.instancePath);
+  const where = pathToString(path);
+  const description = schemaDescription(error.parentSchema);
+  const last = path[path.length - 1];
+
+  if (error.propertyName !== undefined) {
+    // A sub-error of propertyNames: the key itself (a host id or guest name) is malformed.
+    const kind = last === 'hosts' ? 'host id' : last === 'guests' ? 'guest name' : 'key';
+    return {
+      path: [...path, error.propertyName],
+      target: 'key',
+      rule: 'name-invalid',
+      message: `${kind} "${error.propertyName}" is not a valid name`,
+      hint: NAME_RULES[last ?? ''] ?? description,
+    };
+  }
+
+  switch (error.keyword) {
+    case 'propertyNames':
+      return undefined; // reported through its sub-error above
+    case 'additionalProperties': {
+      const key = String(param(error, 'additionalProperty'));
+      const known = knownKeys(error.parentSchema);
+      const near = nearestName(key, known);
+      return {
+        path: [...path, key],
+        target: 'key',
+        rule: 'unknown-key',
+        dedupe: key,
+        message: `unknown key "${key}" in ${where}`,
+        hint: near ? `did you mean "${near}"? (allowed: ${known.join(', ')})` : `allowed keys: ${known.join(', ')}`,
+      };
+    }
+    case 'required': {
+      const missing = String(param(error, 'missingProperty'));
+      const props = (error.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties;
+      return {
+        path,
+        target: 'key',
+        rule: 'schema',
+        message: `${where} is missing the required key "${missing}"`,
+        hint: schemaDescription(props?.[missing]),
+      };
+    }
+    case 'type': {
+      const wanted = String(param(error, 'type'));
+      return {
+        path,
+        target: 'value',
+        rule: 'schema',
+        message: `${where} must be ${TYPE_WORDS[wanted] ?? wanted}, not ${describeValue(error.data)}`,
+        hint:
+          wanted === 'boolean' && typeof error.data === 'string'
+            ? 'write true or false (YAML 1.2 reads yes/no/on/off as strings)'
+            : description,
+      };
+    }
+    case 'enum': {
+      const allowed = (param(error, 'allowedValues') as unknown[]).map(String);
+      const near = typeof error.data === 'string' ? nearestName(error.data, allowed) : undefined;
+      return {
+        path,
+        target: 'value',
+        rule: 'schema',
+        message: `${where} must be one of ${allowed.join(', ')}, not ${describeValue(error.data)}`,
+        hint: near ? `did you mean "${near}"?` : description,
+      };
+    }
+    case 'const':
+      return {
+        path,
+        target: 'value',
+        rule: 'schema',
+        message: `${where} must be ${JSON.stringify(param(error, 'allowedValue'))}, not ${describeValue(error.data)}`,
+        hint: description,
+      };
+    case 'pattern': {
+      const nameRule = last === 'owner' || (last === 'name' && path[0] === 'session') ? NAME_RULES[last] : undefined;
+      return {
+        path,
+        target: 'value',
+        rule: nameRule ? 'name-invalid' : 'schema',
+        message: `${where} ${describeValue(error.data)} is not valid`,
+        hint: nameRule ?? description,
+      };
+    }
+    case 'format':
+      if (last === 'expires') {
+        return {
+          path,
+          target: 'value',
+          rule: 'expires-invalid',
+          message: `${where} ${describeValue(error.data)} is not an RFC 3339 date-time`,
+          hint: 'write a date, "T", a time and a zone, e.g. 2026-12-31T18:00:00Z or 2026-12-31T18:00:00+01:00',
+        };
+      }
+      break;
+    case 'minProperties':
+      return {
+        path,
+        target: path.length > 0 ? 'key' : 'value',
+        rule: 'schema',
+        message: `${where} must name at least one ${last === 'hosts' ? 'host' : last === 'guests' ? 'guest' : 'entry'}`,
+        hint: description,
+      };
+    case 'minItems':
+      return { path, target: 'key', rule: 'schema', message: `${where} must not be empty`, hint: description };
+    case 'minLength':
+      return { path, target: 'value', rule: 'schema', message: `${where} must not be empty`, hint: description };
+    case 'uniqueItems': {
+      const i = Number(param(error, 'i'));
+      const j = Number(param(error, 'j'));
+      const later = Math.max(i, j);
+      const value = Array.isArray(error.data) ? error.data[later] : undefined;
+      return {
+        path: [...path, later],
+        target: 'value',
+        rule: 'schema',
+        message: `${where} lists ${describeValue(value)} more than once`,
+        hint: 'remove the repeated entry',
+      };
+    }
+    default:
+      break;
+  }
+  return { path, target: 'value', rule: 'schema', message: `${where} ${error.message ?? 'is invalid'}`, hint: description };
+}
+
+export interface SchemaCheck {
+  /** the file, typed; set exactly when it passed the schema */
+  raw?: RawPairConfig;
+  /** the well-formed parts of the file (all of it when it passed), for the semantic rules */
+  parts: RawPairConfig;
+  diagnostics: Diagnostic[];
+}
+
+/** Validates parsed data against the schema and says which parts are fit for the rules. */
+export function checkSchema(data: unknown, file: string, locate: Locate): SchemaCheck {
+  const validate = validators().file;
+  if (validate(data)) return { raw: data, parts: data, diagnostics: [] };
+  const out: Diagnostic[] = [];
+  const seen = new Set<string>();
+  for (const error of validate.errors ?? []) {
+    const t = translate(error);
+    if (!t) continue;
+    const pos = locate(t.path, t.target);
+    const key = `${pos.line}:${pos.column}:${t.rule}:${t.dedupe ?? t.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({
+      file,
+      line: pos.line,
+      column: pos.column,
+      severity: 'error',
+      rule: t.rule,
+      message: t.message,
+      ...(t.hint ? { hint: t.hint } : {}),
+    });
+  }
+  return { parts: wellFormedParts(data), diagnostics: out };
+}
