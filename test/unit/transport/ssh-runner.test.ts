@@ -1,0 +1,254 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sshFingerprint } from '../../../src/transport/known-hosts.js';
+import { ConnectError } from '../../../src/transport/runner.js';
+import type { LocalEnv } from '../../../src/transport/ssh-config.js';
+import { connectSsh, type SshRunner } from '../../../src/transport/ssh-runner.js';
+import { startFakeSshServer, type FakeSshServer } from './fake-ssh-server.js';
+
+let dir: string;
+let home: string;
+let server: FakeSshServer;
+let local: LocalEnv;
+const open: SshRunner[] = [];
+
+function keygen(file: string, passphrase = ''): void {
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'test', '-f', file]);
+}
+
+/** Writes an ssh config with one `Host fake` block pointing at the server. */
+function config(name: string, extra: string[] = [], knownHosts = join(dir, 'known_hosts')): string {
+  const file = join(dir, name);
+  writeFileSync(
+    file,
+    [
+      'Host fake',
+      '  HostName 127.0.0.1',
+      `  Port ${server.port}`,
+      '  User tester',
+      ...extra,
+      `  UserKnownHostsFile ${knownHosts}`,
+      '  GlobalKnownHostsFile /dev/null',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+const keyed = (key = join(dir, 'good')): string[] => [`  IdentityFile ${key}`, '  IdentitiesOnly yes', '  StrictHostKeyChecking yes'];
+
+async function connected(file: string, sudo = false, env: LocalEnv = local): Promise<SshRunner> {
+  const r = await connectSsh({ id: 'm1', ssh: 'fake', sudo }, { sshConfigFile: file }, env);
+  open.push(r);
+  return r;
+}
+
+async function refusal(file: string, ssh = 'fake', env: LocalEnv = local): Promise<ConnectError> {
+  try {
+    const r = await connectSsh({ id: 'm1', ssh, sudo: false }, { sshConfigFile: file, timeoutMs: 3000 }, env);
+    open.push(r);
+  } catch (err) {
+    if (err instanceof ConnectError) return err;
+    throw err;
+  }
+  throw new Error('connected, but a refusal was expected');
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'pairctl-sshrun-'));
+  home = join(dir, 'home');
+  mkdirSync(join(home, '.ssh'), { recursive: true });
+  keygen(join(dir, 'good'));
+  keygen(join(dir, 'stranger'));
+  keygen(join(dir, 'locked'), 'correct horse');
+  server = await startFakeSshServer(readFileSync(join(dir, 'good.pub'), 'utf8'));
+  writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${server.port} ${server.hostPublicKey}\n`);
+  local = { homeDir: home, localUser: 'operator', localHostName: 'test', uid: 1000, env: {} };
+});
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((r) => r.close()));
+});
+
+afterAll(async () => {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('ssh runner against an in-process ssh2 server', () => {
+  it('connects by alias, feeds scripts on stdin of sh -s, and uses one connection for every exec', async () => {
+    const before = server.connections;
+    const commandsBefore = server.commands.length;
+    const runner = await connected(config('basic', keyed()));
+    const a = await runner.exec('echo "hello $((6*7))"\necho oops >&2\nexit 4\n');
+    expect(a).toEqual({ code: 4, stdout: 'hello 42\n', stderr: expect.stringContaining('oops\n') as string });
+    const [b, c] = await Promise.all([runner.exec('printf one'), runner.exec('printf two')]);
+    expect([b?.stdout, c?.stdout]).toEqual(['one', 'two']);
+    expect(runner.execCount).toBe(3);
+    expect(server.connections - before).toBe(1);
+    // The script never travels in the command line.
+    expect(server.commands.slice(commandsBefore)).toEqual(['sh -s', 'sh -s', 'sh -s']);
+    expect(runner.endpoint).toBe(`tester@[127.0.0.1]:${server.port} (Host fake)`);
+  });
+
+  it('passes a 1 MB script and keeps utf8 split across chunks whole', async () => {
+    const runner = await connected(config('big', keyed()));
+    const lines = Array.from({ length: 25_000 }, (_, i) => `: guest-${i} "some padding text"`);
+    const chunks: string[] = [];
+    const r = await runner.exec(`${lines.join('\n')}\nprintf 'h\\303'; sleep 0.1; printf '\\251\\n'\n`, { onStdout: (s) => chunks.push(s) });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('h\u00e9\n');
+    expect(chunks.join('')).toBe('h\u00e9\n');
+  });
+
+  it('reports death by a signal as 128+n', async () => {
+    const runner = await connected(config('signal', keyed()));
+    const r = await runner.exec('kill -9 $$');
+    expect(r.code).toBe(137);
+    expect(r.stderr).toContain('SIGKILL');
+  });
+
+  it('uses sudo -n sh -s for a non-root user with sudo: true', async () => {
+    const runner = await connected(config('sudo', keyed()), true);
+    expect(runner.privilege).toBe('sudo');
+    await runner.exec('true');
+    expect(server.commands.at(-1)).toBe('sudo -n sh -s');
+  });
+
+  it('runs as the login user when sudo is false, and says root is needed when the script fails', async () => {
+    const runner = await connected(config('nosudo', keyed()), false);
+    expect(runner.privilege).toBe('user');
+    const ok = await runner.exec('true');
+    expect(ok.stderr).toBe('');
+    const r = await runner.exec('echo "permission denied" >&2; exit 1');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/logged in as "tester", not root, and sudo is false/);
+    expect(r.stderr).toMatch(/sudo: true/);
+  });
+
+  it('refuses an unknown host key with its type and SHA256 fingerprint', async () => {
+    writeFileSync(join(dir, 'empty_known_hosts'), '');
+    const err = await refusal(config('unknown', keyed(), join(dir, 'empty_known_hosts')));
+    const blob = Buffer.from(server.hostPublicKey.split(' ')[1] ?? '', 'base64');
+    expect(err.machine).toBe('m1');
+    expect(err.message).toContain(`ssh-ed25519 ${sshFingerprint(blob)}`);
+    expect(err.message).toContain('is not known');
+    expect(err.hint).toContain(`ssh-keyscan -p ${server.port} 127.0.0.1 >> ${join(dir, 'empty_known_hosts')}`);
+  });
+
+  it('refuses a changed host key loudly, with both fingerprints', async () => {
+    const other = readFileSync(join(dir, 'stranger.pub'), 'utf8').trim().split(' ');
+    writeFileSync(join(dir, 'changed_known_hosts'), `[127.0.0.1]:${server.port} ${other[0]} ${other[1]}\n`);
+    const err = await refusal(config('changed', keyed(), join(dir, 'changed_known_hosts')));
+    expect(err.message).toContain('REMOTE HOST IDENTIFICATION HAS CHANGED');
+    expect(err.message).toContain(sshFingerprint(Buffer.from(other[1] ?? '', 'base64')));
+    expect(err.message).toContain(sshFingerprint(Buffer.from(server.hostPublicKey.split(' ')[1] ?? '', 'base64')));
+  });
+
+  it('accepts an unknown host key when the config says StrictHostKeyChecking no, without writing known_hosts', async () => {
+    const kh = join(dir, 'untouched_known_hosts');
+    writeFileSync(kh, '');
+    const runner = await connected(config('nocheck', [`  IdentityFile ${join(dir, 'good')}`, '  IdentitiesOnly yes', '  StrictHostKeyChecking no'], kh));
+    expect((await runner.exec('printf ok')).stdout).toBe('ok');
+    expect(readFileSync(kh, 'utf8')).toBe('');
+  });
+
+  it('names the machine, the endpoint, what was tried and what was skipped when login fails', async () => {
+    const file = config('badauth', [
+      `  IdentityFile ${join(dir, 'stranger')}`,
+      `  IdentityFile ${join(dir, 'locked')}`,
+      `  IdentityFile ${join(dir, 'absent')}`,
+      '  IdentitiesOnly yes',
+    ]);
+    const err = await refusal(file);
+    expect(err.message).toContain('machine "m1"');
+    expect(err.message).toContain(`tester@[127.0.0.1]:${server.port}`);
+    expect(err.message).toContain(`key ${join(dir, 'stranger')} (ssh-ed25519 SHA256:`);
+    expect(err.message).toContain(`${join(dir, 'locked')} (encrypted`);
+    expect(err.message).toContain(`${join(dir, 'absent')} (no such file)`);
+    expect(err.message).toContain('the server accepts: publickey');
+    expect(err.message).not.toContain('correct horse');
+    expect(err.message).not.toMatch(/PRIVATE KEY/);
+    expect(err.hint).toMatch(/authorized_keys/);
+  });
+
+  it('tries the default key files of the home directory', async () => {
+    const env: LocalEnv = { ...local, homeDir: join(dir, 'home2') };
+    mkdirSync(join(env.homeDir, '.ssh'), { recursive: true });
+    copyFileSync(join(dir, 'good'), join(env.homeDir, '.ssh', 'id_ed25519'));
+    const runner = await connected(config('defaults', ['  StrictHostKeyChecking yes']), false, env);
+    expect((await runner.exec('printf via-default')).stdout).toBe('via-default');
+  });
+
+  it('reports a refused TCP connection', async () => {
+    const file = join(dir, 'refused');
+    writeFileSync(file, `Host fake\n  HostName 127.0.0.1\n  Port 1\n  UserKnownHostsFile ${join(dir, 'known_hosts')}\n`);
+    const err = await refusal(file);
+    expect(err.message).toMatch(/refused the connection: nothing listens on port 1/);
+  });
+
+  it('reports a target it cannot parse and an ssh config it cannot use', async () => {
+    expect((await refusal(config('any', keyed()), 'bad host')).message).toMatch(/whitespace/);
+    const jump = join(dir, 'jump');
+    writeFileSync(jump, 'Host fake\n  ProxyJump bastion\n');
+    expect((await refusal(jump)).message).toMatch(/ProxyJump bastion/);
+    expect((await refusal(join(dir, 'no-such-config'))).message).toMatch(/cannot read ssh config/);
+  });
+
+  it('fails pending and later execs with a ConnectError when the link drops', async () => {
+    const runner = await connected(config('drop', keyed()));
+    const pending = runner.exec('sleep 5; echo never');
+    await new Promise((r) => setTimeout(r, 200));
+    server.dropAll();
+    await expect(pending).rejects.toThrow(/lost the ssh connection/);
+    await expect(runner.exec('true')).rejects.toBeInstanceOf(ConnectError);
+  });
+
+  it('refuses execs after close', async () => {
+    const runner = await connected(config('closed', keyed()));
+    await runner.close();
+    await expect(runner.exec('true')).rejects.toThrow(/closed/);
+  });
+});
+
+describe('ssh-agent', () => {
+  let agent: ChildProcess | undefined;
+  let sock: string;
+
+  beforeAll(async () => {
+    sock = join(dir, 'agent.sock');
+    agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
+    execFileSync('ssh-add', ['-q', join(dir, 'good')], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
+  });
+
+  afterAll(() => {
+    if (agent?.pid !== undefined) process.kill(agent.pid, 'SIGTERM');
+  });
+
+  it('logs in with a key that only the agent holds', async () => {
+    const env: LocalEnv = { ...local, homeDir: join(dir, 'emptyhome'), env: { SSH_AUTH_SOCK: sock } };
+    const runner = await connected(config('agent', ['  StrictHostKeyChecking yes']), false, env);
+    expect((await runner.exec('printf agent')).stdout).toBe('agent');
+  });
+
+  it('with IdentitiesOnly, lets the agent sign for an encrypted IdentityFile it holds', async () => {
+    // Same key as "good", but the file is encrypted: only the agent can use it.
+    copyFileSync(join(dir, 'good'), join(dir, 'good-enc'));
+    copyFileSync(join(dir, 'good.pub'), join(dir, 'good-enc.pub'));
+    execFileSync('ssh-keygen', ['-q', '-p', '-N', 'pw', '-P', '', '-f', join(dir, 'good-enc')]);
+    const env: LocalEnv = { ...local, env: { SSH_AUTH_SOCK: sock } };
+    const runner = await connected(config('agent-only', keyed(join(dir, 'good-enc'))), false, env);
+    expect((await runner.exec('printf filtered')).stdout).toBe('filtered');
+  });
+
+  it('with IdentitiesOnly, does not offer agent keys that are not configured', async () => {
+    const env: LocalEnv = { ...local, env: { SSH_AUTH_SOCK: sock } };
+    const err = await refusal(config('agent-filtered', keyed(join(dir, 'stranger'))), 'fake', env);
+    expect(err.message).toMatch(/IdentitiesOnly: none of them is a configured IdentityFile/);
+    expect(err.message).not.toMatch(/the server refused: ssh-agent/);
+  });
+});
