@@ -68,8 +68,7 @@ export class LocalRunner implements Runner {
 }
 
 /** Makes the local runner, refusing up front when root is neither held nor allowed via sudo. */
-export function createLocalRunner(target: MachineTarget): LocalRunner {
-  const isRoot = process.getuid?.() === 0;
+export function createLocalRunner(target: MachineTarget, isRoot = process.getuid?.() === 0): LocalRunner {
   const privilege = privilegeFor(isRoot, target.sudo);
   if (privilege === 'user') {
     throw new ConnectError(

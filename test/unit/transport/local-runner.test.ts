@@ -46,12 +46,20 @@ describe('local runner', () => {
     await expect(runner.exec('true')).rejects.toThrow(/closed/);
   });
 
-  it.skipIf(!isRoot)('as root, ignores sudo: true and runs sh directly', async () => {
-    const runner = createLocalRunner({ id: 'me', ssh: 'local', sudo: true });
-    expect(runner.privilege).toBe('root');
+  it('as root, ignores sudo: true and runs sh directly', () => {
+    expect(createLocalRunner({ id: 'me', ssh: 'local', sudo: true }, true).privilege).toBe('root');
   });
 
-  it.skipIf(isRoot)('refuses when not root and sudo is false', () => {
-    expect(() => createLocalRunner({ id: 'me', ssh: 'local', sudo: false })).toThrow(ConnectError);
+  it('not root: uses sudo when allowed, else refuses with what to do', () => {
+    expect(createLocalRunner({ id: 'me', ssh: 'local', sudo: true }, false).privilege).toBe('sudo');
+    let err: unknown;
+    try {
+      createLocalRunner({ id: 'me', ssh: 'local', sudo: false }, false);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).message).toMatch(/not root, and sudo is false/);
+    expect((err as ConnectError).hint).toMatch(/set "sudo: true"/);
   });
 });
