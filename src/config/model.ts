@@ -35,14 +35,41 @@ export interface Guest {
   mode: Mode;
   expires?: Date;
   from: string[];
+  /** GitHub user whose published keys (https://github.com/USER.keys) are added at plan time */
+  github?: string;
   pos: SourcePos;
 }
 
 /** How guests reach a host; only `lan` needs no relay. */
 export interface Tunnel {
   provider: TunnelProvider;
+  /** vps and jump: id of a relay in `relays` */
   relay?: string;
+  /** vps: public port on the relay; jump: loopback port on the relay */
   port?: number;
+  /** ngrok: name of the environment variable holding the authtoken at apply time (never the token) */
+  authtokenEnv?: string;
+  /** ngrok: region, when set */
+  region?: string;
+}
+
+/** A dev server shared the same way as the session (e.g. local 3000 → relay 8080). */
+export interface Forward {
+  name: string;
+  /** port on the host */
+  local: number;
+  /** port on the relay (vps: public, jump: loopback) or the ngrok http tunnel's name */
+  remote: number;
+}
+
+/** A machine pairctl also provisions so guests can reach hosts behind NAT (vps and jump). */
+export interface Relay {
+  id: string;
+  platform: Platform;
+  /** same forms as a host's ssh */
+  ssh: string;
+  sudo: boolean;
+  pos: SourcePos;
 }
 
 /** A machine whose tmux session is shared. */
@@ -54,6 +81,7 @@ export interface Host {
   owner: string;
   sudo: boolean;
   tunnel: Tunnel;
+  forwards: Forward[];
   pos: SourcePos;
 }
 
@@ -67,6 +95,7 @@ export interface PairConfig {
   file: string;
   version: 1;
   hosts: Host[];
+  relays: Relay[];
   guests: Guest[];
   session: Session;
   /** sha256 of the file's bytes; a saved plan pins it */

@@ -39,6 +39,7 @@ export function normaliseConfig(
     owner: host.owner,
     sudo: host.sudo ?? false,
     tunnel: { provider: host.tunnel?.provider ?? 'lan' },
+    forwards: [],
     pos: source.locate(['hosts', id], 'key'),
   }));
   const guests: Guest[] = Object.entries(raw.guests).map(([name, guest]) => {
@@ -55,5 +56,5 @@ export function normaliseConfig(
       pos: source.locate(['guests', name], 'key'),
     };
   });
-  return { file: source.file, version: 1, hosts, guests, session, digest: source.digest };
+  return { file: source.file, version: 1, hosts, relays: [], guests, session, digest: source.digest };
 }

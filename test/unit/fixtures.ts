@@ -22,7 +22,8 @@ export function sampleConfig(guests: Guest[] = [guest('todd'), guest('ann', { mo
     file: 'pair.yaml',
     version: 1,
     digest: 'd',
-    hosts: [{ id: 'scotch', platform: 'linux', ssh: 'root@192.0.2.10', owner: 'bhorseman', sudo: false, tunnel: { provider: 'lan' }, pos }],
+    hosts: [{ id: 'scotch', platform: 'linux', ssh: 'root@192.0.2.10', owner: 'bhorseman', sudo: false, tunnel: { provider: 'lan' }, forwards: [], pos }],
+    relays: [],
     guests,
     session: { name: 'pair', modes: ['mirror', 'pair', 'rogue'], defaultMode: 'mirror' },
   };
