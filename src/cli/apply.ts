@@ -1,5 +1,6 @@
 /** `pairctl apply`: show the plan, ask (unless --yes), then change every machine in parallel. */
-import { applyMachine, type ApplyEvent } from '../plan/apply-machine.js';
+import type { ApplyEvent } from '../plan/apply-machine.js';
+import { applyAll } from '../plan/apply-all.js';
 import { isEmpty } from '../plan/plan-model.js';
 import { planAll } from '../plan/plan-all.js';
 import { renderPlanText } from '../plan/render-text.js';
@@ -37,9 +38,7 @@ export const apply: Command = async (args, io) => {
       }
     }
     const onEvent = progress(io);
-    const results = await Promise.all(
-      session.works.filter((w) => w.steps.length > 0).map((w) => applyMachine(w, session.runners.get(w.plan.machine)!, onEvent)),
-    );
+    const results = await applyAll(session, onEvent);
     const failed = results.filter((r) => !r.ok);
     for (const r of failed) {
       io.stderr(`Error: ${r.machine}: apply stopped${r.failed ? ` at ${r.failed.address}` : ''}${r.error ? `: ${r.error}` : ''}\n`);
