@@ -90,7 +90,8 @@ export function linuxHostResources(config: PairConfig, host: Host): Resource[] {
     [libexec.address, tmux.address],
   );
   const tmuxConf = resource('file', TMUX_CONF, rootFile(TMUX_CONF, render('tmux.conf', { session: session.name })), [etc.address]);
-  out.push(tmux, sshd, group, etc, libexec, join, tmuxConf);
+  const owner = resource('owner', host.owner, { name: host.owner, host: host.id });
+  out.push(owner, tmux, sshd, group, etc, libexec, join, tmuxConf);
 
   const accounts: string[] = [];
   for (const g of guests) {

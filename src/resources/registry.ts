@@ -4,11 +4,12 @@ import { directoryKind } from './directory.js';
 import { fileKind } from './file.js';
 import { groupKind } from './group.js';
 import type { AnyKind } from './kind.js';
+import { ownerKind } from './owner.js';
 import { packageKind } from './package.js';
 import { sessionAccessKind } from './session-access.js';
 import { sshdDropinKind } from './sshd-dropin.js';
 
-const kinds: AnyKind[] = [packageKind, groupKind, accountKind, directoryKind, fileKind, sshdDropinKind, sessionAccessKind];
+const kinds: AnyKind[] = [ownerKind, packageKind, groupKind, accountKind, directoryKind, fileKind, sshdDropinKind, sessionAccessKind];
 
 const byName = new Map(kinds.map((k) => [k.kind, k]));
 

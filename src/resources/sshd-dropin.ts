@@ -19,14 +19,17 @@ export interface SshdDropinSpec extends FileSpec {
 
 export interface SshdDropinObserved {
   file: FileObserved;
-  /** sshd_config includes the drop-in directory */
-  included: boolean;
+  /** sshd_config includes the drop-in directory; unknown while sshd_config does not exist yet */
+  included: boolean | 'unknown';
   sshd: boolean;
   /** effective `sshd -T` values for verifyUser, when it exists */
   effective?: Record<string, string>;
 }
 
 const SSHD = '/usr/sbin/sshd';
+
+/** True (exit 0) when sshd_config reads the drop-in directory (Debian: `*.conf`, macOS: `*`). */
+const INCLUDE_CHECK = String.raw`grep -Eiq '^[[:space:]]*Include[[:space:]]+(/etc/ssh/)?sshd_config\.d/\*(\.conf)?([[:space:]]|$)' /etc/ssh/sshd_config`;
 
 /** Reloads whichever sshd is running; used after the config changed and validated. */
 const reloadSshd = `if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet ssh 2>/dev/null; then systemctl reload ssh
@@ -45,7 +48,12 @@ function changeScript(spec: SshdDropinSpec, remove: boolean): string {
   const prev = `${spec.path}.pairctl-prev`; // not *.conf, so sshd never reads it
   const write = remove ? sh`rm -f ${spec.path}` : writeFileScript(spec);
   const verify = spec.verifyUser && !remove ? verifyScript(spec, spec.verifyUser) : '';
+  // Checked again here: before the package was installed the plan could not know.
+  const included = remove
+    ? ''
+    : `if ! ${INCLUDE_CHECK}; then echo "pairctl: /etc/ssh/sshd_config does not include sshd_config.d/*.conf; add 'Include /etc/ssh/sshd_config.d/*.conf' as its first line" >&2; exit 1; fi\n`;
   return (
+    included +
     sh`rm -f ${prev}
 if [ -e ${spec.path} ]; then cp -p ${spec.path} ${prev}; fi
 ` +
@@ -93,9 +101,11 @@ fi`
       : '';
     return (
       probeFile(spec.path) +
-      sh`
-if grep -Eiq '^[[:space:]]*Include[[:space:]]+(/etc/ssh/)?sshd_config\\.d/\\*\\.conf' /etc/ssh/sshd_config 2>/dev/null; then echo included=yes; else echo included=no; fi
-if [ -x ${SSHD} ]; then echo sshd=yes; else echo sshd=no; fi` +
+      `
+if [ ! -f /etc/ssh/sshd_config ]; then echo included=unknown
+elif ${INCLUDE_CHECK}; then echo included=yes; else echo included=no; fi
+` +
+      sh`if [ -x ${SSHD} ]; then echo sshd=yes; else echo sshd=no; fi` +
       effective
     );
   },
@@ -105,7 +115,7 @@ if [ -x ${SSHD} ]; then echo sshd=yes; else echo sshd=no; fi` +
     for (const [k, v] of kv) if (k.startsWith('effective.')) effective[k.slice('effective.'.length).toLowerCase()] = v;
     return {
       file: parseFile(output),
-      included: kv.get('included') === 'yes',
+      included: kv.get('included') === 'unknown' ? 'unknown' : kv.get('included') === 'yes',
       sshd: kv.get('sshd') === 'yes',
       effective: Object.keys(effective).length > 0 ? effective : undefined,
     };
@@ -114,7 +124,7 @@ if [ -x ${SSHD} ]; then echo sshd=yes; else echo sshd=no; fi` +
     const fileDelta = diffFile(spec, observed.file, ctx);
     if (!ctx.wanted) return fileDelta.action === 'noop' ? fileDelta : { ...fileDelta, script: changeScript(spec, true) };
     const errors: string[] = [];
-    if (!observed.included) {
+    if (observed.included === false) {
       errors.push(
         `/etc/ssh/sshd_config does not include /etc/ssh/sshd_config.d/*.conf, so the guest lockdown would be ignored; add "Include /etc/ssh/sshd_config.d/*.conf" as its first line`,
       );

@@ -1,0 +1,31 @@
+/**
+ * The host's own account whose session is shared. pairctl never changes it (it is the person's
+ * own login); it only checks it exists, so a typo in `owner` shows in the plan rather than at
+ * `pairctl up`.
+ */
+import { sh } from '../transport/shell-quote.js';
+import { defineKind, keyValues, noop } from './kind.js';
+
+export interface OwnerSpec {
+  name: string;
+  host: string;
+}
+
+export interface OwnerObserved {
+  exists: boolean;
+  uid?: string;
+}
+
+export const ownerKind = defineKind<OwnerSpec, OwnerObserved>({
+  kind: 'owner',
+  name: (spec) => spec.name,
+  probe: (spec) => sh`if pw=$(getent passwd ${spec.name}); then echo "uid=$(printf '%s' "$pw" | cut -d: -f3)"; fi`,
+  parse: (output) => {
+    const uid = keyValues(output).get('uid');
+    return uid ? { exists: true, uid } : { exists: false };
+  },
+  diff: (spec, observed, ctx) => {
+    if (!ctx.wanted || observed.exists) return noop();
+    return noop([`the owner account ${spec.name} does not exist on ${spec.host}; create it (or fix "owner") before pairctl up`]);
+  },
+});
