@@ -12,7 +12,8 @@ export interface ProbeSection {
 
 /** Wraps a script so sh parses all of it before running any (commands then cannot eat stdin). */
 export function wholeScript(body: string): string {
-  return `pairctl_main() {\n${body}\n}\npairctl_main </dev/null\n`;
+  // sudo's secure_path and a bare ssh exec leave out Homebrew's bin directories (macOS tmux).
+  return `PATH="$PATH:/usr/local/bin:/opt/homebrew/bin"; export PATH\npairctl_main() {\n${body}\n}\npairctl_main </dev/null\n`;
 }
 
 /** The script and the nonce its markers carry. */

@@ -1,5 +1,6 @@
 /** A managed directory (e.g. /etc/pairctl, a guest's root-owned ~/.ssh). */
 import { sh } from '../transport/shell-quote.js';
+import { STAT_SNIPPET } from './file-state.js';
 import { defineKind, keyValues, noop, type AttributeChange } from './kind.js';
 
 export interface DirectorySpec {
@@ -19,11 +20,13 @@ export interface DirectoryObserved {
 export const directoryKind = defineKind<DirectorySpec, DirectoryObserved>({
   kind: 'directory',
   name: (spec) => spec.path,
-  probe: (spec) => sh`p=${spec.path}
+  probe: (spec) =>
+    sh`p=${spec.path}
 if [ -L "$p" ]; then echo type=other
-elif [ -d "$p" ]; then echo type=directory; stat -c 'mode=%a
-owner=%U
-group=%G' "$p"
+elif [ -d "$p" ]; then echo type=directory
+` +
+    STAT_SNIPPET +
+    `
 elif [ -e "$p" ]; then echo type=other
 else echo type=absent
 fi`,
@@ -37,7 +40,7 @@ fi`,
     if (!ctx.wanted) {
       if (observed.type !== 'directory') return noop();
       // Only an empty directory is removed: anything left inside was not put there by pairctl.
-      return { ...noop(), action: 'delete', script: sh`rmdir --ignore-fail-on-non-empty ${spec.path}` };
+      return { ...noop(), action: 'delete', script: sh`rmdir ${spec.path} 2>/dev/null || :` };
     }
     if (observed.type === 'other') {
       return noop([], [`${spec.path} exists but is not a directory; move it away, then apply again`]);

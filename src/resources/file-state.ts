@@ -26,19 +26,31 @@ export interface FileObserved {
   content?: string;
 }
 
+/**
+ * Prints `mode=`, `owner=` and `group=` lines for the path in $p, with GNU stat (Linux) or BSD
+ * stat (macOS), whichever the machine has.
+ */
+export const STAT_SNIPPET = `if stat -c %a / >/dev/null 2>&1; then stat -c 'mode=%a
+owner=%U
+group=%G' "$p"; else stat -f 'mode=%Lp
+owner=%Su
+group=%Sg' "$p"; fi`;
+
 /** Prints type, mode, owner, group and base64 content of a path (never follows a symlink). */
 export function probeFile(path: string): string {
-  return sh`p=${path}
+  return (
+    sh`p=${path}
 if [ -L "$p" ]; then echo type=link
 elif [ -f "$p" ]; then
   echo type=file
-  stat -c 'mode=%a
-owner=%U
-group=%G' "$p"
-  printf 'content='; base64 -w0 < "$p"; echo
+` +
+    STAT_SNIPPET +
+    `
+  printf 'content='; base64 < "$p" | tr -d '\n'; echo
 elif [ -e "$p" ]; then echo type=other
 else echo type=absent
-fi`;
+fi`
+  );
 }
 
 /** Parses the output of `probeFile`. */
@@ -81,7 +93,7 @@ export function writeFileScript(spec: FileSpec): string {
   return sh`[ -d ${dir} ] || install -d -m 0755 -o root -g root ${dir}
 t=$(mktemp ${dir + '/.pairctl.XXXXXX'})
 trap 'rm -f "$t"' EXIT
-printf '%s' ${b64} | base64 -d > "$t"
+printf '%s' ${b64} | base64 --decode > "$t"
 chown ${spec.owner + ':' + spec.group} "$t"
 chmod ${spec.mode} "$t"
 mv -f "$t" ${spec.path}

@@ -19,7 +19,8 @@ export interface OwnerObserved {
 export const ownerKind = defineKind<OwnerSpec, OwnerObserved>({
   kind: 'owner',
   name: (spec) => spec.name,
-  probe: (spec) => sh`if pw=$(getent passwd ${spec.name}); then echo "uid=$(printf '%s' "$pw" | cut -d: -f3)"; fi`,
+  // id(1) answers from the passwd database on Linux and from Directory Services on macOS.
+  probe: (spec) => sh`if uid=$(id -u ${spec.name} 2>/dev/null); then echo "uid=$uid"; fi`,
   parse: (output) => {
     const uid = keyValues(output).get('uid');
     return uid ? { exists: true, uid } : { exists: false };

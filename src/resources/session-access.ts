@@ -55,7 +55,7 @@ export const sessionAccessKind = defineKind<SessionAccessSpec, SessionAccessObse
   probe: (spec) => sh`s=${spec.socket}
 if [ -S "$s" ] && tmux -S "$s" list-sessions >/dev/null 2>&1; then
   echo running=yes
-  echo "socket=$(stat -c '%a:%U:%G' "$s")"
+  if stat -c %a / >/dev/null 2>&1; then echo "socket=$(stat -c '%a:%U:%G' "$s")"; else echo "socket=$(stat -f '%Lp:%Su:%Sg' "$s")"; fi
   tmux -S "$s" server-access -l 2>/dev/null | sed -n 's/^\\([^ ]*\\) (\\([RW]\\))$/acl.\\1=\\2/p'
 else
   echo running=no
