@@ -10,7 +10,7 @@ import type { Diagnostic } from './diagnostic.js';
 import type { Locate, PathSegment } from './load-yaml.js';
 import { pathToString, pointerToPath } from './load-yaml.js';
 import { nearestName } from './nearest-name.js';
-import type { RawGuest, RawHost, RawPairConfig } from './schema.js';
+import type { RawGuest, RawHost, RawPairConfig, RawRelay } from './schema.js';
 import { pairSchema } from './schema.js';
 
 type RawSession = NonNullable<RawPairConfig['session']>;
@@ -19,6 +19,7 @@ interface Validators {
   file: ValidateFunction<RawPairConfig>;
   host: ValidateFunction<RawHost>;
   guest: ValidateFunction<RawGuest>;
+  relay: ValidateFunction<RawRelay>;
   session: ValidateFunction<RawSession>;
 }
 
@@ -28,14 +29,17 @@ function validators(): Validators {
   if (!compiled) {
     // The module is CommonJS; under NodeNext its default import is module.exports, whose
     // `default` is the class.
-    const ajv = new Ajv2020.default({ allErrors: true, verbose: true, strict: true });
+    // strictRequired is off because the schema says "keys or github" and "vps needs relay and
+    // port" with `required` inside anyOf/then, where the properties are declared one level up.
+    const ajv = new Ajv2020.default({ allErrors: true, verbose: true, strict: true, strictRequired: false });
     // Syntax only: the calendar check (no 2026-02-30) is the expires rule's, with its own message.
     ajv.addFormat('date-time', { type: 'string', validate: looksLikeDateTime });
-    const { hosts, guests, session } = pairSchema.properties;
+    const { hosts, guests, relays, session } = pairSchema.properties;
     compiled = {
       file: ajv.compile<RawPairConfig>(pairSchema),
       host: ajv.compile<RawHost>(hosts.additionalProperties),
       guest: ajv.compile<RawGuest>(guests.additionalProperties),
+      relay: ajv.compile<RawRelay>(relays.additionalProperties),
       session: ajv.compile<RawSession>(session),
     };
   }
@@ -59,13 +63,16 @@ function wellFormedParts(data: unknown): RawPairConfig {
   for (const [id, host] of entriesOf(top.hosts)) if (v.host(host)) hosts[id] = host;
   const guests: Record<string, RawGuest> = {};
   for (const [name, guest] of entriesOf(top.guests)) if (v.guest(guest)) guests[name] = guest;
+  const relays: Record<string, RawRelay> = {};
+  for (const [id, relay] of entriesOf(top.relays)) if (v.relay(relay)) relays[id] = relay;
   const session = top.session;
-  return { version: 1, hosts, guests, ...(v.session(session) ? { session } : {}) };
+  return { version: 1, hosts, guests, relays, ...(v.session(session) ? { session } : {}) };
 }
 
 /** What a name-like key or value must look like, said in words rather than as a regex. */
 const NAME_RULES: Record<string, string> = {
   hosts: 'a host id is lowercase letters, digits and "-", starts with a letter, at most 31 characters',
+  relays: 'a relay id is lowercase letters, digits and "-", starts with a letter, at most 31 characters',
   guests:
     'a guest name is lowercase letters, digits and "-", starts with a letter, at most 24 characters (the account is pair-<name>)',
   owner: 'owner is a POSIX user name: lowercase letters, digits, "_" and "-", starting with a letter or "_", at most 32 characters',
@@ -119,7 +126,21 @@ interface Translated {
   dedupe?: string;
 }
 
-function translate(error: ErrorObject): Translated | undefined {
+/** The tunnel provider written at `path` (a path inside hosts.<id>), for provider-specific messages. */
+function providerAt(data: unknown, path: readonly PathSegment[]): string {
+  if (path[0] !== 'hosts' || path.length < 2) return 'this';
+  const hosts = (data as { hosts?: Record<string, { tunnel?: { provider?: unknown } }> } | undefined)?.hosts;
+  const provider = hosts?.[String(path[1])]?.tunnel?.provider;
+  return typeof provider === 'string' ? provider : 'this';
+}
+
+/** The description the schema gives a tunnel key, for hints on provider-specific keys. */
+function tunnelKeyDescription(key: string): string | undefined {
+  const props: Record<string, unknown> = pairSchema.properties.hosts.additionalProperties.properties.tunnel.properties;
+  return schemaDescription(props[key]);
+}
+
+function translate(error: ErrorObject, data: unknown): Translated | undefined {
   const path = pointerToPath(error.instancePath);
   const where = pathToString(path);
   const description = schemaDescription(error.parentSchema);
@@ -127,7 +148,7 @@ function translate(error: ErrorObject): Translated | undefined {
 
   if (error.propertyName !== undefined) {
     // A sub-error of propertyNames: the key itself (a host id or guest name) is malformed.
-    const kind = last === 'hosts' ? 'host id' : last === 'guests' ? 'guest name' : 'key';
+    const kind = last === 'hosts' ? 'host id' : last === 'guests' ? 'guest name' : last === 'relays' ? 'relay id' : 'key';
     return {
       path: [...path, error.propertyName],
       target: 'key',
@@ -139,7 +160,42 @@ function translate(error: ErrorObject): Translated | undefined {
 
   switch (error.keyword) {
     case 'propertyNames':
-      return undefined; // reported through its sub-error above
+    case 'if':
+      return undefined; // reported through its sub-errors
+    case 'false schema': {
+      // A tunnel key the provider does not take (the schema's if/then sets it to false).
+      const provider = providerAt(data, path);
+      return {
+        path,
+        target: 'key',
+        rule: 'tunnel-field-unused',
+        message: `${where} is not used by a ${provider} tunnel`,
+        hint: `remove it, or change the provider (${String(last)}: ${tunnelKeyDescription(String(last)) ?? 'see the schema'})`,
+      };
+    }
+    case 'anyOf':
+      if (path[0] === 'guests' && path.length === 2) {
+        return {
+          path,
+          target: 'key',
+          rule: 'schema',
+          message: `guest "${String(last)}" has neither keys nor github`,
+          hint: 'list the guest\'s public keys under keys, or name their GitHub account with github: USER',
+        };
+      }
+      break;
+    case 'minimum':
+    case 'maximum':
+      if (error.parentSchema && (error.parentSchema as { maximum?: unknown }).maximum === 65535) {
+        return {
+          path,
+          target: 'value',
+          rule: 'port-invalid',
+          message: `${where} ${describeValue(error.data)} is not a TCP port`,
+          hint: 'a port is a whole number from 1 to 65535',
+        };
+      }
+      break;
     case 'additionalProperties': {
       const key = String(param(error, 'additionalProperty'));
       const known = knownKeys(error.parentSchema);
@@ -155,6 +211,17 @@ function translate(error: ErrorObject): Translated | undefined {
     }
     case 'required': {
       const missing = String(param(error, 'missingProperty'));
+      // "keys or github": the anyOf error itself says it once.
+      if (error.schemaPath.includes('/anyOf/')) return undefined;
+      if (error.schemaPath.includes('/then/')) {
+        return {
+          path,
+          target: 'key',
+          rule: 'tunnel-field-missing',
+          message: `${where}: a ${providerAt(data, path)} tunnel needs "${missing}"`,
+          hint: tunnelKeyDescription(missing),
+        };
+      }
       const props = (error.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties;
       return {
         path,
@@ -197,7 +264,12 @@ function translate(error: ErrorObject): Translated | undefined {
         hint: description,
       };
     case 'pattern': {
-      const nameRule = last === 'owner' || (last === 'name' && path[0] === 'session') ? NAME_RULES[last] : undefined;
+      const nameRule =
+        last === 'owner' || (last === 'name' && path[0] === 'session')
+          ? NAME_RULES[last]
+          : last === 'relay'
+            ? NAME_RULES.relays
+            : undefined;
       return {
         path,
         target: 'value',
@@ -263,7 +335,7 @@ export function checkSchema(data: unknown, file: string, locate: Locate): Schema
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
   for (const error of validate.errors ?? []) {
-    const t = translate(error);
+    const t = translate(error, data);
     if (!t) continue;
     const pos = locate(t.path, t.target);
     const key = `${pos.line}:${pos.column}:${t.rule}:${t.dedupe ?? t.message}`;

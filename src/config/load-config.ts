@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { checkSchema } from './check-schema.js';
 import type { Diagnostic } from './diagnostic.js';
+import { findInlineSecrets } from './inline-secrets.js';
 import { loadYaml } from './load-yaml.js';
 import type { PairConfig } from './model.js';
 import { normaliseConfig } from './normalise.js';
@@ -47,10 +48,13 @@ function loadFromText(text: string, digest: string, file: string, opts: LoadOpti
     if (yaml.diagnostics.some((d) => d.severity === 'error')) {
       return { diagnostics: diagnostics.sort(byPosition) };
     }
+    const secrets = findInlineSecrets(yaml.data, file, yaml.locate);
     const schema = checkSchema(yaml.data, file, yaml.locate);
-    diagnostics.push(...schema.diagnostics);
     // Rules also run on the well-formed parts of a file that failed the schema: all problems at once.
-    diagnostics.push(...runRules({ raw: schema.parts, file, locate: yaml.locate, now: opts.now ?? new Date() }));
+    const found = [...schema.diagnostics, ...runRules({ raw: schema.parts, file, locate: yaml.locate, now: opts.now ?? new Date(), partial: !schema.raw })];
+    // Where a secret sits, its own error is the one to read; others there could echo the value.
+    const secretAt = new Set(secrets.map((d) => `${d.line}:${d.column}`));
+    diagnostics.push(...secrets, ...found.filter((d) => !secretAt.has(`${d.line}:${d.column}`)));
     diagnostics.sort(byPosition);
     if (!schema.raw || diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
     const config = normaliseConfig(schema.raw, { file, digest, locate: yaml.locate });

@@ -98,6 +98,8 @@ export interface PairConfig {
   relays: Relay[];
   guests: Guest[];
   session: Session;
+  /** `github_url` as written (GitHub Enterprise); unset means $PAIRCTL_GITHUB_URL or https://github.com */
+  githubUrl?: string;
   /** sha256 of the file's bytes; a saved plan pins it */
   digest: string;
 }

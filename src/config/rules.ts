@@ -8,6 +8,7 @@ import type { Diagnostic } from './diagnostic.js';
 import { checkFromEntry } from './from-address.js';
 import type { Locate, PathSegment } from './load-yaml.js';
 import { pathToString } from './load-yaml.js';
+import { nearestName } from './nearest-name.js';
 import { effectiveSession } from './normalise.js';
 import { parsePublicKey } from './public-key.js';
 import type { RawPairConfig } from './schema.js';
@@ -18,6 +19,11 @@ export interface RuleContext {
   file: string;
   locate: Locate;
   now: Date;
+  /**
+   * true when `raw` is only the well-formed parts of a file that failed the schema: a rule that
+   * reports something missing (an unused relay) must stay quiet, the missing part may be there.
+   */
+  partial?: boolean;
 }
 
 /** One semantic check and the rule ids it may report. */
@@ -43,7 +49,7 @@ const keysRule: Rule = {
     const out: Diagnostic[] = [];
     const seen = new Map<string, { guest: string; index: number }>();
     for (const [guest, spec] of Object.entries(ctx.raw.guests)) {
-      spec.keys.forEach((entry, index) => {
+      (spec.keys ?? []).forEach((entry, index) => {
         const path = ['guests', guest, 'keys', index];
         const parsed = parsePublicKey(entry);
         if (!parsed.ok) {
@@ -181,8 +187,185 @@ const ownerRule: Rule = {
   },
 };
 
+/** Relays are machines too: each must be named once, exist when used, and be used. */
+const relaysRule: Rule = {
+  ids: ['relay-unknown', 'relay-unused', 'machine-id-ambiguous'],
+  check(ctx) {
+    const out: Diagnostic[] = [];
+    const relays = ctx.raw.relays ?? {};
+    const relayIds = Object.keys(relays);
+    const used = new Set<string>();
+    for (const [id, host] of Object.entries(ctx.raw.hosts)) {
+      const relay = host.tunnel?.relay;
+      if (relay === undefined) continue;
+      used.add(relay);
+      if (relay in relays) continue;
+      const near = nearestName(relay, relayIds);
+      out.push(
+        at(ctx, ['hosts', id, 'tunnel', 'relay'], {
+          rule: 'relay-unknown',
+          message: `host "${id}": relay "${relay}" is not defined under relays`,
+          hint: near
+            ? `did you mean "${near}"?`
+            : relayIds.length > 0
+              ? `use one of: ${relayIds.join(', ')}, or add "${relay}" under relays`
+              : `add it: relays: { ${relay}: { platform: linux, ssh: user@relay.example.com } }`,
+        }),
+      );
+    }
+    for (const id of relayIds) {
+      if (id in ctx.raw.hosts) {
+        out.push(
+          at(ctx, ['relays', id], {
+            rule: 'machine-id-ambiguous',
+            message: `"${id}" is both a host id and a relay id`,
+            hint: 'machines are named once across hosts and relays (plans, records and errors name them by id); rename the relay',
+          }, 'key'),
+        );
+      } else if (!used.has(id) && !ctx.partial && !out.some((d) => d.rule === 'relay-unknown')) {
+        // (After a relay-unknown the relay is most likely the one misspelt there.)
+        out.push(
+          at(ctx, ['relays', id], {
+            rule: 'relay-unused',
+            severity: 'warning',
+            message: `relay "${id}" is not used by any host's tunnel; pairctl would still provision it`,
+            hint: 'point a vps or jump tunnel at it (tunnel.relay), or remove it',
+          }, 'key'),
+        );
+      }
+    }
+    return out;
+  },
+};
+
+/** The lowest port an unprivileged account (the relay's tunnel user) may listen on. */
+const FIRST_UNPRIVILEGED_PORT = 1024;
+
+interface RelayPortUse {
+  host: string;
+  path: PathSegment[];
+  port: number;
+  /** the host's tunnel port, or a forward's remote port */
+  kind: 'tunnel' | 'forward';
+}
+
+/**
+ * Ports on relays and forwards. Every port a host uses on a relay (the tunnel's and each
+ * forward's remote) is a listener there, public (vps) or loopback (jump); 0.0.0.0:P and
+ * 127.0.0.1:P cannot both be bound, so two uses of one port on one relay always conflict.
+ */
+const portsRule: Rule = {
+  ids: [
+    'relay-port-conflict', 'port-privileged', 'forward-on-tunnel-port', 'forward-duplicate',
+    'forward-without-tunnel', 'tunnel-field-missing', 'tunnel-field-unused',
+  ],
+  check(ctx) {
+    const out: Diagnostic[] = [];
+    const byRelay = new Map<string, RelayPortUse[]>();
+    for (const [id, host] of Object.entries(ctx.raw.hosts)) {
+      const tunnel = host.tunnel;
+      const provider = tunnel?.provider ?? 'lan';
+      const forwards = host.forwards ?? [];
+      const viaRelay = provider === 'vps' || provider === 'jump';
+      const uses: RelayPortUse[] = [];
+      if (viaRelay && tunnel?.port !== undefined) {
+        uses.push({ host: id, path: ['hosts', id, 'tunnel', 'port'], port: tunnel.port, kind: 'tunnel' });
+      }
+      if (provider === 'lan' && forwards.length > 0) {
+        out.push(
+          at(ctx, ['hosts', id, 'forwards'], {
+            rule: 'forward-without-tunnel',
+            message: `host "${id}" shares forwards but has no tunnel (provider lan)`,
+            hint: 'on a LAN guests reach the dev server directly; remove forwards, or use a vps, jump or ngrok tunnel',
+          }, 'key'),
+        );
+      }
+      const names = new Map<string, number>();
+      forwards.forEach((forward, index) => {
+        const path = ['hosts', id, 'forwards', index];
+        const first = names.get(forward.name);
+        if (first === undefined) names.set(forward.name, index);
+        else {
+          out.push(
+            at(ctx, [...path, 'name'], {
+              rule: 'forward-duplicate',
+              message: `host "${id}" has two forwards named "${forward.name}" (first at line ${ctx.locate(['hosts', id, 'forwards', first, 'name']).line})`,
+              hint: 'give each forward of a host its own name',
+            }),
+          );
+        }
+        if (viaRelay && forward.remote === undefined) {
+          out.push(
+            at(ctx, path, {
+              rule: 'tunnel-field-missing',
+              message: `${pathToString(path)}: a forward through a ${provider} tunnel needs "remote", its port on the relay`,
+              hint: 'add remote: PORT (1024 to 65535), e.g. remote: 8080',
+            }),
+          );
+        }
+        if (provider === 'ngrok' && forward.remote !== undefined) {
+          out.push(
+            at(ctx, [...path, 'remote'], {
+              rule: 'tunnel-field-unused',
+              message: `${pathToString([...path, 'remote'])} is not used by an ngrok tunnel`,
+              hint: 'remove it: ngrok picks the public address of each forward and pairctl plan prints it',
+            }, 'key'),
+          );
+        }
+        if (viaRelay && forward.remote !== undefined) {
+          uses.push({ host: id, path: [...path, 'remote'], port: forward.remote, kind: 'forward' });
+        }
+      });
+      for (const use of uses) {
+        if (use.port >= FIRST_UNPRIVILEGED_PORT) continue;
+        out.push(
+          at(ctx, use.path, {
+            rule: 'port-privileged',
+            message: `${pathToString(use.path)} ${use.port} is below ${FIRST_UNPRIVILEGED_PORT}: the tunnel account on the relay may not listen there`,
+            hint: `pick a port from ${FIRST_UNPRIVILEGED_PORT} to 65535, e.g. ${use.kind === 'tunnel' ? 2222 : 8080}`,
+          }),
+        );
+      }
+      if (viaRelay && tunnel?.relay !== undefined) {
+        const list = byRelay.get(tunnel.relay) ?? [];
+        list.push(...uses);
+        byRelay.set(tunnel.relay, list);
+      }
+    }
+    for (const [relay, uses] of byRelay) {
+      const first = new Map<number, RelayPortUse>();
+      for (const use of uses) {
+        const earlier = first.get(use.port);
+        if (!earlier) {
+          first.set(use.port, use);
+          continue;
+        }
+        const earlierLine = ctx.locate(earlier.path).line;
+        if (earlier.host === use.host && (earlier.kind === 'tunnel') !== (use.kind === 'tunnel')) {
+          out.push(
+            at(ctx, use.path, {
+              rule: 'forward-on-tunnel-port',
+              message: `${pathToString(use.path)} ${use.port} is host "${use.host}"'s tunnel port on relay "${relay}" (line ${earlierLine})`,
+              hint: 'the tunnel port carries ssh; give the forward another remote port',
+            }),
+          );
+          continue;
+        }
+        out.push(
+          at(ctx, use.path, {
+            rule: 'relay-port-conflict',
+            message: `${pathToString(use.path)}: port ${use.port} on relay "${relay}" is already used by ${pathToString(earlier.path)} (line ${earlierLine})`,
+            hint: `each port on a relay carries one thing; pick a free port for one of them`,
+          }),
+        );
+      }
+    }
+    return out;
+  },
+};
+
 /** All semantic rules, in the order their diagnostics are produced. */
-export const rules: readonly Rule[] = [keysRule, modesRule, fromRule, expiresRule, ownerRule];
+export const rules: readonly Rule[] = [keysRule, modesRule, fromRule, expiresRule, ownerRule, relaysRule, portsRule];
 
 /** Runs every rule over a schema-valid file. */
 export function runRules(ctx: RuleContext): Diagnostic[] {

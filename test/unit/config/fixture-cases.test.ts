@@ -26,7 +26,7 @@ const cases: Case[] = readdirSync(dir)
     return { file, text, expected };
   });
 
-const WARNING_RULES = new Set(['expires-past']);
+const WARNING_RULES = new Set(['expires-past', 'relay-unused']);
 
 describe('config fixture cases', () => {
   it('has both valid and invalid cases', () => {

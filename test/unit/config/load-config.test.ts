@@ -39,12 +39,15 @@ describe('loadConfigText normalises', () => {
           owner: 'bhorseman',
           sudo: false,
           tunnel: { provider: 'lan' },
+          forwards: [],
           pos: { file: 'pair.yaml', line: 3, column: 3 },
         },
       ],
       guests: [{ name: 'todd', mode: 'mirror', from: [], pos: { file: 'pair.yaml', line: 8, column: 3 } }],
       session: { name: 'pair', modes: ['mirror', 'pair', 'rogue'], defaultMode: 'mirror' },
+      relays: [],
     });
+    expect(config?.githubUrl).toBeUndefined();
     expect(config?.guests[0]?.expires).toBeUndefined();
     expect(config?.guests[0]?.keys).toEqual([
       {
@@ -55,6 +58,34 @@ describe('loadConfigText normalises', () => {
         bits: 256,
       },
     ]);
+  });
+
+  it('normalises relays, each provider\'s tunnel keys, forwards, github and github_url', async () => {
+    const file = join(root, 'test/fixtures/config/cases/valid-tunnels.yaml');
+    const { config, diagnostics } = await loadConfig(file, { now: NOW });
+    expect(diagnostics).toEqual([]);
+    expect(config?.githubUrl).toBe('https://github.example.com');
+    expect(config?.relays.map(({ pos, ...r }) => ({ ...r, line: pos.line }))).toEqual([
+      { id: 'elefante', platform: 'linux', ssh: 'bhorseman@elefantebistro.com', sudo: false, line: 5 },
+      { id: 'tejon', platform: 'linux', ssh: 'relay@203.0.113.9:2200', sudo: false, line: 9 },
+    ]);
+    const byId = Object.fromEntries((config?.hosts ?? []).map((h) => [h.id, h]));
+    expect(byId.scotch?.tunnel).toEqual({ provider: 'vps', relay: 'elefante', port: 2222 });
+    expect(byId.scotch?.forwards).toEqual([
+      { name: 'rails', local: 3000, remote: 8080 },
+      { name: 'vite', local: 5173, remote: 8081 },
+    ]);
+    expect(byId.mini?.tunnel).toEqual({ provider: 'jump', relay: 'elefante', port: 2223 });
+    // ngrok picks the public side; remote mirrors local so the model stays total.
+    expect(byId.box?.tunnel).toEqual({ provider: 'ngrok', authtokenEnv: 'PAIRCTL_NGROK_TOKEN', region: 'eu' });
+    expect(byId.box?.forwards).toEqual([{ name: 'web', local: 8000, remote: 8000 }]);
+    expect(byId.desk?.tunnel).toEqual({ provider: 'ngrok', authtokenEnv: 'NGROK_AUTHTOKEN' });
+    expect(byId.desk?.forwards).toEqual([]);
+    const guests = Object.fromEntries((config?.guests ?? []).map((g) => [g.name, g]));
+    expect(guests.jo).toMatchObject({ github: 'jo-codes', keys: [] });
+    expect(guests.sam?.github).toBe('Sam42');
+    expect(guests.sam?.keys).toHaveLength(1);
+    expect(guests.todd && 'github' in guests.todd).toBe(false);
   });
 
   it('takes a guest mode from session.default_mode and keeps file order', () => {
