@@ -3,6 +3,7 @@ import type { PairConfig } from '../config/model.js';
 import type { Resource } from '../resources/kind.js';
 import type { MachineTarget } from '../transport/runner.js';
 import { linuxHostResources } from './linux-host.js';
+import { macosHostResources } from './macos-host.js';
 
 /** One machine and what pair.yaml wants on it. */
 export interface DesiredMachine {
@@ -13,16 +14,11 @@ export interface DesiredMachine {
 
 /** Builds the desired state of every machine the config names. */
 export function buildGraph(config: PairConfig): DesiredMachine[] {
-  return config.hosts.map((host) => {
-    if (host.platform !== 'linux') {
-      throw new Error(`host ${host.id}: platform ${host.platform} is not supported yet`);
-    }
-    return {
-      target: { id: host.id, ssh: host.ssh, sudo: host.sudo },
-      role: 'host' as const,
-      resources: linuxHostResources(config, host),
-    };
-  });
+  return config.hosts.map((host) => ({
+    target: { id: host.id, ssh: host.ssh, sudo: host.sudo },
+    role: 'host' as const,
+    resources: host.platform === 'macos' ? macosHostResources(config, host) : linuxHostResources(config, host),
+  }));
 }
 
 /** Orders resources so each comes after its dependencies (stable for independent ones). */

@@ -1,4 +1,8 @@
-/** The desired resources of one Linux host: the whole locked-down pairing setup of DESIGN.md. */
+/**
+ * The desired resources of one host: the whole locked-down pairing setup of DESIGN.md. The
+ * setup is the same on every platform; a PlatformProfile says which resource kinds and names
+ * carry it out (apt and useradd on Linux, Homebrew and Directory Services on macOS).
+ */
 import type { Guest, Host, PairConfig } from '../config/model.js';
 import type { AccountSpec } from '../resources/account.js';
 import type { DirectorySpec } from '../resources/directory.js';
@@ -52,18 +56,48 @@ export const GUEST_SSHD_SETTINGS: ReadonlyArray<[string, string]> = [
   ['ForceCommand', JOIN_PROGRAM],
 ];
 
-const rootFile = (path: string, content: string, mode = '0644'): FileSpec => ({ path, content, mode, owner: 'root', group: 'root' });
-const rootDir = (path: string, mode = '0755'): DirectorySpec => ({ path, mode, owner: 'root', group: 'root' });
+/** How one platform carries out the same setup. */
+export interface PlatformProfile {
+  /** the group that owns root's files: root on Linux, wheel on macOS */
+  rootGroup: string;
+  /** kind that installs tmux (version-gated) */
+  packageKind: 'package' | 'brew_package';
+  /** packages besides tmux that must be installed (sshd itself on Linux; macOS ships it) */
+  extraPackages: string[];
+  groupKind: 'group' | 'macos_group';
+  accountKind: 'account' | 'macos_account';
+  /** where guests' homes live */
+  homeBase: string;
+  sshdReload: 'systemd' | 'launchd';
+}
+
+export const LINUX: PlatformProfile = {
+  rootGroup: 'root',
+  packageKind: 'package',
+  extraPackages: ['openssh-server'],
+  groupKind: 'group',
+  accountKind: 'account',
+  homeBase: '/home',
+  sshdReload: 'systemd',
+};
 
 /** Every resource pairctl wants on a Linux host, in dependency order. */
 export function linuxHostResources(config: PairConfig, host: Host): Resource[] {
+  return hostResources(config, host, LINUX);
+}
+
+/** Every resource of the pairing setup on a host of the given platform, in dependency order. */
+export function hostResources(config: PairConfig, host: Host, platform: PlatformProfile): Resource[] {
+  const rootFile = (path: string, content: string, mode = '0644'): FileSpec => ({ path, content, mode, owner: 'root', group: platform.rootGroup });
+  const rootDir = (path: string, mode = '0755'): DirectorySpec => ({ path, mode, owner: 'root', group: platform.rootGroup });
   const { session, guests } = config;
-  const socket = sessionSocket(session.name);
+  const socket = sessionSocket(session.name, host.platform);
   const hasReadOnly = guests.some((g) => g.mode === 'mirror');
   const out: Resource[] = [];
 
-  const tmux = resource<PackageSpec>('package', 'tmux', {
+  const tmux = resource<PackageSpec & { owner: string }>(platform.packageKind, 'tmux', {
     name: 'tmux',
+    owner: host.owner,
     versionCommand: ['tmux', '-V'],
     minVersion: '3.3',
     minReason: 'guests are admitted by tmux\'s server-side ACL (server-access), added in 3.3',
@@ -75,8 +109,8 @@ export function linuxHostResources(config: PairConfig, host: Host): Resource[] {
         }
       : undefined,
   });
-  const sshd = resource<PackageSpec>('package', 'openssh-server', { name: 'openssh-server' });
-  const group = resource('group', GUEST_GROUP, { name: GUEST_GROUP });
+  const packages = platform.extraPackages.map((name) => resource<PackageSpec>('package', name, { name }));
+  const group = resource(platform.groupKind, GUEST_GROUP, { name: GUEST_GROUP });
   const etc = resource('directory', ETC_DIR, rootDir(ETC_DIR));
   const libexec = resource('directory', LIBEXEC_DIR, rootDir(LIBEXEC_DIR));
   const join = resource(
@@ -91,11 +125,11 @@ export function linuxHostResources(config: PairConfig, host: Host): Resource[] {
   );
   const tmuxConf = resource('file', TMUX_CONF, rootFile(TMUX_CONF, render('tmux.conf', { session: session.name })), [etc.address]);
   const owner = resource('owner', host.owner, { name: host.owner, host: host.id });
-  out.push(owner, tmux, sshd, group, etc, libexec, join, tmuxConf);
+  out.push(owner, tmux, ...packages, group, etc, libexec, join, tmuxConf);
 
   const accounts: string[] = [];
   for (const g of guests) {
-    const res = guestResources(g, socket, [group.address, join.address]);
+    const res = guestResources(g, socket, [group.address, join.address], platform, rootFile, rootDir);
     accounts.push(res[0]!.address);
     out.push(...res);
   }
@@ -111,8 +145,9 @@ export function linuxHostResources(config: PairConfig, host: Host): Resource[] {
         ),
         verifyUser: guests[0] ? guestAccount(guests[0].name) : undefined,
         expect: Object.fromEntries(GUEST_SSHD_SETTINGS.map(([k, v]) => [k.toLowerCase(), v])),
+        reload: platform.sshdReload,
       },
-      [sshd.address, group.address, join.address, ...accounts],
+      [...packages.map((p) => p.address), group.address, join.address, ...accounts],
     ),
     resource<SessionAccessSpec>(
       'session_access',
@@ -130,11 +165,18 @@ export function linuxHostResources(config: PairConfig, host: Host): Resource[] {
 }
 
 /** A guest's account, its root-owned ~/.ssh, and its locked key lines. */
-function guestResources(g: Guest, socket: string, deps: string[]): Resource[] {
+function guestResources(
+  g: Guest,
+  socket: string,
+  deps: string[],
+  platform: PlatformProfile,
+  rootFile: (path: string, content: string) => FileSpec,
+  rootDir: (path: string) => DirectorySpec,
+): Resource[] {
   const account = guestAccount(g.name);
-  const home = guestHome(g.name);
+  const home = guestHome(g.name, platform.homeBase);
   const acc = resource<AccountSpec>(
-    'account',
+    platform.accountKind,
     account,
     { name: account, guest: g.name, home, shell: '/bin/sh', groups: [GUEST_GROUP], comment: `pairctl guest ${g.name}`, socket },
     deps,

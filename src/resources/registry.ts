@@ -1,15 +1,21 @@
 /** Every resource kind by name: adding a kind is one module in resources/ and one line here. */
 import { accountKind } from './account.js';
+import { brewPackageKind } from './brew-package.js';
 import { directoryKind } from './directory.js';
 import { fileKind } from './file.js';
 import { groupKind } from './group.js';
 import type { AnyKind } from './kind.js';
+import { launchdServiceKind } from './launchd-service.js';
+import { macosAccountKind } from './macos-account.js';
+import { macosGroupKind } from './macos-group.js';
+import { macosHostKind } from './macos-host.js';
 import { ownerKind } from './owner.js';
 import { packageKind } from './package.js';
 import { sessionAccessKind } from './session-access.js';
 import { sshdDropinKind } from './sshd-dropin.js';
 
-const kinds: AnyKind[] = [ownerKind, packageKind, groupKind, accountKind, directoryKind, fileKind, sshdDropinKind, sessionAccessKind];
+const kinds: AnyKind[] = [ownerKind, packageKind, groupKind, accountKind, directoryKind, fileKind, sshdDropinKind, sessionAccessKind,
+  macosHostKind, brewPackageKind, macosGroupKind, macosAccountKind, launchdServiceKind];
 
 const byName = new Map(kinds.map((k) => [k.kind, k]));
 

@@ -15,6 +15,8 @@ export interface SshdDropinSpec extends FileSpec {
   verifyUser?: string;
   /** lower-case `sshd -T` keywords and the values the guest must get */
   expect: Record<string, string>;
+  /** how sshd picks up a new config: systemd reload (Linux, default) or launchd restart (macOS) */
+  reload?: 'systemd' | 'launchd';
 }
 
 export interface SshdDropinObserved {
@@ -30,6 +32,12 @@ const SSHD = '/usr/sbin/sshd';
 
 /** True (exit 0) when sshd_config reads the drop-in directory (Debian: `*.conf`, macOS: `*`). */
 const INCLUDE_CHECK = String.raw`grep -Eiq '^[[:space:]]*Include[[:space:]]+(/etc/ssh/)?sshd_config\.d/\*(\.conf)?([[:space:]]|$)' /etc/ssh/sshd_config`;
+
+/**
+ * macOS: launchd starts sshd for each connection, so a new connection already reads the new
+ * file; the restart through launchctl makes that explicit and is harmless to open sessions.
+ */
+const restartLaunchdSshd = `launchctl kickstart -k system/com.openssh.sshd 2>/dev/null || :`;
 
 /** Reloads whichever sshd is running; used after the config changed and validated. */
 const reloadSshd = `if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet ssh 2>/dev/null; then systemctl reload ssh
@@ -66,7 +74,7 @@ if ! out=$(${SSHD} -t 2>&1); then
 fi
 rm -f ${prev}
 ` +
-    reloadSshd +
+    (spec.reload === 'launchd' ? restartLaunchdSshd : reloadSshd) +
     (verify ? `\n${verify}` : '')
   );
 }

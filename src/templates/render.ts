@@ -9,11 +9,18 @@ import { quote } from '../transport/shell-quote.js';
 
 const hb = Handlebars.create();
 hb.registerHelper('q', (value: unknown) => new hb.SafeString(quote(String(value))));
+hb.registerHelper('x', (value: unknown) => new hb.SafeString(escapeXml(String(value))));
+
+/** Escapes text for an XML element (property lists); control characters XML cannot hold are refused. */
+export function escapeXml(text: string): string {
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(text)) throw new Error('refusing a control character in a property list value');
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
 
 const cache = new Map<string, HandlebarsTemplateDelegate>();
 
 /** Names of the templates shipped in this folder. */
-export type TemplateName = 'join.sh' | 'tmux.conf' | 'sshd-dropin.conf' | 'authorized-keys';
+export type TemplateName = 'join.sh' | 'tmux.conf' | 'sshd-dropin.conf' | 'authorized-keys' | 'launchd.plist';
 
 /** The template's source text (for tests that inspect templates). */
 export function templateSource(name: TemplateName): string {

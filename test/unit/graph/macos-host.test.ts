@@ -1,0 +1,163 @@
+/**
+ * macOS hosts cannot run here, so the macOS plan and apply command sequences are tested against
+ * recorded output of the real tools (test/fixtures/macos): the real engine plans from it, and
+ * the apply script it would run is checked for order and with shellcheck.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { PairConfig } from '../../../src/config/model.js';
+import { buildGraph, topoSort, type DesiredMachine } from '../../../src/graph/build-graph.js';
+import { JOIN_PROGRAM } from '../../../src/graph/paths.js';
+import { applyScript } from '../../../src/plan/apply-machine.js';
+import { planMachine } from '../../../src/plan/plan-machine.js';
+import { recordText } from '../../../src/plan/record.js';
+import type { FileSpec } from '../../../src/resources/file-state.js';
+import type { Resource } from '../../../src/resources/kind.js';
+import { upScript } from '../../../src/session/session-scripts.js';
+import { render } from '../../../src/templates/render.js';
+import type { ExecResult, Runner } from '../../../src/transport/runner.js';
+import { guest, sampleConfig } from '../fixtures.js';
+
+const fixtures = join(import.meta.dirname, '../../fixtures/macos');
+const recorded = (name: string) => JSON.parse(readFileSync(join(fixtures, name), 'utf8')) as Record<string, string>;
+
+function macConfig(): PairConfig {
+  const c = sampleConfig([guest('todd'), guest('ann', { mode: 'pair' })]);
+  c.hosts[0] = { ...c.hosts[0]!, id: 'mini', platform: 'macos', owner: 'bhorseman' };
+  return c;
+}
+
+/** What the probe of one resource printed, from a recording (file-like probes built from the spec when converged). */
+function outputFor(r: Resource, table: Record<string, string>, converged: boolean): string {
+  const spec = r.spec as Partial<FileSpec> & { name?: string };
+  if (converged && (r.kind === 'file' || r.kind === 'sshd_dropin' || r.kind === 'directory')) {
+    const stat = `mode=${(spec.mode ?? '').replace(/^0/, '')}\nowner=${spec.owner}\ngroup=${spec.group}`;
+    if (r.kind === 'directory') return `type=directory\n${stat}`;
+    const file = `type=file\n${stat}\ncontent=${Buffer.from(spec.content ?? '').toString('base64')}`;
+    return r.kind === 'sshd_dropin' ? `${file}\nincluded=yes\nsshd=yes` : file;
+  }
+  const out = table[r.kind];
+  if (out === undefined) throw new Error(`no recording for ${r.kind}`);
+  return out.replaceAll('{{account}}', spec.name ?? '');
+}
+
+/** A runner that answers the batched probe with recorded outputs, as a Mac would. */
+function replayRunner(machine: DesiredMachine, table: Record<string, string>, converged: boolean): Runner {
+  const ordered = topoSort(machine.resources);
+  let execs = 0;
+  return {
+    machine: machine.target.id,
+    get execCount() {
+      return execs;
+    },
+    close: async () => undefined,
+    exec: async (script: string): Promise<ExecResult> => {
+      execs++;
+      const nonce = /@@pairctl-([0-9a-f]+)-begin-0/.exec(script)?.[1];
+      if (!nonce) throw new Error('not a probe script');
+      // After an apply the machine also holds pairctl's record of what it made.
+      const record = converged ? recordText(ordered) : '';
+      const outputs = [record, ...ordered.map((r) => outputFor(r, table, converged))];
+      const stdout = outputs.map((o, i) => `\n@@pairctl-${nonce}-begin-${i}\n${o}\n@@pairctl-${nonce}-end-${i}-0\n`).join('');
+      return { code: 0, stdout, stderr: '' };
+    },
+  };
+}
+
+describe('macOS host', () => {
+  const [machine] = buildGraph(macConfig());
+  const byAddress = new Map(machine!.resources.map((r) => [r.address, r]));
+
+  it('uses the tools a Mac has: Homebrew tmux, Directory Services accounts, launchd sshd, root:wheel, /Users, /var/run', () => {
+    const kinds = new Set(machine!.resources.map((r) => r.kind));
+    expect(kinds).toContain('macos_host');
+    expect(kinds).toContain('brew_package');
+    expect(kinds).toContain('macos_account');
+    expect(kinds).toContain('macos_group');
+    expect(kinds).not.toContain('account');
+    expect([...byAddress.keys()]).not.toContain('package["openssh-server"]');
+    const keys = byAddress.get('file["/Users/pair-todd/.ssh/authorized_keys"]')!.spec as FileSpec;
+    expect(`${keys.owner}:${keys.group}`).toBe('root:wheel');
+    const dropin = byAddress.get('sshd_dropin["/etc/ssh/sshd_config.d/00-pairctl.conf"]')!.spec as { reload: string; path: string };
+    expect(dropin.reload).toBe('launchd');
+    // The first value wins in sshd, and macOS ships 100-macos.conf: ours must sort before it.
+    expect(['100-macos.conf', '00-pairctl.conf'].sort()[0]).toBe('00-pairctl.conf');
+    const joinProgram = byAddress.get(`file["${JOIN_PROGRAM}"]`)!.spec as FileSpec;
+    expect(joinProgram.content).toContain('SOCKET=/var/run/pairctl/pair/tmux.sock');
+    expect(joinProgram.content).toMatch(/^PATH=\/opt\/homebrew\/bin:/m);
+  });
+
+  it('plans a fresh Mac from recorded tool output in one exec, in a safe order', async () => {
+    const runner = replayRunner(machine!, recorded('fresh.json'), false);
+    const work = await planMachine(machine!, runner);
+    expect(runner.execCount).toBe(1);
+    expect(work.plan.errors).toEqual([]);
+    const order = work.steps.map((s) => s.address);
+    const at = (a: string) => order.indexOf(a);
+    expect(at('brew_package["tmux"]')).toBeGreaterThanOrEqual(0);
+    expect(at('macos_group["pairctl"]')).toBeLessThan(at('macos_account["pair-todd"]'));
+    expect(at('macos_account["pair-ann"]')).toBeLessThan(at('sshd_dropin["/etc/ssh/sshd_config.d/00-pairctl.conf"]'));
+    const script = applyScript(work, '0123456789abcdef');
+    let last = -1;
+    for (const cmd of [
+      'sudo -u bhorseman -H /opt/homebrew/bin/brew install tmux',
+      'dscl . -create /Groups/pairctl PrimaryGroupID "$gid"',
+      'dscl . -create /Users/pair-todd IsHidden 1',
+      'dseditgroup -o edit -a pair-todd -t user com.apple.access_ssh',
+      '/usr/sbin/sshd -t',
+      'launchctl kickstart -k system/com.openssh.sshd',
+      '/usr/sbin/sshd -T -C user=pair-todd',
+    ]) {
+      const i = script.indexOf(cmd, last + 1);
+      expect(i, cmd).toBeGreaterThan(last);
+      last = i;
+    }
+    expect(script).not.toContain('useradd');
+    expect(script).not.toContain('systemctl reload');
+    const dir = mkdtempSync(join(tmpdir(), 'pairctl-mac-'));
+    writeFileSync(join(dir, 'apply.sh'), script);
+    execFileSync('shellcheck', ['-s', 'sh', '-S', 'error', join(dir, 'apply.sh')]);
+  });
+
+  it('plans no changes on the same Mac after apply', async () => {
+    const work = await planMachine(machine!, replayRunner(machine!, recorded('converged.json'), true));
+    expect(work.plan.errors).toEqual([]);
+    expect(work.plan.changes.map((c) => c.address)).toEqual([]);
+  });
+
+  it('refuses to plan when Remote Login is off, with the exact command that fixes it', async () => {
+    const table = { ...recorded('fresh.json'), macos_host: 'version=14.5\nremotelogin=Remote Login: Off\nsshd=unloaded\naccess=all' };
+    const work = await planMachine(machine!, replayRunner(machine!, table, false));
+    expect(work.plan.errors.join('\n')).toContain('sudo systemsetup -setremotelogin on');
+  });
+
+  it('starts the session with sudo (no runuser on a Mac) under /var/run', () => {
+    const config = macConfig();
+    const script = upScript(config, config.hosts[0]!);
+    expect(script).toContain('sudo -u bhorseman -H tmux -S /var/run/pairctl/pair/tmux.sock -f /etc/pairctl/tmux.conf new-session');
+    expect(script).toContain("dscl . -read /Users/bhorseman NFSHomeDirectory");
+    expect(script).not.toContain('runuser');
+    expect(script).not.toContain('getent');
+    execFileSync('sh', ['-n'], { input: script });
+  });
+
+  it('renders launchd property lists that plistlib parses back exactly, whatever the arguments', () => {
+    const args = ['/usr/bin/ssh', '-N', '-R', '0.0.0.0:2222:localhost:22', 'a&b<c>"d\'e', 'ünïcødé'];
+    const xml = render('launchd.plist', { label: 'dev.pairctl.tunnel', args, throttle: 5, log: '/var/log/pairctl-tunnel.log' });
+    const parsed = JSON.parse(
+      execFileSync('python3', ['-c', 'import sys, json, plistlib; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))'], { input: xml, encoding: 'utf8' }),
+    ) as Record<string, unknown>;
+    expect(parsed).toEqual({
+      Label: 'dev.pairctl.tunnel',
+      ProgramArguments: args,
+      RunAtLoad: true,
+      KeepAlive: true,
+      ThrottleInterval: 5,
+      StandardErrorPath: '/var/log/pairctl-tunnel.log',
+    });
+    expect(() => render('launchd.plist', { label: 'x', args: ['bad\u0001'], throttle: 5, log: '/x' })).toThrow(/control character/);
+  });
+});
