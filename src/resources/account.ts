@@ -32,6 +32,23 @@ export interface AccountObserved {
   homeState?: string;
 }
 
+/**
+ * The first half of removing a guest, the same on every platform (DESIGN.md order): take the
+ * key away, revoke in tmux (which detaches them), end their processes. Deleting the account
+ * comes after, with the platform's own tool (userdel fails while they run).
+ */
+export function cutOffGuestScript(spec: AccountSpec): string {
+  return sh`rm -f ${spec.home + '/.ssh/authorized_keys'}
+if [ -S ${spec.socket} ]; then tmux -S ${spec.socket} server-access -d ${spec.name} >/dev/null 2>&1 || :; fi
+pkill -KILL -u ${spec.name} 2>/dev/null || :
+i=0; while pgrep -u ${spec.name} >/dev/null 2>&1 && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done`;
+}
+
+/** The refusal to adopt an account someone else made under a guest's name. */
+export function takeoverError(spec: AccountSpec): string {
+  return `account ${spec.name} already exists and was not made by pairctl; pairctl will not take over an existing account (remove it, or rename guest ${spec.guest})`;
+}
+
 /** Groups that would give a guest account power over the machine. */
 const ADMIN_GROUPS = ['sudo', 'wheel', 'admin', 'adm', 'root', 'docker', 'lxd', 'disk', 'shadow'];
 
@@ -66,24 +83,17 @@ fi`,
   diff: (spec, observed, ctx) => {
     if (!ctx.wanted) {
       if (!observed.exists) return noop();
-      // DESIGN.md order: take the key away, revoke in tmux (detaches them), end their
-      // processes, then delete (userdel fails while they run).
       return {
         ...noop(),
         action: 'delete',
-        script: sh`rm -f ${spec.home + '/.ssh/authorized_keys'}
-if [ -S ${spec.socket} ]; then tmux -S ${spec.socket} server-access -d ${spec.name} >/dev/null 2>&1 || :; fi
-pkill -KILL -u ${spec.name} 2>/dev/null || :
-i=0; while pgrep -u ${spec.name} >/dev/null 2>&1 && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+        script:
+          cutOffGuestScript(spec) +
+          sh`
 userdel ${spec.name}
 rm -rf -- ${spec.home}`,
       };
     }
-    if (observed.exists && !ctx.recorded) {
-      return noop([], [
-        `account ${spec.name} already exists and was not made by pairctl; pairctl will not take over an existing account (remove it, or rename guest ${spec.guest})`,
-      ]);
-    }
+    if (observed.exists && !ctx.recorded) return noop([], [takeoverError(spec)]);
     const supplementary = spec.groups.join(',');
     if (!observed.exists) {
       return {

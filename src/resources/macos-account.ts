@@ -4,7 +4,7 @@
  * member of com.apple.access_ssh when Remote Login is limited to some users.
  */
 import { sh } from '../transport/shell-quote.js';
-import type { AccountSpec } from './account.js';
+import { cutOffGuestScript, takeoverError, type AccountSpec } from './account.js';
 import { DSCL_SECTION, dsclSections, dsclValue, parseDsclRecord } from './dscl-record.js';
 import { defineKind, keyValues, noop, type AttributeChange } from './kind.js';
 
@@ -72,24 +72,19 @@ fi`,
     const path = `/Users/${spec.name}`;
     if (!ctx.wanted) {
       if (!observed.exists) return noop();
-      // Same order as on Linux: key away, revoked in tmux, processes ended, then the record.
       return {
         ...noop(),
         action: 'delete',
-        script: sh`rm -f ${spec.home + '/.ssh/authorized_keys'}
-if [ -S ${spec.socket} ]; then tmux -S ${spec.socket} server-access -d ${spec.name} >/dev/null 2>&1 || :; fi
-pkill -KILL -u ${spec.name} 2>/dev/null || :
+        script:
+          cutOffGuestScript(spec) +
+          sh`
 if dscl . -read /Groups/com.apple.access_ssh RecordName >/dev/null 2>&1; then dseditgroup -o edit -d ${spec.name} -t user ${ACCESS_SSH} 2>/dev/null || :; fi
 dseditgroup -o edit -d ${spec.name} -t user ${spec.groups[0] ?? 'pairctl'} 2>/dev/null || :
 dscl . -delete ${path}
 rm -rf -- ${spec.home}`,
       };
     }
-    if (observed.exists && !ctx.recorded) {
-      return noop([], [
-        `account ${spec.name} already exists and was not made by pairctl; pairctl will not take over an existing account (remove it, or rename guest ${spec.guest})`,
-      ]);
-    }
+    if (observed.exists && !ctx.recorded) return noop([], [takeoverError(spec)]);
     const group = spec.groups[0] ?? 'pairctl';
     if (!observed.exists) {
       return {

@@ -10,12 +10,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { PairConfig } from '../../../src/config/model.js';
 import { buildGraph, topoSort, type DesiredMachine } from '../../../src/graph/build-graph.js';
-import { JOIN_PROGRAM } from '../../../src/graph/paths.js';
+import { JOIN_PROGRAM, RECORD_FILE } from '../../../src/graph/paths.js';
 import { applyScript } from '../../../src/plan/apply-machine.js';
 import { planMachine } from '../../../src/plan/plan-machine.js';
 import { recordText } from '../../../src/plan/record.js';
 import type { FileSpec } from '../../../src/resources/file-state.js';
 import type { Resource } from '../../../src/resources/kind.js';
+import { kindOf } from '../../../src/resources/registry.js';
 import { upScript } from '../../../src/session/session-scripts.js';
 import { render } from '../../../src/templates/render.js';
 import type { ExecResult, Runner } from '../../../src/transport/runner.js';
@@ -44,9 +45,13 @@ function outputFor(r: Resource, table: Record<string, string>, converged: boolea
   return out.replaceAll('{{account}}', spec.name ?? '');
 }
 
-/** A runner that answers the batched probe with recorded outputs, as a Mac would. */
+/**
+ * A runner that answers the batched probe with recorded outputs, as a Mac would. Each section
+ * of the script is matched to a resource by its snippet; the record is answered too.
+ */
 function replayRunner(machine: DesiredMachine, table: Record<string, string>, converged: boolean): Runner {
   const ordered = topoSort(machine.resources);
+  const bySnippet = new Map(ordered.map((r) => [kindOf(r.kind).probe(r.spec), r]));
   let execs = 0;
   return {
     machine: machine.target.id,
@@ -58,10 +63,16 @@ function replayRunner(machine: DesiredMachine, table: Record<string, string>, co
       execs++;
       const nonce = /@@pairctl-([0-9a-f]+)-begin-0/.exec(script)?.[1];
       if (!nonce) throw new Error('not a probe script');
-      // After an apply the machine also holds pairctl's record of what it made.
-      const record = converged ? recordText(ordered) : '';
-      const outputs = [record, ...ordered.map((r) => outputFor(r, table, converged))];
-      const stdout = outputs.map((o, i) => `\n@@pairctl-${nonce}-begin-${i}\n${o}\n@@pairctl-${nonce}-end-${i}-0\n`).join('');
+      const sections = script.split(`@@pairctl-${nonce}-begin-`).slice(1);
+      const stdout = sections
+        .map((section, i) => {
+          const snippet = /^\d+\\n'\n\( ([\s\S]*)\n\) 2>&1\n/.exec(section)?.[1] ?? '';
+          const r = bySnippet.get(snippet);
+          // After an apply the machine also holds pairctl's record of what it made.
+          const out = r ? outputFor(r, table, converged) : snippet.includes(RECORD_FILE) && converged ? recordText(ordered) : '';
+          return `\n@@pairctl-${nonce}-begin-${i}\n${out}\n@@pairctl-${nonce}-end-${i}-0\n`;
+        })
+        .join('');
       return { code: 0, stdout, stderr: '' };
     },
   };
