@@ -6,6 +6,7 @@ import { UsageError } from './io.js';
 
 const commands: Record<string, () => Promise<Command>> = {
   validate: async () => (await import('./validate.js')).validate,
+  lint: async () => (await import('./lint.js')).lint,
   schema: async () => (await import('./schema.js')).schema,
   plan: async () => (await import('./plan.js')).plan,
   apply: async () => (await import('./apply.js')).apply,
@@ -18,6 +19,7 @@ const usage = `usage: pairctl <command> [options]
 
 commands:
   validate -f FILE      check pair.yaml; nothing is contacted
+  lint [FILE...]        every problem of each file (--format text|json|github|sarif, --strict, --online)
   schema                print the JSON schema of pair.yaml
   plan -f FILE          read every machine and show what apply would change
   apply -f FILE [--yes] show the plan, then make it so

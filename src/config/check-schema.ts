@@ -10,6 +10,7 @@ import type { Diagnostic } from './diagnostic.js';
 import type { Locate, PathSegment } from './load-yaml.js';
 import { pathToString, pointerToPath } from './load-yaml.js';
 import { nearestName } from './nearest-name.js';
+import type { RuleId } from './rule-catalog.js';
 import type { RawGuest, RawHost, RawPairConfig, RawRelay } from './schema.js';
 import { pairSchema } from './schema.js';
 
@@ -119,7 +120,7 @@ function param(error: ErrorObject, name: string): unknown {
 interface Translated {
   path: readonly PathSegment[];
   target: 'key' | 'value';
-  rule: string;
+  rule: RuleId;
   message: string;
   hint?: string;
   /** errors with equal position, rule and this are one problem (a key inside a merged anchor) */

@@ -1,3 +1,5 @@
+import type { RuleId } from './rule-catalog.js';
+
 /**
  * A problem found in a config file, pinned to a position. Validation returns these instead of
  * throwing so that every problem is reported at once and renderers decide the format.
@@ -7,8 +9,8 @@ export interface Diagnostic {
   line: number;
   column: number;
   severity: 'error' | 'warning';
-  /** stable rule id, e.g. "key-invalid" */
-  rule: string;
+  /** stable rule id, e.g. "key-invalid"; see docs/rules.md */
+  rule: RuleId;
   message: string;
   /** what to do about it */
   hint?: string;

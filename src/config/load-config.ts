@@ -11,6 +11,7 @@ import { findInlineSecrets } from './inline-secrets.js';
 import { loadYaml } from './load-yaml.js';
 import type { PairConfig } from './model.js';
 import { normaliseConfig } from './normalise.js';
+import type { RuleId } from './rule-catalog.js';
 import { runRules } from './rules.js';
 
 export interface LoadOptions {
@@ -32,7 +33,7 @@ function byPosition(a: Diagnostic, b: Diagnostic): number {
   return a.line - b.line || a.column - b.column;
 }
 
-function problemAtStart(file: string, rule: string, message: string, hint: string): Diagnostic {
+function problemAtStart(file: string, rule: RuleId, message: string, hint: string): Diagnostic {
   return { file, line: 1, column: 1, severity: 'error', rule, message, hint };
 }
 

@@ -26,6 +26,8 @@ export interface PublicKey {
   fingerprint: string;
   /** key size in bits (RSA modulus, ECDSA curve size, 256 for ed25519) */
   bits: number;
+  /** the URL the key was read from (a guest's GitHub keys); absent for keys written in pair.yaml */
+  origin?: string;
 }
 
 /** A person who may join, with everything needed to render their key lines. */
@@ -37,6 +39,8 @@ export interface Guest {
   from: string[];
   /** GitHub user whose published keys (https://github.com/USER.keys) are added at plan time */
   github?: string;
+  /** where `github:` is written, for diagnostics about the keys fetched from it */
+  githubPos?: SourcePos;
   pos: SourcePos;
 }
 

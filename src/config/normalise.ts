@@ -82,7 +82,9 @@ export function normaliseConfig(
       mode: guest.mode ?? session.defaultMode,
       ...(expires ? { expires } : {}),
       from: guest.from ? [...guest.from] : [],
-      ...(guest.github !== undefined ? { github: guest.github } : {}),
+      ...(guest.github !== undefined
+        ? { github: guest.github, githubPos: source.locate(['guests', name, 'github']) }
+        : {}),
       pos: source.locate(['guests', name], 'key'),
     };
   });

@@ -11,6 +11,7 @@ import { pathToString } from './load-yaml.js';
 import { nearestName } from './nearest-name.js';
 import { effectiveSession } from './normalise.js';
 import { parsePublicKey } from './public-key.js';
+import type { RuleId } from './rule-catalog.js';
 import type { RawPairConfig } from './schema.js';
 
 /** What a rule sees: the schema-valid raw file, a way to place a diagnostic, and the clock. */
@@ -28,7 +29,7 @@ export interface RuleContext {
 
 /** One semantic check and the rule ids it may report. */
 export interface Rule {
-  ids: readonly string[];
+  ids: readonly RuleId[];
   check: (ctx: RuleContext) => Diagnostic[];
 }
 

@@ -1,0 +1,186 @@
+/**
+ * Guests' GitHub keys, fetched from a real HTTP server on 127.0.0.1 that serves the *.keys files
+ * of test/fixtures/config/github (table: expect.json) plus a 404, a 500, a server that never
+ * answers and one that sends megabytes.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DEFAULT_GITHUB_URL,
+  githubBaseUrl,
+  githubKeysUrl,
+  guestKeysDigest,
+  resolveGithubKeys,
+} from '../../../src/config/github-keys.js';
+import { loadConfigText } from '../../../src/config/load-config.js';
+import type { PairConfig } from '../../../src/config/model.js';
+
+const dir = new URL('../../fixtures/config/github/', import.meta.url);
+const keysDir = new URL('../../fixtures/config/keys/', import.meta.url);
+const pub = (name: string): string => readFileSync(new URL(name, keysDir), 'utf8').trim();
+const expected = JSON.parse(readFileSync(new URL('expect.json', dir), 'utf8')) as Record<string, string[] | string>;
+const table = Object.entries(expected).filter((e): e is [string, string[]] => Array.isArray(e[1]));
+const pages = new Map(
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.keys'))
+    .map((f) => [`/${f}`, readFileSync(new URL(f, dir))]),
+);
+
+let baseUrl = '';
+const requests: string[] = [];
+const server = createServer((req, res) => {
+  const path = new URL(req.url ?? '/', 'http://x').pathname;
+  requests.push(path);
+  const page = pages.get(path);
+  if (page) {
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end(page);
+  } else if (path === '/boom.keys') {
+    res.writeHead(500);
+    res.end('oops');
+  } else if (path === '/slow.keys') {
+    // never answers: the client's timeout must end it
+  } else if (path === '/huge.keys') {
+    res.writeHead(200);
+    res.end(`${pub('ed25519-c.pub')}\n`.repeat(20_000));
+  } else {
+    res.writeHead(404);
+    res.end('Not Found');
+  }
+});
+
+beforeAll(async () => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+/** todd writes his key inline; "gina" is the GitHub guest, with sam's first key also inline. */
+function configFor(user: string): PairConfig {
+  const text = `version: 1
+hosts:
+  scotch: { platform: linux, ssh: local, owner: bhorseman }
+guests:
+  todd:
+    keys: ["${pub('ed25519.pub')}"]
+  gina:
+    keys: ["${pub('ed25519-c.pub')}"]
+    github: ${user}
+`;
+  const { config, diagnostics } = loadConfigText(text, 'pair.yaml');
+  expect(diagnostics).toEqual([]);
+  return config as PairConfig;
+}
+
+describe('resolveGithubKeys', () => {
+  it('the table covers every fixture page', () => {
+    for (const path of pages.keys()) expect(expected, path).toHaveProperty(path.slice(1, -'.keys'.length));
+  });
+
+  it.each(table)('github: %s -> %j', async (user, rules) => {
+    const start = performance.now();
+    const result = await resolveGithubKeys(configFor(user), { baseUrl, timeoutMs: 300 });
+    expect(performance.now() - start).toBeLessThan(2000);
+    expect(result.diagnostics.map((d) => d.rule)).toEqual(rules);
+    for (const d of result.diagnostics) {
+      // Named at the guest's github: line, naming the guest and the URL.
+      expect(`${d.line}:${d.column}`).toBe('9:13');
+      expect(d.message).toContain('guest "gina"');
+      expect(d.message).toContain(`${baseUrl}/${user}.keys`);
+      expect(d.hint).toBeTruthy();
+      expect(d.severity).toBe('error');
+    }
+    expect(result.config === undefined).toBe(rules.length > 0);
+  });
+
+  it('adds the GitHub keys after the inline ones, once each, with fingerprints and their URL', async () => {
+    const result = await resolveGithubKeys(configFor('sam'), { baseUrl });
+    const gina = result.config?.guests.find((g) => g.name === 'gina');
+    // sam.keys repeats gina's inline key: kept once, as the inline one.
+    expect(gina?.keys.map((k) => [k.fingerprint, k.origin])).toEqual([
+      ['SHA256:6WyhmFYPCShxQVojh6JtLodNc4TxCTIcD12F3nQb8v4', undefined],
+      ['SHA256:N1+UM+aQYdSl4+kSO558doguhUUi77RI+2HLB7XcOCM', `${baseUrl}/sam.keys`],
+    ]);
+    expect(gina?.keys[1]?.bits).toBe(3072);
+    const todd = result.config?.guests.find((g) => g.name === 'todd');
+    expect(todd?.keys).toHaveLength(1);
+  });
+
+  it('reads CRLF pages', async () => {
+    const result = await resolveGithubKeys(configFor('crlf'), { baseUrl });
+    expect(result.diagnostics).toEqual([]);
+  });
+
+  it('says what went wrong: 404, HTTP status, timeout, size', async () => {
+    const messages = new Map<string, string>();
+    for (const user of ['missing', 'boom', 'slow', 'huge']) {
+      const r = await resolveGithubKeys(configFor(user), { baseUrl, timeoutMs: 300 });
+      messages.set(user, r.diagnostics[0]?.message ?? '');
+    }
+    expect(messages.get('missing')).toMatch(/GitHub user "missing" was not found \(.* answered 404\)/);
+    expect(messages.get('boom')).toMatch(/answered HTTP 500/);
+    expect(messages.get('slow')).toMatch(/no answer from .* within 0\.3 s/);
+    expect(messages.get('huge')).toMatch(/sent more than 262144 bytes/);
+  });
+
+  it('reports an unreachable server by its error code', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const r = await resolveGithubKeys(configFor('sam'), { baseUrl: `http://127.0.0.1:${port}` });
+    expect(r.diagnostics[0]?.message).toMatch(/could not fetch http:\/\/127\.0\.0\.1:\d+\/sam\.keys: ECONNREFUSED/);
+  });
+
+  it('never prints credentials that are part of the base URL', async () => {
+    const withCreds = baseUrl.replace('http://', 'http://user:s3cret@');
+    const r = await resolveGithubKeys(configFor('missing'), { baseUrl: withCreds });
+    expect(r.diagnostics[0]?.message).not.toContain('s3cret');
+  });
+
+  it('fetches nothing when no guest names a GitHub account', async () => {
+    const before = requests.length;
+    const { config } = loadConfigText(
+      `version: 1\nhosts:\n  h: { platform: linux, ssh: local, owner: me }\nguests:\n  todd:\n    keys: ["${pub('ed25519.pub')}"]\n`,
+      'p.yaml',
+    );
+    const r = await resolveGithubKeys(config as PairConfig, { baseUrl });
+    expect(r.config).toBe(r.config && config ? r.config : undefined);
+    expect(r.config?.guests).toEqual(config?.guests);
+    expect(requests.length).toBe(before);
+  });
+
+  it('uses the fetch it is given', async () => {
+    const seen: string[] = [];
+    const fake: typeof fetch = async (input) => {
+      seen.push(String(input));
+      return new Response(`${pub('ed25519-b.pub')}\n`);
+    };
+    const r = await resolveGithubKeys(configFor('jo-codes'), { baseUrl: 'https://ghe.example.com/', fetch: fake });
+    expect(seen).toEqual(['https://ghe.example.com/jo-codes.keys']);
+    expect(r.config?.guests[1]?.keys[1]?.fingerprint).toBe('SHA256:6GtXWyavB28OyHtHOJc/Keuw2RrbMN/G5CGDnpLIKDA');
+  });
+});
+
+describe('github base URL and digest', () => {
+  it('takes $PAIRCTL_GITHUB_URL over github_url over github.com', () => {
+    expect(githubBaseUrl({}, {})).toBe(DEFAULT_GITHUB_URL);
+    expect(githubBaseUrl({ githubUrl: 'https://ghe.corp' }, {})).toBe('https://ghe.corp');
+    expect(githubBaseUrl({ githubUrl: 'https://ghe.corp' }, { PAIRCTL_GITHUB_URL: 'http://127.0.0.1:1' })).toBe('http://127.0.0.1:1');
+    expect(githubKeysUrl('https://github.com/', 'Todd-1')).toBe('https://github.com/Todd-1.keys');
+  });
+
+  it('digests every guest\'s keys independent of order, and changes with them', async () => {
+    const a = (await resolveGithubKeys(configFor('sam'), { baseUrl })).config as PairConfig;
+    const reordered: PairConfig = { ...a, guests: [...a.guests].reverse().map((g) => ({ ...g, keys: [...g.keys].reverse() })) };
+    expect(guestKeysDigest(reordered)).toBe(guestKeysDigest(a));
+    expect(guestKeysDigest(a)).toMatch(/^[0-9a-f]{64}$/);
+    const fewer: PairConfig = { ...a, guests: a.guests.map((g) => ({ ...g, keys: g.keys.slice(0, 1) })) };
+    expect(guestKeysDigest(fewer)).not.toBe(guestKeysDigest(a));
+  });
+});
