@@ -1,24 +1,88 @@
 /** config → the machines pairctl acts on, each with its desired resources. */
-import type { PairConfig } from '../config/model.js';
+import type { Host, PairConfig } from '../config/model.js';
 import type { Resource } from '../resources/kind.js';
 import type { MachineTarget } from '../transport/runner.js';
 import { linuxHostResources } from './linux-host.js';
 import { macosHostResources } from './macos-host.js';
+import type { Deferred, FactProbe, Facts } from './facts.js';
+import { relayPart } from './relay.js';
+import { endpointFromTarget, type Endpoint } from './relay-endpoint.js';
+import { emptyPart, hostTunnelPart, type MachinePart } from './tunnel-host.js';
 
 /** One machine and what pair.yaml wants on it. */
 export interface DesiredMachine {
   target: MachineTarget;
   role: 'host' | 'relay';
   resources: Resource[];
+  /** facts this machine answers for other machines, read in its probe exec (graph/facts.ts) */
+  facts?: FactProbe[];
+  /** resources whose content waits for a fact not known yet: "(known after apply)" */
+  deferred?: Deferred[];
+  /** problems found while building, shown as plan errors of this machine */
+  errors?: string[];
+}
+
+/** What the graph needs besides pair.yaml; without it, it still has every address and probe. */
+export interface GraphInputs {
+  /** facts read from the machines so far */
+  facts?: Facts;
+  /** where each relay's sshd is, as the operator's ssh config resolves it (else from pair.yaml) */
+  relayEndpoints?: Record<string, Endpoint>;
+  /** the operator's environment, for secrets pair.yaml names by variable (ngrok's authtoken) */
+  env?: Record<string, string | undefined>;
 }
 
 /** Builds the desired state of every machine the config names. */
-export function buildGraph(config: PairConfig): DesiredMachine[] {
-  return config.hosts.map((host) => ({
-    target: { id: host.id, ssh: host.ssh, sudo: host.sudo },
-    role: 'host' as const,
-    resources: host.platform === 'macos' ? macosHostResources(config, host) : linuxHostResources(config, host),
-  }));
+export function buildGraph(config: PairConfig, inputs: GraphInputs = {}): DesiredMachine[] {
+  const hosts = config.hosts.map((host): DesiredMachine => {
+    const hostConfig = host.tunnel.provider === 'jump' ? throughRelayLoopback(config) : config;
+    const base = host.platform === 'macos' ? macosHostResources(hostConfig, host) : linuxHostResources(hostConfig, host);
+    const tunnel = tunnelPart(config, host, inputs);
+    return {
+      target: { id: host.id, ssh: host.ssh, sudo: host.sudo },
+      role: 'host',
+      resources: [...base, ...tunnel.resources],
+      facts: tunnel.facts,
+      deferred: tunnel.deferred,
+      errors: tunnel.errors,
+    };
+  });
+  const relays = config.relays.map((relay): DesiredMachine => {
+    const part = relayPart(config, relay, inputs.facts);
+    return {
+      target: { id: relay.id, ssh: relay.ssh, sudo: relay.sudo },
+      role: 'relay',
+      resources: part.resources,
+      facts: part.facts,
+      deferred: part.deferred,
+      errors: part.errors,
+    };
+  });
+  return [...hosts, ...relays];
+}
+
+/** The host's side of its tunnel; every failure to work out its inputs is a plan error, not a crash. */
+function tunnelPart(config: PairConfig, host: Host, inputs: GraphInputs): MachinePart {
+  if (host.tunnel.provider === 'lan') return hostTunnelPart(config, host, {});
+  if (host.platform !== 'linux') {
+    return { ...emptyPart(), errors: [`the ${host.tunnel.provider} tunnel is not built for ${host.platform} hosts yet; use provider lan there`] };
+  }
+  let endpoint: Endpoint | undefined;
+  const relay = config.relays.find((r) => r.id === host.tunnel.relay);
+  try {
+    if (relay) endpoint = inputs.relayEndpoints?.[relay.id] ?? endpointFromTarget(relay);
+  } catch (err) {
+    return { ...emptyPart(), errors: [err instanceof Error ? err.message : String(err)] };
+  }
+  return hostTunnelPart(config, host, { facts: inputs.facts, endpoint, env: inputs.env });
+}
+
+/**
+ * Through a jump relay a guest reaches the host from the host's own loopback (the tunnel's end),
+ * so its key lines there also accept 127.0.0.1 and ::1; the relay enforces the guest's `from`.
+ */
+function throughRelayLoopback(config: PairConfig): PairConfig {
+  return { ...config, guests: config.guests.map((g) => (g.from.length > 0 ? { ...g, from: [...g.from, '127.0.0.1', '::1'] } : g)) };
 }
 
 /** Orders resources so each comes after its dependencies (stable for independent ones). */

@@ -11,11 +11,18 @@ import { macosGroupKind } from './macos-group.js';
 import { macosHostKind } from './macos-host.js';
 import { ownerKind } from './owner.js';
 import { packageKind } from './package.js';
+import { relayAccountKind } from './relay-account.js';
+import { secretFileKind } from './secret-file.js';
 import { sessionAccessKind } from './session-access.js';
 import { sshdDropinKind } from './sshd-dropin.js';
+import { systemdServiceKind } from './systemd-service.js';
+import { tunnelKeyKind } from './tunnel-key.js';
+import { ufwRuleKind } from './ufw-rule.js';
 
 const kinds: AnyKind[] = [ownerKind, packageKind, groupKind, accountKind, directoryKind, fileKind, sshdDropinKind, sessionAccessKind,
   macosHostKind, brewPackageKind, macosGroupKind, macosAccountKind, launchdServiceKind];
+// Tunnels and relays (vps, jump, ngrok).
+kinds.push(tunnelKeyKind, systemdServiceKind, secretFileKind, relayAccountKind, ufwRuleKind);
 
 const byName = new Map(kinds.map((k) => [k.kind, k]));
 

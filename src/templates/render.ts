@@ -20,7 +20,13 @@ export function escapeXml(text: string): string {
 const cache = new Map<string, HandlebarsTemplateDelegate>();
 
 /** Names of the templates shipped in this folder. */
-export type TemplateName = 'join.sh' | 'tmux.conf' | 'sshd-dropin.conf' | 'authorized-keys' | 'launchd.plist';
+export type TemplateName = 'join.sh' | 'tmux.conf' | 'sshd-dropin.conf' | 'authorized-keys' | 'launchd.plist'
+  // tunnels and relays
+  | 'service'
+  | 'ngrok.yml'
+  | 'relay-sshd-dropin.conf'
+  | 'relay-authorized-keys'
+  | 'known-hosts';
 
 /** The template's source text (for tests that inspect templates). */
 export function templateSource(name: TemplateName): string {

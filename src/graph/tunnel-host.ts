@@ -1,0 +1,228 @@
+/**
+ * The host's end of its tunnel (DESIGN.md step 4): for vps and jump, a key made on the host, the
+ * relay's pinned host keys and a systemd service holding `ssh -N -R` open to the relay; for
+ * ngrok, the agent's config (authtoken from the operator's environment at apply time) and a
+ * service running the agent; for lan, nothing.
+ */
+import { createHash } from 'node:crypto';
+import type { Host, PairConfig, Relay } from '../config/model.js';
+import type { DirectorySpec } from '../resources/directory.js';
+import type { FileSpec } from '../resources/file-state.js';
+import type { Resource } from '../resources/kind.js';
+import { SECRET_SLOT, sensitive, type SecretFileSpec } from '../resources/secret-file.js';
+import type { SystemdServiceSpec } from '../resources/systemd-service.js';
+import type { TunnelKeySpec } from '../resources/tunnel-key.js';
+import { formatHostPort } from '../transport/ssh-target.js';
+import { render } from '../templates/render.js';
+import { SSH_HOST_KEYS_FACT, factValue, publicKeyLines, tunnelPublicKeyProbe, type Deferred, type FactProbe, type Facts } from './facts.js';
+import {
+  ETC_DIR,
+  NGROK_BINARY,
+  NGROK_CONFIG,
+  NGROK_SERVICE,
+  SSH_CLIENT,
+  SYSTEMD_DIR,
+  TUNNEL_DIR,
+  TUNNEL_KEY,
+  TUNNEL_KNOWN_HOSTS,
+  TUNNEL_SERVICE,
+  tunnelAccount,
+} from './paths.js';
+import type { Endpoint } from './relay-endpoint.js';
+import { execStart } from './systemd-unit.js';
+
+/** What one part of the graph contributes to a machine. */
+export interface MachinePart {
+  resources: Resource[];
+  /** facts this machine answers for others */
+  facts: FactProbe[];
+  deferred: Deferred[];
+  /** problems that block the plan */
+  errors: string[];
+}
+
+export function emptyPart(): MachinePart {
+  return { resources: [], facts: [], deferred: [], errors: [] };
+}
+
+/** Builds addresses the way the plan shows them: kind["name"]. */
+export function address(kind: string, name: string): string {
+  return `${kind}[${JSON.stringify(name)}]`;
+}
+
+export function resource<S>(kind: string, name: string, spec: S, deps: string[] = []): Resource<S> {
+  return { kind, address: address(kind, name), spec, deps };
+}
+
+/** Seconds between the ssh client's keepalives, and how many may go unanswered before it exits. */
+export const SERVER_ALIVE_INTERVAL = 10;
+export const SERVER_ALIVE_COUNT_MAX = 3;
+/** Seconds systemd waits before starting the tunnel again (measured: back within ~2.3 s). */
+export const TUNNEL_RESTART_SEC = 2;
+
+/** What the relay end listens on for a host: vps on every address (public), jump on loopback only. */
+export function listenAddress(host: Host): string {
+  return host.tunnel.provider === 'vps' ? '0.0.0.0' : '127.0.0.1';
+}
+
+/** The relay ports a host's tunnel opens: its ssh port, then one per forward. */
+export function relayPorts(host: Host): Array<{ port: number; to: number; what: string }> {
+  const ports = host.tunnel.port !== undefined ? [{ port: host.tunnel.port, to: 22, what: 'ssh' }] : [];
+  for (const f of host.forwards) ports.push({ port: f.remote, to: f.local, what: f.name });
+  return ports;
+}
+
+/** The argv of the tunnel: `ssh -N` with every option pinned, so nothing in root's ~/.ssh applies. */
+export function tunnelArgv(host: Host, relayEndpoint: Endpoint): string[] {
+  const bind = listenAddress(host);
+  return [
+    SSH_CLIENT,
+    '-N',
+    '-T',
+    '-F', '/dev/null',
+    '-o', 'BatchMode=yes',
+    '-o', 'ExitOnForwardFailure=yes',
+    '-o', `ServerAliveInterval=${SERVER_ALIVE_INTERVAL}`,
+    '-o', `ServerAliveCountMax=${SERVER_ALIVE_COUNT_MAX}`,
+    '-o', 'ConnectTimeout=10',
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', `UserKnownHostsFile=${TUNNEL_KNOWN_HOSTS}`,
+    '-o', 'GlobalKnownHostsFile=/dev/null',
+    // The pinned file is pairctl's: the client must not add keys the relay offers later.
+    '-o', 'UpdateHostKeys=no',
+    '-o', 'IdentitiesOnly=yes',
+    '-i', TUNNEL_KEY,
+    '-p', String(relayEndpoint.port),
+    ...relayPorts(host).flatMap((p) => ['-R', `${bind}:${p.port}:localhost:${p.to}`]),
+    '-l', tunnelAccount(host.id),
+    relayEndpoint.host,
+  ];
+}
+
+/** The host's side of its tunnel. `endpoint` is where the relay's sshd is (for vps and jump). */
+export function hostTunnelPart(
+  config: PairConfig,
+  host: Host,
+  inputs: { facts?: Facts; endpoint?: Endpoint; env?: Record<string, string | undefined> },
+): MachinePart {
+  const part = emptyPart();
+  const { provider } = host.tunnel;
+  const fromGuests = config.guests.filter((g) => g.from.length > 0).map((g) => g.name);
+  if ((provider === 'vps' || provider === 'ngrok') && fromGuests.length > 0) {
+    part.errors.push(
+      `guests ${fromGuests.join(', ')} have "from", which a ${provider} tunnel cannot enforce: every connection reaches ${host.id} from its own loopback. Use provider jump (the relay checks "from"), or remove "from"`,
+    );
+  }
+  if (provider === 'vps' || provider === 'jump') return { ...part, ...relayTunnel(config, host, inputs, part.errors) };
+  if (provider === 'ngrok') return { ...part, ...ngrok(host, inputs.env ?? {}, part.errors) };
+  return part;
+}
+
+function relayTunnel(
+  config: PairConfig,
+  host: Host,
+  inputs: { facts?: Facts; endpoint?: Endpoint },
+  errors: string[],
+): Omit<MachinePart, 'errors'> {
+  const relay: Relay | undefined = config.relays.find((r) => r.id === host.tunnel.relay);
+  if (!relay || host.tunnel.port === undefined || !inputs.endpoint) {
+    errors.push(`the ${host.tunnel.provider} tunnel needs "relay" naming one of relays and "port"`);
+    return { resources: [], facts: [], deferred: [] };
+  }
+  const root = { owner: 'root', group: 'root' };
+  const dir = resource<DirectorySpec>('directory', TUNNEL_DIR, { path: TUNNEL_DIR, mode: '0700', ...root });
+  const key = resource<TunnelKeySpec>('tunnel_key', TUNNEL_KEY, { path: TUNNEL_KEY, comment: `pairctl-tunnel@${host.id}` }, [dir.address]);
+
+  const deferred: Deferred[] = [];
+  const hostKeys = factValue(inputs.facts, { machine: relay.id, key: SSH_HOST_KEYS_FACT });
+  let lines: string[] = [];
+  if (hostKeys) {
+    try {
+      const name = formatHostPort(inputs.endpoint.host, inputs.endpoint.port);
+      lines = publicKeyLines(hostKeys, `a host key of relay ${relay.id}`).map((l) => `${name} ${l}`);
+    } catch (err) {
+      errors.push(err instanceof Error ? err.message : String(err));
+    }
+  }
+  const knownHosts = resource<FileSpec>(
+    'file',
+    TUNNEL_KNOWN_HOSTS,
+    { path: TUNNEL_KNOWN_HOSTS, content: render('known-hosts', { relay: relay.id, lines }), mode: '0644', ...root },
+    [dir.address],
+  );
+  if (!hostKeys) deferred.push({ address: knownHosts.address, waitsFor: { machine: relay.id, key: SSH_HOST_KEYS_FACT }, what: `the ssh host keys of relay ${relay.id}` });
+
+  const path = `${SYSTEMD_DIR}/${TUNNEL_SERVICE}`;
+  const where = host.tunnel.provider === 'vps' ? `port ${host.tunnel.port} of ${relay.id}, for everyone` : `port ${host.tunnel.port} on ${relay.id}'s loopback, for guests jumping through it`;
+  const service = resource<SystemdServiceSpec>(
+    'systemd_service',
+    TUNNEL_SERVICE,
+    {
+      unit: TUNNEL_SERVICE,
+      path,
+      content: render('service', {
+        summary: `Reverse tunnel (${host.tunnel.provider}) from host ${host.id} to relay ${relay.id}: this host's sshd is reachable at ${where}.`,
+        description: `pairctl ${host.tunnel.provider} tunnel to relay ${relay.id}`,
+        execStart: execStart(tunnelArgv(host, inputs.endpoint)),
+        restartSec: TUNNEL_RESTART_SEC,
+        readOnly: true,
+      }),
+      mode: '0644',
+      ...root,
+      executable: SSH_CLIENT,
+      missingHint: 'install openssh-client',
+    },
+    [key.address, knownHosts.address],
+  );
+  return { resources: [dir, key, knownHosts, service], facts: [tunnelPublicKeyProbe(key.address)], deferred };
+}
+
+/** Tokens ngrok hands out: base62 with `_`; anything else could break the YAML it goes into. */
+const AUTHTOKEN = /^[A-Za-z0-9_.-]{8,512}$/;
+
+function ngrok(host: Host, env: Record<string, string | undefined>, errors: string[]): Omit<MachinePart, 'errors'> {
+  const secretEnv = host.tunnel.authtokenEnv ?? 'NGROK_AUTHTOKEN';
+  if (host.forwards.some((f) => f.name === 'ssh')) errors.push('a forward may not be named "ssh" with ngrok: that is the name of the session\'s own tunnel');
+  const template = render('ngrok.yml', {
+    host: host.id,
+    secretEnv,
+    authtoken: SECRET_SLOT,
+    region: host.tunnel.region,
+    forwards: host.forwards,
+  });
+  const token = env[secretEnv];
+  let contentSha256: string | undefined;
+  if (token !== undefined && token !== '') {
+    if (AUTHTOKEN.test(token)) contentSha256 = createHash('sha256').update(template.replace(SECRET_SLOT, token)).digest('hex');
+    else errors.push(`$${secretEnv} does not look like an ngrok authtoken (letters, digits, "_", "-" and "." only); it was not used`);
+  }
+  const config = resource<SecretFileSpec>(
+    'secret_file',
+    NGROK_CONFIG,
+    { path: NGROK_CONFIG, mode: '0600', owner: 'root', group: 'root', template, secretEnv, ...(contentSha256 ? { contentSha256 } : {}), restartUnit: NGROK_SERVICE },
+    [address('directory', ETC_DIR)],
+  );
+  const service = resource<SystemdServiceSpec>(
+    'systemd_service',
+    NGROK_SERVICE,
+    {
+      unit: NGROK_SERVICE,
+      path: `${SYSTEMD_DIR}/${NGROK_SERVICE}`,
+      content: render('service', {
+        summary: `ngrok agent for host ${host.id}: a tcp tunnel to this host's sshd${host.forwards.length > 0 ? ` and http tunnels for ${host.forwards.map((f) => f.name).join(', ')}` : ''}; the authtoken is ${sensitive(secretEnv)}.`,
+        description: 'pairctl ngrok agent',
+        execStart: execStart([NGROK_BINARY, 'start', '--all', '--config', NGROK_CONFIG, '--log', 'stdout']),
+        restartSec: 5,
+        // The agent keeps state of its own; it gets no read-only sandbox it was not tested in.
+        readOnly: false,
+      }),
+      mode: '0644',
+      owner: 'root',
+      group: 'root',
+      executable: NGROK_BINARY,
+      missingHint: 'install the ngrok agent there (https://ngrok.com/download; pairctl does not download it)',
+    },
+    [config.address],
+  );
+  return { resources: [config, service], facts: [], deferred: [] };
+}
