@@ -1,56 +1,181 @@
-/** `pairctl apply`: show the plan, ask (unless --yes), then change every machine in parallel. */
-import type { ApplyEvent } from '../plan/apply-machine.js';
+/**
+ * `pairctl apply [PLANFILE]`: show the plan, ask (unless --yes), then change every machine in
+ * parallel. With a saved plan, apply exactly it, without asking, or refuse it as stale.
+ */
+import { hostname, userInfo } from 'node:os';
+import type { PairConfig } from '../config/model.js';
+import { DEFAULT_LOCK_TIMEOUT_SECONDS, type MachineApplyResult } from '../plan/apply-machine.js';
 import { applyAll } from '../plan/apply-all.js';
+import { updateKnownMachines, type KnownMachine } from '../plan/known-machines.js';
+import { holderName } from '../plan/lock.js';
 import { isEmpty } from '../plan/plan-model.js';
-import { planAll } from '../plan/plan-all.js';
-import { renderPlanText } from '../plan/render-text.js';
+import { applyJson, jsonText } from '../plan/render-json.js';
+import { createProgress } from '../plan/render-progress.js';
+import { renderApplyFailures, renderPlanText } from '../plan/render-text.js';
+import { readSavedPlan } from '../plan/saved-plan.js';
 import { parseCommon } from './args.js';
-import type { CliIO, Command } from './io.js';
-import { loadOrReport, sshConfigFrom, useColor } from './load.js';
-import { reportBlockers } from './plan.js';
+import { UsageError, type CliIO, type Command } from './io.js';
+import { listFlag, loadOrReport, parseDuration, sshConfigFrom, useColor } from './load.js';
+import { jsonContext, planScoped, printPlan, redactedIO, reportBlockers, type ScopedPlan } from './plan.js';
 
-function progress(io: CliIO): (e: ApplyEvent) => void {
-  return (e) => {
-    if (e.type === 'start') io.stdout(`${e.machine}: ${e.address}: applying...\n`);
-    else if (e.type === 'done') io.stdout(`${e.machine}: ${e.address}: done\n`);
-    else io.stdout(`${e.machine}: ${e.address}: FAILED\n${e.output.replace(/^/gm, '    ')}\n`);
-  };
+/** How the apply of a planned session is carried out and reported. */
+export interface ApplyRun {
+  command: 'apply' | 'destroy';
+  json: boolean;
+  color: boolean;
+  lockTimeoutSeconds: number;
 }
 
-export const apply: Command = async (args, io) => {
-  const f = parseCommon(args, { yes: { type: 'boolean', short: 'y' }, 'no-color': { type: 'boolean' } });
-  const config = await loadOrReport(f.file, io);
-  if (!config) return 1;
-  const session = await planAll(config, { sshConfigFile: sshConfigFrom(f.sshConfig, io) });
+/** Who this pairctl is, for the lock file of every machine it applies to. */
+function holder(): string {
+  let user: string;
   try {
-    io.stdout(renderPlanText(session.plan, { color: useColor(io, f.flags['no-color']) }));
-    if (reportBlockers(session, io)) return 1;
-    if (isEmpty(session.plan)) return 0;
-    if (!f.flags.yes) {
-      if (!io.interactive) {
-        io.stderr('Error: apply needs confirmation, and there is no terminal to ask on; run with --yes to apply this plan.\n');
-        return 1;
-      }
-      const answer = await io.prompt('\nDo you want to perform these actions? Only "yes" will be accepted: ');
-      if (answer.trim() !== 'yes') {
-        io.stderr('Apply cancelled; nothing was changed.\n');
-        return 1;
-      }
+    user = userInfo().username;
+  } catch {
+    user = `uid ${process.getuid?.() ?? '?'}`;
+  }
+  return holderName(process.pid, hostname(), user);
+}
+
+/**
+ * Remembers the machines this pair.yaml now manages and forgets those torn down, so that a
+ * machine later dropped from pair.yaml can still be reached for its removal.
+ */
+async function rememberMachines(config: PairConfig, planned: ScopedPlan, results: MachineApplyResult[], io: CliIO): Promise<void> {
+  const outcome = new Map(results.map((r) => [r.machine, r.ok]));
+  const targets = new Map([...config.hosts, ...(config.relays ?? [])].map((m) => [m.id, m]));
+  const applied: KnownMachine[] = [];
+  const forgotten: string[] = [];
+  for (const m of planned.session.plan.machines) {
+    const ok = outcome.get(m.machine) ?? m.changes.length === 0;
+    if (m.teardown) {
+      if (ok) forgotten.push(m.machine);
+      continue;
     }
-    const onEvent = progress(io);
-    const results = await applyAll(session, onEvent);
-    const failed = results.filter((r) => !r.ok);
-    for (const r of failed) {
-      io.stderr(`Error: ${r.machine}: apply stopped${r.failed ? ` at ${r.failed.address}` : ''}${r.error ? `: ${r.error}` : ''}\n`);
-      if (r.done.length) io.stderr(`  made: ${r.done.join(', ')}\n`);
-      if (r.notStarted.length) io.stderr(`  not made: ${r.notStarted.join(', ')}\n`);
-      io.stderr('  Run pairctl plan to see where the machine stands; apply again once the cause is fixed.\n');
-    }
-    if (failed.length) return 1;
+    const t = targets.get(m.machine);
+    if (t) applied.push({ id: m.machine, role: m.role, ssh: t.ssh, sudo: t.sudo });
+  }
+  try {
+    await updateKnownMachines(config.file, applied, forgotten);
+  } catch (err) {
+    io.stderr(`Warning: could not update the list of machines pairctl manages: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
+}
+
+/** Applies a plan that was shown (and agreed to, or saved), reports, and returns the exit code. */
+export async function applyPlanned(config: PairConfig, planned: ScopedPlan, io: CliIO, run: ApplyRun): Promise<number> {
+  const { session } = planned;
+  const live = !run.json && io.interactive;
+  const progress = createProgress({ live, color: run.color, write: run.json ? io.stderr : io.stdout });
+  if (!run.json) io.stdout('\n');
+  const results = await applyAll(session, (e) => progress.onEvent(e), { lockTimeoutSeconds: run.lockTimeoutSeconds, holder: holder() });
+  progress.finish();
+  await rememberMachines(config, planned, results, io);
+  if (run.json) io.stdout(jsonText(applyJson(session.plan, jsonContext(run.command, planned), results)));
+  // Plain progress already showed a failing step's output; the live block and JSON mode did not.
+  io.stderr(renderApplyFailures(results, { withOutput: live || run.json }));
+  if (results.some((r) => !r.ok)) return 1;
+  if (!run.json) {
     const { add, change, destroy } = session.plan.summary;
-    io.stdout(`\nApply complete! Resources: ${add} added, ${change} changed, ${destroy} destroyed.\n`);
-    return 0;
+    io.stdout(
+      run.command === 'destroy'
+        ? `\nDestroy complete! Resources: ${destroy} destroyed.\n`
+        : `\nApply complete! Resources: ${add} added, ${change} changed, ${destroy} destroyed.\n`,
+    );
+  }
+  return 0;
+}
+
+/** Asks for "yes" on the terminal; false (after saying why) when not given. */
+export async function confirm(io: CliIO, question: string, yes: boolean): Promise<boolean> {
+  if (yes) return true;
+  if (!io.interactive) {
+    io.stderr('Error: this needs confirmation, and there is no terminal to ask on; run with --yes to go ahead with this plan.\n');
+    return false;
+  }
+  const answer = await io.prompt(`\n${question} Only "yes" will be accepted: `);
+  if (answer.trim() === 'yes') return true;
+  io.stderr('Cancelled; nothing was changed.\n');
+  return false;
+}
+
+/** Prints the outcome when nothing is applied (empty or blocked plan) and keeps the machine list current. */
+export async function nothingToApply(config: PairConfig, planned: ScopedPlan, io: CliIO, run: ApplyRun, code: number): Promise<number> {
+  if (code === 0) await rememberMachines(config, planned, [], io);
+  if (run.json) io.stdout(jsonText(applyJson(planned.session.plan, jsonContext(run.command, planned), undefined)));
+  return code;
+}
+
+/** Applies a saved plan, after proving pair.yaml and every machine are still as it read them. */
+async function applySaved(planFile: string, rawIO: CliIO, sshConfig: string | undefined, run: ApplyRun): Promise<number> {
+  let saved;
+  try {
+    saved = await readSavedPlan(planFile);
+  } catch (err) {
+    rawIO.stderr(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  const config = await loadOrReport(saved.configFile, rawIO);
+  if (!config) return 1;
+  const io = redactedIO(rawIO, config);
+  if (config.digest !== saved.configDigest) {
+    io.stderr(`Error: stale plan: ${saved.configFile} changed since ${planFile} was made; nothing was applied. Make a new plan: pairctl plan -o ${planFile}\n`);
+    return 1;
+  }
+  const planned = await planScoped(config, sshConfig, saved.scope, saved.removed);
+  try {
+    if (reportBlockers(planned.session, io)) return nothingToApply(config, planned, io, run, 1);
+    const fresh = new Map(planned.session.works.map((w) => [w.plan.machine, w.plan.stateDigest]));
+    const stale = saved.works.filter((w) => fresh.get(w.plan.machine) !== w.plan.stateDigest).map((w) => w.plan.machine);
+    if (stale.length > 0) {
+      io.stderr(
+        `Error: stale plan: ${stale.map((m) => `machine ${m}`).join(', ')} changed since ${planFile} was made (another apply, or a change by hand); nothing was applied. Make a new plan: pairctl plan -o ${planFile}\n`,
+      );
+      return nothingToApply(config, planned, io, run, 1);
+    }
+    // Apply exactly what was saved, over the connections just checked.
+    const exact: ScopedPlan = { ...planned, session: { ...planned.session, plan: saved.plan, works: saved.works } };
+    if (!run.json) io.stdout(renderPlanText(saved.plan, { color: run.color }));
+    if (isEmpty(saved.plan)) return nothingToApply(config, exact, io, run, 0);
+    return await applyPlanned(config, exact, io, run);
   } finally {
-    await session.close();
+    await planned.session.close();
+  }
+}
+
+export const apply: Command = async (args, rawIO) => {
+  const f = parseCommon(args, {
+    yes: { type: 'boolean', short: 'y' },
+    'no-color': { type: 'boolean' },
+    json: { type: 'boolean' },
+    limit: { type: 'string', multiple: true },
+    'lock-timeout': { type: 'string' },
+  });
+  if (f.positionals.length > 1) throw new UsageError('usage: pairctl apply [PLANFILE] [-f FILE] [--yes] [--limit ID] [--lock-timeout 60s] [--json]');
+  const run: ApplyRun = {
+    command: 'apply',
+    json: Boolean(f.flags.json),
+    color: useColor(rawIO, f.flags['no-color']),
+    lockTimeoutSeconds: parseDuration('--lock-timeout', f.flags['lock-timeout'], DEFAULT_LOCK_TIMEOUT_SECONDS),
+  };
+  const sshConfig = sshConfigFrom(f.sshConfig, rawIO);
+  const planFile = f.positionals[0];
+  if (planFile) {
+    if (f.flags.limit) throw new UsageError('--limit cannot narrow a saved plan; make the plan with --limit instead');
+    return applySaved(planFile, rawIO, sshConfig, run);
+  }
+  if (run.json && !f.flags.yes) throw new UsageError('--json needs --yes (or a saved plan): there is no prompt in JSON mode');
+  const config = await loadOrReport(f.file, rawIO);
+  if (!config) return 1;
+  const io = redactedIO(rawIO, config);
+  const planned = await planScoped(config, sshConfig, { limit: listFlag(f.flags.limit) });
+  try {
+    if (!run.json) printPlan(planned, io, { json: false, color: run.color, command: 'apply' });
+    if (reportBlockers(planned.session, io)) return await nothingToApply(config, planned, io, run, 1);
+    if (isEmpty(planned.session.plan)) return await nothingToApply(config, planned, io, run, 0);
+    if (!(await confirm(io, 'Do you want to perform these actions?', Boolean(f.flags.yes)))) return 1;
+    return await applyPlanned(config, planned, io, run);
+  } finally {
+    await planned.session.close();
   }
 };

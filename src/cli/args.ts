@@ -6,10 +6,10 @@ export interface CommonFlags {
   file: string;
   sshConfig?: string;
   positionals: string[];
-  flags: Record<string, string | boolean | undefined>;
+  flags: Record<string, string | boolean | string[] | undefined>;
 }
 
-type Extra = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+type Extra = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
 
 /** Parses the common flags (-f, -F) plus the command's own; unknown flags are usage errors. */
 export function parseCommon(args: string[], extra: Extra = {}): CommonFlags {
@@ -24,7 +24,7 @@ export function parseCommon(args: string[], extra: Extra = {}): CommonFlags {
         ...extra,
       },
     });
-    const v = values as Record<string, string | boolean | undefined>;
+    const v = values as Record<string, string | boolean | string[] | undefined>;
     return {
       file: (v.file as string | undefined) ?? 'pair.yaml',
       sshConfig: v['ssh-config'] as string | undefined,

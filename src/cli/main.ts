@@ -10,6 +10,7 @@ const commands: Record<string, () => Promise<Command>> = {
   schema: async () => (await import('./schema.js')).schema,
   plan: async () => (await import('./plan.js')).plan,
   apply: async () => (await import('./apply.js')).apply,
+  destroy: async () => (await import('./destroy.js')).destroy,
   up: async () => (await import('./up.js')).up,
   down: async () => (await import('./down.js')).down,
   join: async () => (await import('./join.js')).join,
@@ -22,7 +23,11 @@ commands:
   lint [FILE...]        every problem of each file (--format text|json|github|sarif, --strict, --online)
   schema                print the JSON schema of pair.yaml
   plan -f FILE          read every machine and show what apply would change
-  apply -f FILE [--yes] show the plan, then make it so
+                        (-o PLANFILE saves it; --json; --limit ID; --destroy; --detailed-exitcode)
+  apply -f FILE [--yes] show the plan, then make it so (--limit ID, --lock-timeout 60s, --json)
+  apply PLANFILE        apply exactly a saved plan, or refuse it if anything changed since
+  destroy -f FILE       remove everything pairctl made on the machines, putting back files it
+                        replaced (--host ID, --yes, --json); packages stay installed
   up -f FILE            start the shared tmux session and grant each guest its mode
   down -f FILE          end the shared session
   join GUEST -f FILE    print the ssh command a guest runs

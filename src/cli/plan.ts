@@ -1,10 +1,58 @@
 /** `pairctl plan`: read every machine and show what apply would change; changes nothing. */
-import { isEmpty } from '../plan/plan-model.js';
+import type { PairConfig } from '../config/model.js';
+import { readKnownMachines, type KnownMachine } from '../plan/known-machines.js';
 import { planAll, type PlanSession } from '../plan/plan-all.js';
+import { isEmpty } from '../plan/plan-model.js';
+import { redacting, secretValues } from '../plan/redact.js';
+import { jsonText, planJson, type JsonContext } from '../plan/render-json.js';
 import { renderPlanText } from '../plan/render-text.js';
+import { pairctlVersion, toSavedPlan, writeSavedPlan } from '../plan/saved-plan.js';
+import { planScope, type Scope, type ScopeRequest } from '../plan/scope.js';
 import { parseCommon } from './args.js';
-import type { CliIO, Command } from './io.js';
-import { loadOrReport, sshConfigFrom, useColor } from './load.js';
+import { UsageError, type CliIO, type Command } from './io.js';
+import { listFlag, loadOrReport, sshConfigFrom, useColor } from './load.js';
+
+/** A plan made for one command, with the machines it covers. */
+export interface ScopedPlan {
+  session: PlanSession;
+  scope: Scope;
+  request: ScopeRequest;
+  /** machines dropped from pair.yaml that could not be reached: said, but they block nothing */
+  skipped: string[];
+}
+
+/** Plans the machines a request covers: pair.yaml's, plus those it no longer names (see known-machines.ts). */
+export async function planScoped(
+  config: PairConfig,
+  sshConfigFile: string | undefined,
+  request: ScopeRequest,
+  known?: KnownMachine[],
+): Promise<ScopedPlan> {
+  let scope: Scope;
+  try {
+    scope = planScope(config, known ?? (await readKnownMachines(config.file)), request);
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const session = await planAll(config, { sshConfigFile }, scope.select);
+  for (const m of session.plan.machines) {
+    const teardown = scope.teardown.get(m.machine);
+    if (teardown) m.teardown = teardown;
+  }
+  // A machine dropped from pair.yaml is often gone for good: not reaching it must not block the rest.
+  const skipped: string[] = [];
+  if (!request.destroy) {
+    const removed = new Set(scope.removed.map((k) => k.id));
+    session.failures = session.failures.filter((f) => {
+      if (!removed.has(f.machine)) return true;
+      skipped.push(
+        `${f.machine} is no longer in ${config.file} but could not be reached (${f.message}); what pairctl made there stays until "pairctl destroy --host ${f.machine}" reaches it (if the machine is gone, delete it from .pairctl/machines.json)`,
+      );
+      return false;
+    });
+  }
+  return { session, scope, request, skipped };
+}
 
 /** Prints unreachable machines and precondition errors; true when the plan may not be applied. */
 export function reportBlockers(session: PlanSession, io: CliIO): boolean {
@@ -14,14 +62,56 @@ export function reportBlockers(session: PlanSession, io: CliIO): boolean {
   return session.failures.length > 0 || errors;
 }
 
-export const plan: Command = async (args, io) => {
-  const f = parseCommon(args, { 'no-color': { type: 'boolean' }, 'detailed-exitcode': { type: 'boolean' } });
-  const config = await loadOrReport(f.file, io);
+/** What the JSON document says besides the plan. */
+export function jsonContext(command: JsonContext['command'], planned: ScopedPlan): JsonContext {
+  return {
+    command,
+    pairctlVersion: pairctlVersion(),
+    limit: planned.request.limit,
+    destroy: planned.request.destroy,
+    unreachable: planned.session.failures,
+    warnings: planned.skipped,
+  };
+}
+
+/** The same io with every secret pair.yaml points at blanked out of what is printed. */
+export function redactedIO(io: CliIO, config: PairConfig): CliIO {
+  const secrets = secretValues(config, io.env);
+  return { ...io, stdout: redacting(io.stdout, secrets), stderr: redacting(io.stderr, secrets) };
+}
+
+/** Prints the plan as text or JSON, then the warnings about skipped machines. */
+export function printPlan(planned: ScopedPlan, io: CliIO, opts: { json: boolean; color: boolean; command: JsonContext['command'] }): void {
+  if (opts.json) io.stdout(jsonText(planJson(planned.session.plan, jsonContext(opts.command, planned))));
+  else io.stdout(renderPlanText(planned.session.plan, { color: opts.color }));
+  for (const s of planned.skipped) io.stderr(`Warning: ${s}\n`);
+}
+
+export const plan: Command = async (args, rawIO) => {
+  const f = parseCommon(args, {
+    'no-color': { type: 'boolean' },
+    'detailed-exitcode': { type: 'boolean' },
+    out: { type: 'string', short: 'o' },
+    json: { type: 'boolean' },
+    limit: { type: 'string', multiple: true },
+    destroy: { type: 'boolean' },
+  });
+  if (f.positionals.length > 0) throw new UsageError(`unexpected argument "${f.positionals[0]}" (use -f FILE, -o PLANFILE)`);
+  const config = await loadOrReport(f.file, rawIO);
   if (!config) return 1;
-  const session = await planAll(config, { sshConfigFile: sshConfigFrom(f.sshConfig, io) });
+  const io = redactedIO(rawIO, config);
+  const request: ScopeRequest = { limit: listFlag(f.flags.limit), destroy: Boolean(f.flags.destroy) };
+  const planned = await planScoped(config, sshConfigFrom(f.sshConfig, io), request);
+  const { session } = planned;
   try {
-    io.stdout(renderPlanText(session.plan, { color: useColor(io, f.flags['no-color']) }));
+    const json = Boolean(f.flags.json);
+    printPlan(planned, io, { json, color: useColor(io, f.flags['no-color']), command: 'plan' });
     if (reportBlockers(session, io)) return 1;
+    const out = f.flags.out;
+    if (typeof out === 'string') {
+      await writeSavedPlan(out, toSavedPlan(session.plan, session.works, request, planned.scope.removed));
+      (json ? io.stderr : io.stdout)(`\nSaved the plan to ${out}. To apply exactly it: pairctl apply ${out}\n`);
+    }
     return f.flags['detailed-exitcode'] && !isEmpty(session.plan) ? 2 : 0;
   } finally {
     await session.close();

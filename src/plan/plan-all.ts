@@ -3,7 +3,7 @@
  * apply in the same command reuses them (one connection per machine per command).
  */
 import type { PairConfig } from '../config/model.js';
-import { buildGraph } from '../graph/build-graph.js';
+import { buildGraph, type DesiredMachine } from '../graph/build-graph.js';
 import { connect } from '../transport/connect.js';
 import type { ConnectOptions, Runner } from '../transport/runner.js';
 import { planMachine, type MachineWork } from './plan-machine.js';
@@ -20,8 +20,13 @@ export interface PlanSession {
 }
 
 /** Connects to and reads every machine of the config, then compares. */
-export async function planAll(config: PairConfig, opts: ConnectOptions = {}): Promise<PlanSession> {
-  const machines = buildGraph(config);
+export async function planAll(
+  config: PairConfig,
+  opts: ConnectOptions = {},
+  /** which machines, and what on them (plan/scope.ts: --limit, destroy, machines dropped from pair.yaml) */
+  scope: (machines: DesiredMachine[]) => DesiredMachine[] = (m) => m,
+): Promise<PlanSession> {
+  const machines = scope(buildGraph(config));
   const runners = new Map<string, Runner>();
   const failures: PlanSession['failures'] = [];
   const works: MachineWork[] = [];

@@ -1,20 +1,24 @@
 /**
  * Plans one machine: reads its record and the state of every desired resource in one exec (a
  * second only when the record lists resources pair.yaml no longer wants), then lets each kind
- * compare. Pure apart from the runner calls.
+ * compare. On top of the kinds' verdicts it adds what only the record knows: whether a change is
+ * drift (the machine moved away from what pairctl last applied) or a change of pair.yaml, and
+ * whether a file pairctl is about to replace was there before (then its original is backed up,
+ * and put back when pairctl lets go of it). Pure apart from the runner calls.
  */
 import { createHash } from 'node:crypto';
-import { createTwoFilesPatch } from 'diff';
 import type { DesiredMachine } from '../graph/build-graph.js';
 import { topoSort } from '../graph/build-graph.js';
-import { RECORD_FILE } from '../graph/paths.js';
+import { RECORD_FILE, STATE_DIR } from '../graph/paths.js';
+import { parseFile, probeFile } from '../resources/file-state.js';
 import type { Delta, Resource } from '../resources/kind.js';
 import { kindOf } from '../resources/registry.js';
 import type { Runner } from '../transport/runner.js';
 import { sh } from '../transport/shell-quote.js';
-import type { MachinePlan, PlannedChange } from './plan-model.js';
+import type { ChangeCause, MachinePlan, PlannedChange } from './plan-model.js';
+import { HOLDER_PROBE, LOCK_FILE, holderWarning, parseHolder } from './lock.js';
 import { buildProbeScript, parseProbeOutput } from './probe-script.js';
-import { parseRecord } from './record.js';
+import { BACKUP_DIR, backupPathFor, canonicalJson, parseRecord, type RecordedResource } from './record.js';
 
 /** A planned change with the commands that make it, kept apart from the printable plan. */
 export interface Step {
@@ -23,44 +27,165 @@ export interface Step {
   script: string;
 }
 
+/** The reads a plan was made from, so apply can repeat them under the lock and compare. */
+export interface PlanReads {
+  /** the probe scripts exactly as run (one, or two when something was removed) */
+  scripts: string[];
+  /** the nonce of each script, stripped from its output before hashing */
+  nonces: string[];
+}
+
 /** What applying one machine needs: the printable plan, the steps, and the record to keep. */
 export interface MachineWork {
   plan: MachinePlan;
   steps: Step[];
-  /** resources to list in the record once apply succeeds */
-  record: Resource[];
+  /** resources to list in the record once apply succeeds; empty after a teardown */
+  record: RecordedResource[];
   /** listed while apply runs, so a failure half-way leaves everything accounted for */
-  interimRecord: Resource[];
+  interimRecord: RecordedResource[];
+  reads: PlanReads;
+  /** what the machine's fact probes printed, by fact key (graph/facts.ts) */
+  facts?: Record<string, string>;
+}
+
+/** Kinds pairctl never removes, and what the plan says about them when they leave the record. */
+const KEPT_ON_REMOVAL: Record<string, (name: string) => string> = {
+  package: (name) => `package ${name} stays installed: pairctl never uninstalls packages (they may predate it, and other software may use them)`,
+};
+
+/** The file fields of a spec, when the resource is a file (the file kind, the sshd drop-in...). */
+interface FileLike {
+  path: string;
+  content: string;
+}
+
+function fileLike(spec: unknown): FileLike | undefined {
+  if (!spec || typeof spec !== 'object') return undefined;
+  const s = spec as Record<string, unknown>;
+  return typeof s.path === 'string' && typeof s.content === 'string' && typeof s.mode === 'string' ? { path: s.path, content: s.content } : undefined;
+}
+
+/** Copies the original of a file pairctl is about to replace, once: a later apply never overwrites it. */
+export function backupScript(path: string, backup: string): string {
+  return sh`if [ ! -e ${backup} ] && [ -f ${path} ] && [ ! -L ${path} ]; then
+  mkdir -p ${BACKUP_DIR} && chmod 0700 ${BACKUP_DIR}
+  cp -p ${path} ${backup + '.tmp'} && mv -f ${backup + '.tmp'} ${backup}
+fi`;
+}
+
+/** Puts the original back (atomically: a copy in the same directory, then rename) and drops the backup. */
+export function restoreScript(path: string, backup: string): string {
+  const dir = path.slice(0, path.lastIndexOf('/')) || '/';
+  return sh`if [ -f ${backup} ]; then
+  [ -d ${dir} ] || mkdir -p ${dir}
+  t=$(mktemp ${dir + '/.pairctl.XXXXXX'})
+  trap 'rm -f "$t"' EXIT
+  cp -p ${backup} "$t"
+  mv -f "$t" ${path}
+  trap - EXIT
+  rm -f ${backup}
+fi`;
 }
 
 /** Reads a machine in one round trip and compares it with what is desired. */
 export async function planMachine(machine: DesiredMachine, runner: Runner): Promise<MachineWork> {
   const desired = topoSort(machine.resources);
-  const first = await probe(runner, [sh`cat ${RECORD_FILE} 2>/dev/null || :`, ...desired.map((r) => kindOf(r.kind).probe(r.spec))]);
-  const [recordOut, ...desiredOut] = first.results;
+  // Facts other machines need (graph/facts.ts) ride in the same exec, after the resources.
+  const facts = machine.facts ?? [];
+  const first = await probe(runner, [
+    sh`cat ${RECORD_FILE} 2>/dev/null || :`,
+    HOLDER_PROBE,
+    ...desired.map((r) => kindOf(r.kind).probe(r.spec)),
+    ...facts.map((f) => f.snippet),
+  ]);
+  const [recordOut, holderOut, ...desiredOut] = first.results;
   const { record, error } = parseRecord(recordOut?.output ?? '');
-  const recorded = new Set(record.resources.map((r) => r.address));
+  const recorded = new Map(record.resources.map((r) => [r.address, r]));
   const wanted = new Set(desired.map((r) => r.address));
-  const orphans = topoSort(record.resources.filter((r) => !wanted.has(r.address))).reverse();
-  const second = orphans.length > 0 ? await probe(runner, orphans.map((r) => kindOf(r.kind).probe(r.spec))) : undefined;
+  const orphans = topoSort(record.resources.filter((r) => !wanted.has(r.address))).reverse() as RecordedResource[];
+  const backups = orphans.filter((r) => r.origin === 'adopted' && r.backup && fileLike(r.spec));
+  const second =
+    orphans.length > 0
+      ? await probe(runner, [...orphans.map((r) => kindOf(r.kind).probe(r.spec)), ...backups.map((r) => probeFile(r.backup!))])
+      : undefined;
+  const originals = new Map(backups.map((r, i) => [r.address, parseFile(second?.results[orphans.length + i]?.output ?? '')]));
 
   const warnings: string[] = error ? [error] : [];
+  const unfinished = holderWarning(machine.target.id, parseHolder(holderOut?.output ?? ''));
+  if (unfinished) warnings.push(unfinished);
+  const notes: string[] = [];
   const errors: string[] = [];
   const changes: PlannedChange[] = [];
   const steps: Step[] = [];
-  const consider = (r: Resource, output: string, wantedNow: boolean): void => {
+  const finalRecord: RecordedResource[] = [];
+  const interimRecord: RecordedResource[] = [];
+
+  const contents: Array<[PlannedChange, NonNullable<Delta['content']>]> = [];
+  const add = (change: PlannedChange, script: string, content: Delta['content']): void => {
+    changes.push(change);
+    steps.push({ address: change.address, action: change.action, script });
+    if (content && content.before !== content.after) contents.push([change, content]);
+  };
+
+  // Removals first, dependents before what they depend on (the key goes before the account).
+  orphans.forEach((r, i) => {
+    interimRecord.push(r);
     const kind = kindOf(r.kind);
-    const delta = kind.diff(r.spec, kind.parse(output, r.spec), { wanted: wantedNow, recorded: recorded.has(r.address) });
+    const delta = kind.diff(r.spec, kind.parse(second?.results[i]?.output ?? '', r.spec), { wanted: false, recorded: true });
     warnings.push(...delta.warnings);
     errors.push(...delta.errors.map((e) => `${r.address}: ${e}`));
+    const keep = KEPT_ON_REMOVAL[r.kind];
+    if (keep) notes.push(keep(kind.name(r.spec)));
+    const file = fileLike(r.spec);
+    const original = originals.get(r.address);
+    if (file && r.backup && original?.type === 'file') {
+      // It was there before pairctl: put the original back rather than leave nothing.
+      const change = toChange(r, kind.name(r.spec), { ...delta, action: 'delete' }, 'removed');
+      change.restores = r.backup;
+      const content = { path: file.path, before: delta.content?.before ?? '', after: original.content ?? '' };
+      add(change, [delta.script, restoreScript(file.path, r.backup)].filter(Boolean).join('\n'), content);
+      return;
+    }
+    if (r.origin === 'adopted') {
+      if (delta.action !== 'noop') notes.push(`${r.kind} ${JSON.stringify(kind.name(r.spec))} is left in place: it was there before pairctl managed it`);
+      return;
+    }
     if (delta.action === 'noop') return;
-    changes.push(toChange(r, kind.name(r.spec), delta));
-    steps.push({ address: r.address, action: delta.action, script: delta.script });
-  };
-  // Removals first, dependents before what they depend on (the key goes before the account).
-  orphans.forEach((r, i) => consider(r, second?.results[i]?.output ?? '', false));
-  desired.forEach((r, i) => consider(r, desiredOut[i]?.output ?? '', true));
+    // What pairctl wrote needs no diff to be deleted: the line says the file goes.
+    add(toChange(r, kind.name(r.spec), delta, 'removed'), delta.script, undefined);
+  });
 
+  desired.forEach((r, i) => {
+    const kind = kindOf(r.kind);
+    const entry = recorded.get(r.address);
+    const delta = kind.diff(r.spec, kind.parse(desiredOut[i]?.output ?? '', r.spec), { wanted: true, recorded: entry !== undefined });
+    warnings.push(...delta.warnings);
+    errors.push(...delta.errors.map((e) => `${r.address}: ${e}`));
+    // Whatever was at the address before pairctl first recorded it was not made by pairctl.
+    const origin = entry ? (entry.origin ?? 'created') : delta.action === 'create' ? 'created' : 'adopted';
+    const file = fileLike(r.spec);
+    const backup =
+      entry?.backup ?? (origin === 'adopted' && file && delta.action === 'update' ? backupPathFor(file.path) : undefined);
+    const final: RecordedResource = { ...r, origin, ...(backup ? { backup } : {}) };
+    finalRecord.push(final);
+    if (delta.action === 'noop') {
+      interimRecord.push(final);
+      return;
+    }
+    // The record keeps the spec last applied: while this step is pending, that is the old one.
+    interimRecord.push(entry ? { ...entry, origin, ...(backup ? { backup } : {}) } : { ...final, pending: true });
+    const drift = entry !== undefined && !entry.pending && canonicalJson(entry.spec) === canonicalJson(r.spec);
+    const script = backup && file && origin === 'adopted' ? `${backupScript(file.path, backup)}\n${delta.script}` : delta.script;
+    add(toChange(r, kind.name(r.spec), delta, drift ? 'drift' : 'config'), script, delta.content);
+  });
+
+  if (desired.length === 0 && record.resources.length > 0) {
+    // Nothing stays managed: pairctl's own record, backups and lock go last (the directory too, if empty).
+    const change: PlannedChange = { address: `state[${JSON.stringify(STATE_DIR)}]`, kind: 'state', name: STATE_DIR, action: 'delete', cause: 'removed', attributes: [] };
+    add(change, sh`rm -f ${RECORD_FILE} ${LOCK_FILE}
+rmdir ${BACKUP_DIR} ${STATE_DIR} 2>/dev/null || :`, undefined);
+  }
+  await addDiffs(contents);
   const digest = createHash('sha256').update(first.stdout).update(second?.stdout ?? '').digest('hex');
   return {
     plan: {
@@ -69,13 +194,21 @@ export async function planMachine(machine: DesiredMachine, runner: Runner): Prom
       target: machine.target.ssh,
       changes,
       warnings: [...new Set(warnings)],
+      ...(notes.length > 0 ? { notes: [...new Set(notes)] } : {}),
       errors,
       stateDigest: digest,
     },
     steps,
-    record: desired,
-    interimRecord: [...desired, ...orphans],
+    record: finalRecord,
+    interimRecord,
+    facts: Object.fromEntries(facts.map((f, i) => [f.key, desiredOut[desired.length + i]?.output ?? ''])),
+    reads: { scripts: [first.script, ...(second ? [second.script] : [])], nonces: [first.nonce, ...(second ? [second.nonce] : [])] },
   };
+}
+
+/** Hashes what a probe printed the way `planMachine` does: without the random markers. */
+export function stripNonce(stdout: string, nonce: string): string {
+  return stdout.replaceAll(nonce, '');
 }
 
 async function probe(runner: Runner, snippets: string[]) {
@@ -85,19 +218,20 @@ async function probe(runner: Runner, snippets: string[]) {
     throw new Error(`reading the machine's state failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-3).join(' ')}`);
   }
   // Nonce-free marker lines are stripped from the digest input so two reads of the same state match.
-  const stdout = res.stdout.replaceAll(nonce, '');
-  return { stdout, results: parseProbeOutput(res.stdout, nonce, snippets.length) };
+  return { script, nonce, stdout: stripNonce(res.stdout, nonce), results: parseProbeOutput(res.stdout, nonce, snippets.length) };
 }
 
-function toChange(r: Resource, name: string, delta: Delta): PlannedChange {
-  const change: PlannedChange = { address: r.address, kind: r.kind, name, action: delta.action, attributes: delta.attributes };
-  if (delta.content && delta.content.before !== delta.content.after) {
-    const patch = createTwoFilesPatch(delta.content.path, delta.content.path, delta.content.before, delta.content.after, '', '', {
-      context: 3,
-    });
-    const lines = patch.split('\n');
+function toChange(r: Resource, name: string, delta: Delta, cause: ChangeCause): PlannedChange {
+  return { address: r.address, kind: r.kind, name, action: delta.action, cause, attributes: delta.attributes };
+}
+
+/** Adds the unified diff (hunks only) of each content change; the diff module loads only when there is one. */
+async function addDiffs(contents: Array<[PlannedChange, NonNullable<Delta['content']>]>): Promise<void> {
+  if (contents.length === 0) return;
+  const { createTwoFilesPatch } = await import('diff');
+  for (const [change, { path, before, after }] of contents) {
+    const lines = createTwoFilesPatch(path, path, before, after, '', '', { context: 3 }).split('\n');
     const firstHunk = lines.findIndex((l) => l.startsWith('@@'));
     change.diff = lines.slice(firstHunk).join('\n').trimEnd();
   }
-  return change;
 }

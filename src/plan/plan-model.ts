@@ -4,26 +4,44 @@
  */
 import type { Action, AttributeChange } from '../resources/kind.js';
 
+/**
+ * Why a resource changes: pair.yaml asks for something new (`config`), the machine no longer
+ * matches what pairctl last applied although pair.yaml did not change (`drift`: edited by hand),
+ * or pair.yaml no longer names it (`removed`).
+ */
+export type ChangeCause = 'config' | 'drift' | 'removed';
+
 /** One resource's planned change. */
 export interface PlannedChange {
   address: string;
   kind: string;
   name: string;
   action: Action;
+  /** absent in plans saved before causes were recorded; read as `config` */
+  cause?: ChangeCause;
   attributes: AttributeChange[];
   /** unified diff of a file's content, when it changes */
   diff?: string;
+  /** the root-only copy of the file pairctl replaced, which this removal puts back */
+  restores?: string;
 }
 
 /** Everything planned for one machine. */
 export interface MachinePlan {
   machine: string;
   role: 'host' | 'relay';
-  /** how it is reached, as written in pair.yaml */
+  /** how it is reached, as written in pair.yaml (or as last applied, for a removed machine) */
   target: string;
+  /**
+   * Set when every resource pairctl made there is to go: `destroy` (pairctl destroy, or plan
+   * --destroy) or `removed` (the machine was dropped from pair.yaml).
+   */
+  teardown?: 'destroy' | 'removed';
   /** changes in the order apply runs them; no-ops left out */
   changes: PlannedChange[];
   warnings: string[];
+  /** what the plan leaves alone on purpose, said so nobody expects it (packages stay installed) */
+  notes?: string[];
   /** preconditions that are not met: nothing is applied while any machine has one */
   errors: string[];
   /** sha256 of everything read from the machine, so a saved plan can tell it went stale */

@@ -1,6 +1,7 @@
 /** Prints a Plan the way Terraform does: + ~ - per resource, diffs, and one summary line. */
 import type { Action } from '../resources/kind.js';
-import type { Plan } from './plan-model.js';
+import type { MachineApplyResult } from './apply-machine.js';
+import type { MachinePlan, Plan, PlannedChange } from './plan-model.js';
 
 /** Colour codes, or none when the output is not a terminal or NO_COLOR is set. */
 export interface Style {
@@ -10,18 +11,34 @@ export interface Style {
 const SYMBOL: Record<Action, string> = { create: '+', update: '~', delete: '-', noop: ' ' };
 const COLOR: Record<Action, string> = { create: '32', update: '33', delete: '31', noop: '0' };
 
-function paint(style: Style, code: string, text: string): string {
+/** Wraps text in an ANSI colour when the style allows it. */
+export function paint(style: Style, code: string, text: string): string {
   return style.color ? `\x1b[${code}m${text}\x1b[0m` : text;
+}
+
+function header(m: MachinePlan): string {
+  const where = `${m.role} ${m.machine} (${m.target})`;
+  if (m.teardown === 'removed') return `${where}: no longer in pair.yaml; everything pairctl made there is removed:`;
+  if (m.teardown === 'destroy') return `${where}: destroy; everything pairctl made there is removed:`;
+  return `${where}:`;
+}
+
+/** Why a change happens, when it is not simply what pair.yaml now says. */
+function causeNote(c: PlannedChange): string {
+  if (c.restores) return ' (original put back from before pairctl)';
+  if (c.cause !== 'drift') return '';
+  return c.action === 'create' ? ' (deleted outside pairctl)' : ' (changed outside pairctl)';
 }
 
 /** Renders the plan's body and its last line ("Plan: …" or "No changes."). */
 export function renderPlanText(plan: Plan, style: Style): string {
   const out: string[] = [];
   for (const m of plan.machines) {
-    if (m.changes.length === 0 && m.warnings.length === 0 && m.errors.length === 0) continue;
-    out.push(`${m.role} ${m.machine} (${m.target}):`);
+    const notes = m.notes ?? [];
+    if (m.changes.length === 0 && m.warnings.length === 0 && m.errors.length === 0 && notes.length === 0) continue;
+    out.push(header(m));
     for (const c of m.changes) {
-      out.push(paint(style, COLOR[c.action], `  ${SYMBOL[c.action]} ${c.kind} ${JSON.stringify(c.name)}`));
+      out.push(paint(style, COLOR[c.action], `  ${SYMBOL[c.action]} ${c.kind} ${JSON.stringify(c.name)}${causeNote(c)}`));
       for (const a of c.attributes) {
         const value =
           a.before !== undefined && a.after !== undefined
@@ -29,6 +46,7 @@ export function renderPlanText(plan: Plan, style: Style): string {
             : JSON.stringify(a.after ?? a.before ?? '');
         out.push(`      ${a.name} = ${value}`);
       }
+      if (c.restores) out.push(`      from = ${JSON.stringify(c.restores)}`);
       if (c.diff) {
         for (const line of c.diff.split('\n')) {
           const code = line.startsWith('+') ? '32' : line.startsWith('-') ? '31' : line.startsWith('@@') ? '36' : '0';
@@ -36,6 +54,7 @@ export function renderPlanText(plan: Plan, style: Style): string {
         }
       }
     }
+    for (const n of notes) out.push(`  Note: ${n}`);
     for (const w of m.warnings) out.push(paint(style, '33', `  Warning: ${w}`));
     for (const e of m.errors) out.push(paint(style, '31', `  Error: ${e}`));
     out.push('');
@@ -43,4 +62,21 @@ export function renderPlanText(plan: Plan, style: Style): string {
   const { add, change, destroy } = plan.summary;
   out.push(add + change + destroy === 0 ? 'No changes. Every machine matches pair.yaml.' : `Plan: ${add} to add, ${change} to change, ${destroy} to destroy.`);
   return `${out.join('\n')}\n`;
+}
+
+/** What went wrong on machines whose apply did not complete: what was made, what was not, what to do. */
+export function renderApplyFailures(results: MachineApplyResult[], opts: { withOutput: boolean }): string {
+  const out: string[] = [];
+  for (const r of results.filter((x) => !x.ok)) {
+    const at = r.failed ? ` at ${r.failed.address}` : r.interrupted ? ` during ${r.interrupted}` : '';
+    out.push(`Error: ${r.machine}: apply stopped${at}${r.error ? `: ${r.error}` : ''}`);
+    if (opts.withOutput && r.failed?.output) out.push(...r.failed.output.split('\n').map((l) => `    ${l}`));
+    if (r.refused) continue;
+    out.push(`  made: ${r.done.length ? r.done.join(', ') : 'nothing'}`);
+    if (r.interrupted) out.push(`  interrupted, may or may not have taken effect: ${r.interrupted}`);
+    if (r.failed) out.push(`  failed: ${r.failed.address}`);
+    if (r.notStarted.length) out.push(`  not made: ${r.notStarted.join(', ')}`);
+    out.push('  Run pairctl plan to see where the machine stands; apply again once the cause is fixed.');
+  }
+  return out.length ? `${out.join('\n')}\n` : '';
 }
