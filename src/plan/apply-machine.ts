@@ -74,8 +74,11 @@ function recordScript(work: MachineWork, final: boolean): string {
   });
 }
 
-/** Repeats the plan's reads and prints the sha256 of their output, markers stripped, as planMachine hashed it. */
-function digestScript(work: MachineWork): string {
+/**
+ * Repeats the plan's reads and sets $now to the sha256 of their output, markers stripped, as
+ * planMachine hashed it; exported for tests.
+ */
+export function digestScript(work: MachineWork): string {
   const runs = work.reads.scripts.map((s) => sh`printf '%s' ${Buffer.from(s, 'utf8').toString('base64')} | base64 -d | sh`);
   const strip = work.reads.nonces.map((n) => `s/${n}//g`).join('; ');
   return `pairctl_reads() {
