@@ -3,7 +3,7 @@
  * diagnostic at the exact line and column of a value or key, even through anchors and `<<` merges.
  */
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, visit } from 'yaml';
-import type { Document, Node, Pair, YAMLError } from 'yaml';
+import type { Document, Node, Pair, YAMLError, YAMLMap } from 'yaml';
 import type { Diagnostic } from './diagnostic.js';
 import type { SourcePos } from './model.js';
 
@@ -29,6 +29,14 @@ export interface LoadedYaml {
  * handful of aliases at most.
  */
 export const MAX_ALIAS_COUNT = 100;
+
+/**
+ * A real pair.yaml nests six levels deep (hosts.scotch.forwards[0].name); hundreds of levels are
+ * an attack on the parser's stack, refused with a message rather than a RangeError.
+ */
+export const MAX_NESTING = 64;
+
+const TOO_DEEP_HINT = `pair.yaml needs only a few levels of nesting; remove the nested brackets or indentation (limit ${MAX_NESTING})`;
 
 /** Library messages that talk about its own API instead of the user's file. */
 const yamlMessages: Record<string, string> = {
@@ -67,10 +75,6 @@ function isMergeKey(key: unknown): boolean {
   return isScalar(key) && typeof key.value === 'symbol';
 }
 
-function keyMatches(key: unknown, name: string): boolean {
-  return isScalar(key) && typeof key.value !== 'symbol' && String(key.value) === name;
-}
-
 /** Parses one YAML document with positions; never throws, problems come back as diagnostics. */
 export function loadYaml(input: string, file: string): LoadedYaml {
   // Editors do not count a byte-order mark as a column.
@@ -78,7 +82,9 @@ export function loadYaml(input: string, file: string): LoadedYaml {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, {
     lineCounter,
-    uniqueKeys: true,
+    // The library's own duplicate check compares each key with every other (quadratic: seconds
+    // for a hostile map of 10 000 keys); `duplicateKeys` below does it with one Set per map.
+    uniqueKeys: false,
     merge: true,
     // Pin YAML 1.2 core even under a `%YAML 1.1` directive: no yes/no booleans, timestamps stay strings.
     version: '1.2',
@@ -100,9 +106,26 @@ export function loadYaml(input: string, file: string): LoadedYaml {
     return current;
   };
 
+  // Diagnostics locate one path each; indexing each map once keeps a file with thousands of
+  // guests linear instead of quadratic.
+  const index = new WeakMap<object, Map<string, Pair>>();
+  const ownPair = (map: YAMLMap, name: string): Pair | undefined => {
+    let byName = index.get(map);
+    if (!byName) {
+      byName = new Map();
+      for (const p of map.items) {
+        if (!isScalar(p.key) || typeof p.key.value === 'symbol') continue;
+        const k = String(p.key.value);
+        if (!byName.has(k)) byName.set(k, p as Pair);
+      }
+      index.set(map, byName);
+    }
+    return byName.get(name);
+  };
+
   const findPair = (map: unknown, name: string, depth: number): Pair | undefined => {
     if (!isMap(map) || depth > 32) return undefined;
-    const own = map.items.find((p) => keyMatches(p.key, name));
+    const own = ownPair(map, name);
     if (own) return own;
     for (const pair of map.items) {
       if (!isMergeKey(pair.key)) continue;
@@ -155,19 +178,40 @@ export function loadYaml(input: string, file: string): LoadedYaml {
 
   const fromYamlError = (err: YAMLError, severity: Diagnostic['severity']): Diagnostic => {
     const pos = posAt(err.pos[0]);
+    if (/maximum call stack/i.test(err.message)) {
+      return { ...pos, severity, rule: 'yaml-syntax', message: 'the document nests too deeply to be read', hint: TOO_DEEP_HINT };
+    }
     const message =
       yamlMessages[err.code] ?? (err.message.split('\n')[0] ?? err.message).replace(/ at line \d+, column \d+:?$/, '');
-    const rule = err.code === 'DUPLICATE_KEY' ? 'duplicate-key' : 'yaml-syntax';
     const hint = yamlHints[err.code] ?? 'fix the YAML syntax at this position (quote values that contain ": " or " #")';
-    return { ...pos, severity, rule, message: rule === 'duplicate-key' ? duplicateKeyMessage(doc, err, message) : message, hint };
+    return { ...pos, severity, rule: 'yaml-syntax', message, hint };
   };
 
+  const duplicates = duplicateKeys(doc.contents).map(
+    (key): Diagnostic => ({
+      ...(nodePos(key) ?? start),
+      severity: 'error',
+      rule: 'duplicate-key',
+      message: `duplicate key "${String((key as { value?: unknown }).value)}"`,
+      hint: yamlHints.DUPLICATE_KEY as string,
+    }),
+  );
   const diagnostics: Diagnostic[] = [
     ...doc.errors.map((e) => fromYamlError(e, 'error')),
+    ...duplicates,
     // An unknown tag is reported as an error below, with every other unsupported tag.
     ...doc.warnings.filter((w) => w.code !== 'TAG_RESOLVE_FAILED').map((e) => fromYamlError(e, 'warning')),
-  ];
-  if (doc.errors.length > 0) return { data: undefined, diagnostics, locate };
+  ].sort((a, b) => a.line - b.line || a.column - b.column);
+  if (doc.errors.length > 0 || duplicates.length > 0) return { data: undefined, diagnostics, locate };
+
+  const deep = deepestNode(doc.contents);
+  if (deep) {
+    const range = (deep as Node).range;
+    const at = range ? posAt(range[0]) : start;
+    const message = `the document nests more than ${MAX_NESTING} levels deep`;
+    diagnostics.push({ ...at, severity: 'error', rule: 'yaml-syntax', message, hint: TOO_DEEP_HINT });
+    return { data: undefined, diagnostics, locate };
+  }
 
   const tagProblems = unsupportedTags(doc, (offset) => {
     // A node's range starts at its value; point at the tag written just before it instead.
@@ -187,18 +231,41 @@ export function loadYaml(input: string, file: string): LoadedYaml {
   }
 }
 
-function duplicateKeyMessage(doc: Document, err: YAMLError, fallback: string): string {
-  let name: string | undefined;
-  visit(doc, {
-    Scalar(_key, node) {
-      if (node.range && node.range[0] === err.pos[0] && typeof node.value !== 'symbol') {
-        name = String(node.value);
-        return visit.BREAK;
+/** The first node nested deeper than MAX_NESTING, found without recursion (so without a stack to exhaust). */
+function deepestNode(root: unknown): unknown {
+  const stack: [unknown, number][] = [[root, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number];
+    if (depth > MAX_NESTING) return node;
+    if (isMap(node)) for (const pair of node.items) stack.push([pair.key, depth + 1], [pair.value, depth + 1]);
+    else if (isSeq(node)) for (const item of node.items) stack.push([item, depth + 1]);
+  }
+  return undefined;
+}
+
+/** Second and later occurrences of a key in the same map (merge keys `<<` may repeat), linear per map. */
+function duplicateKeys(root: unknown): Node[] {
+  const out: Node[] = [];
+  const stack: unknown[] = [root];
+  let budget = 1_000_000;
+  while (stack.length > 0 && budget-- > 0) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const key = pair.key;
+        if (isScalar(key) && typeof key.value !== 'symbol') {
+          const name = String(key.value);
+          if (seen.has(name)) out.push(key);
+          seen.add(name);
+        }
+        stack.push(pair.value);
       }
-      return undefined;
-    },
-  });
-  return name === undefined ? fallback : `duplicate key "${name}"`;
+    } else if (isSeq(node)) {
+      stack.push(...node.items);
+    }
+  }
+  return out;
 }
 
 /** The tags of plain JSON data; anything else (!!binary, !!set, !!timestamp, !custom) is refused. */

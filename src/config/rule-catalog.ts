@@ -12,7 +12,7 @@ export interface RuleInfo {
 
 export const RULES = {
   'file-unreadable': { severity: 'error', summary: 'The file cannot be read (missing, a directory, no permission).' },
-  'file-too-large': { severity: 'error', summary: 'The file is larger than any pair.yaml (1 MiB).' },
+  'file-too-large': { severity: 'error', summary: 'The file is larger than any pair.yaml (256 KiB).' },
   'internal-error': { severity: 'error', summary: 'pairctl itself failed while reading the file (a bug; please report it).' },
   'yaml-syntax': { severity: 'error', summary: 'The file is not one well-formed YAML document of plain values.' },
   'duplicate-key': { severity: 'error', summary: 'A map names the same key twice; YAML keeps only one of the values.' },

@@ -35,7 +35,7 @@ const sections: Section[] = doc
 /** Rules that need something other than a file's text: shown as commands, proven elsewhere. */
 const NOT_FROM_TEXT: Record<string, string> = {
   'file-unreadable': 'test/unit/config/cli-validate.test.ts and lint.test.ts (a missing file)',
-  'file-too-large': 'test/unit/config/load-config.test.ts (a file over 1 MiB)',
+  'file-too-large': 'test/unit/config/load-config.test.ts (a file over 256 KiB)',
   'internal-error': 'no input may produce it: fuzz.test.ts and hostile-input.test.ts assert it never appears',
 };
 /** Rules reported only online: their examples are valid offline; github-keys.test.ts serves the pages. */
