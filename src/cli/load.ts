@@ -11,6 +11,20 @@ export async function loadOrReport(file: string, io: CliIO): Promise<PairConfig 
   return config;
 }
 
+/**
+ * loadOrReport, then each guest's `github:` keys fetched and checked (config/github-keys.ts), for
+ * plan and apply: the keys a plan shows are the keys it applies. Commands that stay offline
+ * (join, up, down) keep loadOrReport. Nothing is fetched when no guest names a GitHub account.
+ */
+export async function loadResolvedOrReport(file: string, io: CliIO): Promise<PairConfig | undefined> {
+  const config = await loadOrReport(file, io);
+  if (!config || !config.guests.some((g) => g.github !== undefined)) return config;
+  const { githubBaseUrl, resolveGithubKeys } = await import('../config/github-keys.js');
+  const resolved = await resolveGithubKeys(config, { baseUrl: githubBaseUrl(config, io.env) });
+  for (const d of resolved.diagnostics) io.stderr(`${formatDiagnostic(d)}\n`);
+  return resolved.config;
+}
+
 /** The ssh config to use: -F, else $PAIRCTL_SSH_CONFIG, else OpenSSH's default. */
 export function sshConfigFrom(flag: string | undefined, io: CliIO): string | undefined {
   return flag ?? (io.env.PAIRCTL_SSH_CONFIG || undefined);

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CliIO } from '../../../src/cli/io.js';
 import { UsageError } from '../../../src/cli/io.js';
 import { lint } from '../../../src/cli/lint.js';
+import { loadResolvedOrReport } from '../../../src/cli/load.js';
 import { main } from '../../../src/cli/main.js';
 import { escapeData, escapeProperty } from '../../../src/config/report-github.js';
 import { RULE_IDS, RULES } from '../../../src/config/rule-catalog.js';
@@ -251,6 +252,17 @@ describe('pairctl lint and the network', () => {
       const ok = tempFile('ok.yaml', readFileSync(withGithub, 'utf8').replace(ED, ED_C));
       const t2 = io({ PAIRCTL_GITHUB_URL: url });
       expect(await lint(['--online', ok], t2)).toBe(0);
+
+      // What plan and apply load: the config with gina's GitHub key in it, or the error.
+      const t3 = io({ PAIRCTL_GITHUB_URL: url });
+      const config = await loadResolvedOrReport(ok, t3);
+      expect(t3.err).toBe('');
+      expect(config?.guests.find((g) => g.name === 'gina')?.keys.map((k) => [k.fingerprint, k.origin])).toEqual([
+        ['SHA256:8i0TCElVfW+mLfXUHjp21e4YEl46gKrPadNqly6Gf7s', `${url}/gina.keys`],
+      ]);
+      const t4 = io({ PAIRCTL_GITHUB_URL: url });
+      expect(await loadResolvedOrReport(withGithub, t4)).toBeUndefined();
+      expect(t4.err).toMatch(/:8:13: error: .*\[key-duplicate\]\n {4}hint: /);
     } finally {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
