@@ -3,9 +3,7 @@
  * errors into diagnostics a person can act on: positioned at the offending key or value, with
  * rule ids more specific than "schema" where the fix is specific (unknown keys, names, dates).
  */
-import Ajv2020 from 'ajv/dist/2020.js';
-import type { ErrorObject, ValidateFunction } from 'ajv';
-import { looksLikeDateTime } from './date-time.js';
+import type { ErrorObject } from 'ajv';
 import type { Diagnostic } from './diagnostic.js';
 import type { Locate, PathSegment } from './load-yaml.js';
 import { pathToString, pointerToPath } from './load-yaml.js';
@@ -13,37 +11,13 @@ import { nearestName } from './nearest-name.js';
 import type { RuleId } from './rule-catalog.js';
 import type { RawGuest, RawHost, RawPairConfig, RawRelay } from './schema.js';
 import { pairSchema } from './schema.js';
-
-type RawSession = NonNullable<RawPairConfig['session']>;
-
-interface Validators {
-  file: ValidateFunction<RawPairConfig>;
-  host: ValidateFunction<RawHost>;
-  guest: ValidateFunction<RawGuest>;
-  relay: ValidateFunction<RawRelay>;
-  session: ValidateFunction<RawSession>;
-}
+import { schemaValidators, type Validators } from './schema-validators.js';
 
 let compiled: Validators | undefined;
 
+/** Which validators, compiled how (precompiled by the build): schema-validators.ts. */
 function validators(): Validators {
-  if (!compiled) {
-    // The module is CommonJS; under NodeNext its default import is module.exports, whose
-    // `default` is the class.
-    // strictRequired is off because the schema says "keys or github" and "vps needs relay and
-    // port" with `required` inside anyOf/then, where the properties are declared one level up.
-    const ajv = new Ajv2020.default({ allErrors: true, verbose: true, strict: true, strictRequired: false });
-    // Syntax only: the calendar check (no 2026-02-30) is the expires rule's, with its own message.
-    ajv.addFormat('date-time', { type: 'string', validate: looksLikeDateTime });
-    const { hosts, guests, relays, session } = pairSchema.properties;
-    compiled = {
-      file: ajv.compile<RawPairConfig>(pairSchema),
-      host: ajv.compile<RawHost>(hosts.additionalProperties),
-      guest: ajv.compile<RawGuest>(guests.additionalProperties),
-      relay: ajv.compile<RawRelay>(relays.additionalProperties),
-      session: ajv.compile<RawSession>(session),
-    };
-  }
+  compiled ??= schemaValidators();
   return compiled;
 }
 
