@@ -15,7 +15,7 @@ import { renderApplyFailures, renderPlanText } from '../plan/render-text.js';
 import { readSavedPlan } from '../plan/saved-plan.js';
 import { parseCommon } from './args.js';
 import { UsageError, type CliIO, type Command } from './io.js';
-import { listFlag, loadOrReport, parseDuration, sshConfigFrom, useColor } from './load.js';
+import { listFlag, loadOrReport, loadResolvedOrReport, parseDuration, sshConfigFrom, useColor } from './load.js';
 import { jsonContext, planScoped, printPlan, redactedIO, reportBlockers, type ScopedPlan } from './plan.js';
 
 /** How the apply of a planned session is carried out and reported. */
@@ -165,7 +165,7 @@ export const apply: Command = async (args, rawIO) => {
     return applySaved(planFile, rawIO, sshConfig, run);
   }
   if (run.json && !f.flags.yes) throw new UsageError('--json needs --yes (or a saved plan): there is no prompt in JSON mode');
-  const config = await loadOrReport(f.file, rawIO);
+  const config = await loadResolvedOrReport(f.file, rawIO);
   if (!config) return 1;
   const io = redactedIO(rawIO, config);
   const planned = await planScoped(config, sshConfig, { limit: listFlag(f.flags.limit) });

@@ -10,7 +10,7 @@ import { pairctlVersion, toSavedPlan, writeSavedPlan } from '../plan/saved-plan.
 import { planScope, type Scope, type ScopeRequest } from '../plan/scope.js';
 import { parseCommon } from './args.js';
 import { UsageError, type CliIO, type Command } from './io.js';
-import { listFlag, loadOrReport, sshConfigFrom, useColor } from './load.js';
+import { listFlag, loadResolvedOrReport, sshConfigFrom, useColor } from './load.js';
 
 /** A plan made for one command, with the machines it covers. */
 export interface ScopedPlan {
@@ -97,7 +97,7 @@ export const plan: Command = async (args, rawIO) => {
     destroy: { type: 'boolean' },
   });
   if (f.positionals.length > 0) throw new UsageError(`unexpected argument "${f.positionals[0]}" (use -f FILE, -o PLANFILE)`);
-  const config = await loadOrReport(f.file, rawIO);
+  const config = await loadResolvedOrReport(f.file, rawIO);
   if (!config) return 1;
   const io = redactedIO(rawIO, config);
   const request: ScopeRequest = { limit: listFlag(f.flags.limit), destroy: Boolean(f.flags.destroy) };
