@@ -1,0 +1,241 @@
+/**
+ * Issue 3, vps, proven end to end: one pair.yaml provisions the host and the relay in one plan;
+ * the host keeps a reverse tunnel to the relay's public port, and a guest who cannot reach the
+ * host joins its session (and its dev web server) through the relay.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
+import { labUnavailableReason } from '../machines/lab.js';
+import {
+  OWNER,
+  SOCKET,
+  adminLoginWorks,
+  execsSince,
+  hostKeyLines,
+  must,
+  now,
+  privateKeyMarkers,
+  reachesHost,
+  sleep,
+  startTunnelLab,
+  waitUntil,
+  type TunnelLab,
+} from './tunnel-lab.js';
+
+const unavailable = labUnavailableReason();
+const PORT = 2222;
+const WEB = 8080;
+
+describe.skipIf(unavailable)('vps tunnel through a relay', () => {
+  let t: TunnelLab;
+  let file: string;
+  const terminals: GuestTerminal[] = [];
+  const outputs: string[] = [];
+  let secret: string[] = [];
+  const vpsLines = ['tunnel: { provider: vps, relay: relay, port: 2222 }', 'forwards:', '  - { name: web, local: 3000, remote: 8080 }'];
+
+  beforeAll(async () => {
+    t = await startTunnelLab('vps');
+    file = t.writeConfig(vpsLines);
+    // The relay's firewall is on (ssh allowed first): the tunnel's ports must be opened by pairctl.
+    await must(t.relay, 'ufw allow 22/tcp >/dev/null && ufw --force enable >/dev/null');
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const term of terminals) await term.close();
+    await t?.lab.stop();
+  });
+
+  const cli = async (...args: string[]) => {
+    const r = await t.cli(...args);
+    outputs.push(r.stdout, r.stderr);
+    return r;
+  };
+
+  it('the guest reaches the relay but not the host', async () => {
+    const direct = await t.guest.run(`ssh -o BatchMode=yes -o ConnectTimeout=3 -o StrictHostKeyChecking=no root@${t.host.ip} true`);
+    expect(direct.code).toBe(255);
+    expect(direct.stderr).toMatch(/Connection refused/);
+    expect((await t.guest.run(`ssh-keyscan -T 3 ${t.relay.ip} 2>/dev/null`)).stdout).toContain('ssh-ed25519');
+  });
+
+  it('plans host and relay in one plan, each read in one exec, changing nothing', async () => {
+    expect((await t.cli('validate', '-f', file)).code).toBe(0);
+    const since = { host: await now(t.host), relay: await now(t.relay) };
+    const p = await cli('plan', '-f', file);
+    expect(p.stderr).toBe('');
+    expect(p.code).toBe(0);
+    expect(p.stdout).toMatch(/^host box \(host\):$/m);
+    expect(p.stdout).toMatch(/^relay relay \(relay\):$/m);
+    expect(p.stdout).toContain('+ tunnel_key "/var/lib/pairctl/tunnel/id_ed25519"');
+    expect(p.stdout).toContain('+ systemd_service "pairctl-tunnel.service"');
+    expect(p.stdout).toContain('+ relay_account "tunnel-box"');
+    expect(p.stdout).toContain('+ sshd_dropin "/etc/ssh/sshd_config.d/00-pairctl-relay.conf"');
+    expect(p.stdout).toContain('+ ufw_rule "2222/tcp"');
+    expect(p.stdout).toContain('+ ufw_rule "8080/tcp"');
+    // The relay's real host keys, pinned, shown in the plan; the tunnel key is known after apply.
+    const relayKey = (await must(t.relay, "cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub")).trim();
+    expect(p.stdout).toContain(`+${t.relay.ip} ${relayKey}`);
+    const keysChange = p.stdout.slice(p.stdout.indexOf('+ file "/home/tunnel-box/.ssh/authorized_keys"'));
+    expect(keysChange).toMatch(/^ +content = "\(known after apply\)"$/m);
+    expect(keysChange).toMatch(/^ +waits for = "the tunnel public key of host box/m);
+    expect(p.stdout).toMatch(/\+ +PermitListen 0\.0\.0\.0:2222 0\.0\.0\.0:8080/);
+    expect(p.stdout).toMatch(/ExecStart=\/usr\/bin\/ssh -N .* -R 0\.0\.0\.0:2222:localhost:22 -R 0\.0\.0\.0:8080:localhost:3000 -l tunnel-box 10\.213\.5\.\d+/);
+    const counts = { host: await execsSince(t.host, since.host), relay: await execsSince(t.relay, since.relay) };
+    expect(counts).toEqual({ host: { connections: 1, execs: 1 }, relay: { connections: 1, execs: 1 } });
+    console.log(`[vps] plan, per machine: host ${JSON.stringify(counts.host)}, relay ${JSON.stringify(counts.relay)}`);
+    expect((await t.host.run('ls /var/lib/pairctl/tunnel')).code).not.toBe(0);
+    expect((await t.relay.run('getent passwd tunnel-box')).code).not.toBe(0);
+  });
+
+  it('applies both ends from one file: the host first, then the relay with the key the host made', async () => {
+    const since = { host: await now(t.host), relay: await now(t.relay) };
+    const a = await cli('apply', '-f', file, '--yes');
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    expect(a.stdout).toMatch(/Apply complete!/);
+    const counts = { host: await execsSince(t.host, since.host), relay: await execsSince(t.relay, since.relay) };
+    console.log(`[vps] apply (plan + apply + fact re-read), per machine: host ${JSON.stringify(counts.host)}, relay ${JSON.stringify(counts.relay)}`);
+    // host: read, apply, read its tunnel key again; relay: read, apply. One connection each.
+    expect(counts).toEqual({ host: { connections: 1, execs: 3 }, relay: { connections: 1, execs: 2 } });
+    const up = await waitUntil('the tunnel listens on the relay', () => reachesHost(t, PORT), 20_000);
+    console.log(`[vps] tunnel reached the host ${up} ms after apply returned`);
+    expect(await must(t.host, 'systemctl is-active pairctl-tunnel.service; systemctl is-enabled pairctl-tunnel.service')).toBe('active\nenabled\n');
+    expect(await must(t.host, "stat -c '%U:%G %a' /var/lib/pairctl/tunnel /var/lib/pairctl/tunnel/id_ed25519")).toBe('root:root 700\nroot:root 600\n');
+    const eff = await must(t.relay, 'sshd -T -C user=tunnel-box,host=x,addr=192.0.2.1');
+    for (const line of ['allowtcpforwarding remote', 'permitlisten 0.0.0.0:2222 0.0.0.0:8080', 'gatewayports clientspecified', 'permittty no', 'forcecommand /bin/false', 'passwordauthentication no', 'permitopen none']) {
+      expect(eff).toContain(`${line}\n`);
+    }
+    const ak = await must(t.relay, 'cat /home/tunnel-box/.ssh/authorized_keys');
+    const hostPub = (await must(t.host, "cut -d' ' -f1,2 /var/lib/pairctl/tunnel/id_ed25519.pub")).trim();
+    expect(ak).toContain(`restrict,port-forwarding,permitlisten="0.0.0.0:2222",permitlisten="0.0.0.0:8080",command="/bin/false" ${hostPub} pairctl-tunnel:box`);
+    const ufw = await must(t.relay, 'ufw status');
+    expect(ufw).toMatch(/^2222\/tcp +ALLOW +Anywhere +# pairctl: ssh of host box$/m);
+    expect(ufw).toMatch(/^8080\/tcp +ALLOW +Anywhere +# pairctl: web of host box$/m);
+    await adminLoginWorks(t, 'relay');
+    await adminLoginWorks(t, 'host');
+  });
+
+  it('plans no changes after apply, and a second apply changes nothing', async () => {
+    const p = await cli('plan', '-f', file, '--detailed-exitcode');
+    expect(p.stdout).toContain('No changes.');
+    expect(p.code).toBe(0);
+    const a = await cli('apply', '-f', file, '--yes');
+    expect(a.code).toBe(0);
+    expect(a.stdout).toContain('No changes.');
+    expect(a.stdout).not.toMatch(/applying/);
+  });
+
+  it('keeps the private half of the tunnel key on the host: not in any output, record or journal', async () => {
+    secret = await privateKeyMarkers(t.host);
+    const places = await Promise.all([
+      must(t.host, 'cat /var/lib/pairctl/state.json; journalctl --no-pager -o cat'),
+      must(t.relay, 'cat /var/lib/pairctl/state.json; journalctl --no-pager -o cat; cat /home/tunnel-box/.ssh/authorized_keys'),
+    ]);
+    for (const text of [...outputs, ...places]) for (const m of secret) expect(text).not.toContain(m);
+  });
+
+  it('the guest joins the session through the relay with the command pairctl join prints, and sees the host', async () => {
+    const j = await t.cli('join', 'todd', '-f', file);
+    expect(j.code).toBe(0);
+    const command = j.stdout.split('\n')[0]!;
+    expect(command).toBe(`ssh -p ${PORT} pair-todd@${t.relay.ip}`);
+    expect(j.stdout).toContain(`# web (port 3000 on box): http://${t.relay.ip}:${WEB}/`);
+    // The guest trusts the host's own key under the relay's address (what the tunnel serves).
+    await must(t.guest, `echo '${await hostKeyLines(t.host, `[${t.relay.ip}]:${PORT}`)}' >> /root/.ssh/known_hosts`);
+    expect((await cli('up', '-f', file)).code).toBe(0);
+    const asOwner = (a: string) => t.host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} ${a}`);
+    await waitUntil('the shared shell prompt', async () => (await asOwner("capture-pane -p -t '=pair:'")).stdout.includes('$'), 10_000);
+    await asOwner("send-keys -t '=pair:' 'echo HELLO-THROUGH-THE-RELAY' Enter");
+    const term = await openTerminal(['nsenter', '-t', String(t.guest.leaderPid), '-a', 'sh', '-c', command], { cols: 100, rows: 30 });
+    terminals.push(term);
+    await term.waitFor('HELLO-THROUGH-THE-RELAY', 15_000);
+    await term.close();
+  });
+
+  it('the tunnel account gets no shell on the relay and may listen on no other port', async () => {
+    const as = '-F /dev/null -i /var/lib/pairctl/tunnel/id_ed25519 -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=/var/lib/pairctl/tunnel/known_hosts -o StrictHostKeyChecking=yes -o ExitOnForwardFailure=yes -l tunnel-box';
+    const shell = await t.host.run(`timeout 10 ssh ${as} ${t.relay.ip} id`);
+    expect(shell.code).not.toBe(0);
+    expect(shell.stdout).not.toMatch(/uid=/);
+    const tty = await t.host.run(`timeout 10 ssh -tt ${as} ${t.relay.ip} id`);
+    expect(tty.stdout + tty.stderr).toMatch(/PTY allocation request failed/);
+    expect(tty.stdout).not.toMatch(/uid=/);
+    const other = await t.host.run(`timeout 10 ssh -N ${as} -R 0.0.0.0:2299:localhost:22 ${t.relay.ip}`);
+    expect(other.code).toBe(255);
+    expect(other.stderr).toMatch(/remote port forwarding failed for listen port 2299/);
+    const local = await t.host.run(`timeout 10 ssh ${as} -W 127.0.0.1:22 ${t.relay.ip} </dev/null`);
+    expect(local.stdout).not.toContain('SSH-2.0');
+    expect(local.stderr).toMatch(/administratively prohibited|open failed/);
+  });
+
+  it('a forward lets the guest reach a web server on the host through the relay', async () => {
+    await must(t.host, "mkdir -p /tmp/www && echo SERVED-BY-BOX > /tmp/www/marker.txt && systemd-run --unit=pt-web python3 -m http.server 3000 --bind 127.0.0.1 --directory /tmp/www >/dev/null 2>&1");
+    await waitUntil('the web server', async () => (await t.host.run('curl -sf http://127.0.0.1:3000/marker.txt')).code === 0, 10_000);
+    expect((await t.guest.run(`curl -s -m 3 http://${t.host.ip}:3000/marker.txt`)).code).not.toBe(0);
+    const r = await must(t.guest, `curl -sf -m 5 http://${t.relay.ip}:${WEB}/marker.txt`);
+    expect(r).toBe('SERVED-BY-BOX\n');
+  });
+
+  it('comes back by itself after its process is killed with -9', async () => {
+    const before = (await must(t.host, 'systemctl show -p MainPID --value pairctl-tunnel.service')).trim();
+    await must(t.host, `kill -9 ${before}`);
+    const t0 = Date.now();
+    await waitUntil('the tunnel is down', async () => !(await reachesHost(t, PORT)), 5_000, 50).catch(() => 0);
+    const back = await waitUntil('the tunnel is back', () => reachesHost(t, PORT), 30_000, 100);
+    const total = Date.now() - t0;
+    console.log(`[vps] back ${total} ms after kill -9 of the tunnel (RestartSec=2)`);
+    const after = (await must(t.host, 'systemctl show -p MainPID --value pairctl-tunnel.service')).trim();
+    expect(after).not.toBe(before);
+    expect(back).toBeLessThan(30_000);
+  });
+
+  it("comes back by itself after the relay's sshd restarts (with the tunnel's connection gone)", async () => {
+    // A plain restart leaves open sessions alone (KillMode=process); drop the tunnel's too.
+    await must(t.relay, 'systemctl stop ssh && pkill -KILL -u tunnel-box; sleep 3; systemctl start ssh');
+    const t0 = Date.now();
+    const back = await waitUntil('the tunnel is back', () => reachesHost(t, PORT), 40_000, 100);
+    console.log(`[vps] back ${Date.now() - t0} ms after the relay's sshd was up again (it was down 3 s)`);
+    expect(back).toBeLessThan(40_000);
+    await must(t.relay, 'systemctl restart ssh');
+    await sleep(500);
+    expect(await reachesHost(t, PORT)).toBe(true);
+    await adminLoginWorks(t, 'relay');
+  });
+
+  it('removing the tunnel from pair.yaml removes it on both ends', async () => {
+    await must(t.host, 'systemctl stop pt-web');
+    t.writeConfig(['tunnel: { provider: lan }']);
+    const p = await cli('plan', '-f', file);
+    expect(p.code).toBe(0);
+    for (const gone of [
+      '- systemd_service "pairctl-tunnel.service"',
+      '- tunnel_key "/var/lib/pairctl/tunnel/id_ed25519"',
+      '- relay_account "tunnel-box"',
+      '- sshd_dropin "/etc/ssh/sshd_config.d/00-pairctl-relay.conf"',
+      '- ufw_rule "2222/tcp"',
+      '- ufw_rule "8080/tcp"',
+    ]) {
+      expect(p.stdout).toContain(gone);
+    }
+    const a = await cli('apply', '-f', file, '--yes');
+    expect(a.stderr).not.toMatch(/error/i);
+    expect(a.code).toBe(0);
+    expect(await must(t.host, 'systemctl is-active pairctl-tunnel.service; ls /etc/systemd/system/pairctl-tunnel.service /var/lib/pairctl/tunnel 2>&1 || :')).toMatch(/^inactive\n.*No such file.*\n.*No such file/);
+    expect((await t.relay.run('getent passwd tunnel-box; ls /etc/ssh/sshd_config.d/00-pairctl-relay.conf /home/tunnel-box')).stdout).toBe('');
+    const ufw = await must(t.relay, 'ufw status');
+    expect(ufw).toContain('Status: active');
+    expect(ufw).not.toMatch(/2222|8080/);
+    expect(await reachesHost(t, PORT)).toBe(false);
+    await adminLoginWorks(t, 'relay');
+    expect((await cli('plan', '-f', file)).stdout).toContain('No changes.');
+  });
+
+  it('never printed the private half of the tunnel key, nor recorded it, anywhere', () => {
+    expect(secret.length).toBeGreaterThan(0);
+    for (const o of outputs) {
+      expect(o).not.toMatch(/PRIVATE KEY/);
+      for (const m of secret) expect(o).not.toContain(m);
+    }
+  });
+});
