@@ -259,7 +259,9 @@ describe('hostile values in every field', () => {
     }
     const syntax = spawnSync('sh', ['-c', 'for f; do sh -n "$f" || echo "sh -n failed: $f"; done', 'sh', ...files], { encoding: 'utf8' });
     expect(`${syntax.stdout}${syntax.stderr}`).toBe('');
-    const lint = spawnSync('shellcheck', ['-s', 'sh', '-S', 'warning', '-f', 'gcc', ...files], { encoding: 'utf8' });
+    // SC2100 ("use $((..)) for arithmetics") is excluded: the quoting helper leaves a safe word
+    // bare, and shellcheck guesses that SESSION=t-2d5 meant t minus 2d5; sh assigns the string.
+    const lint = spawnSync('shellcheck', ['-s', 'sh', '-S', 'warning', '-e', 'SC2100', '-f', 'gcc', ...files], { encoding: 'utf8' });
     expect(lint.stdout, lint.stderr).toBe('');
     expect(lint.status).toBe(0);
   }, 60_000);
