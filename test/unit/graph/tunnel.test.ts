@@ -4,7 +4,7 @@
  * (systemd-analyze, ssh-keygen, a YAML parser).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -322,5 +322,25 @@ describe('lan', () => {
     const g = buildGraph(sampleConfig());
     expect(g).toHaveLength(1);
     expect(g[0]!.resources.some((r) => ['tunnel_key', 'systemd_service', 'secret_file'].includes(r.kind))).toBe(false);
+  });
+});
+
+describe('the tunnel kinds write shell that shellcheck accepts', () => {
+  // Every fixture of the kinds issue 3 added: their probes and change scripts, as POSIX sh under set -eu.
+  const dir = join(import.meta.dirname, '../../fixtures/resources');
+  const files = readdirSync(dir).filter((f) => /^(tunnel-key|systemd-service|ufw-rule|secret-file|relay-account)-/.test(f));
+  it.each(files)('%s', (f) => {
+    const c = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { kind: string; spec: unknown; probe: string; ctx: { wanted: boolean; recorded: boolean } };
+    const kind = kindOf(c.kind);
+    const delta = kind.diff(c.spec, kind.parse(c.probe, c.spec), c.ctx);
+    const tmp = mkdtempSync(join(tmpdir(), 'pairctl-sc-'));
+    for (const [name, script] of [['probe', kind.probe(c.spec)], ['change', delta.script]] as const) {
+      if (!script) continue;
+      writeFileSync(join(tmp, name), `#!/bin/sh\nset -eu\n${script}\n`);
+      // SC2154: the secret's variable is defined by the apply engine, for that step only.
+      const r = spawnSync('shellcheck', ['-s', 'sh', '-e', 'SC2154', join(tmp, name)], { encoding: 'utf8' });
+      expect(r.stdout, `${f} ${name}`).toBe('');
+      expect(r.status).toBe(0);
+    }
   });
 });
