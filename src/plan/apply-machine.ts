@@ -80,7 +80,9 @@ function recordScript(work: MachineWork, final: boolean): string {
  */
 export function digestScript(work: MachineWork): string {
   const runs = work.reads.scripts.map((s) => sh`printf '%s' ${Buffer.from(s, 'utf8').toString('base64')} | base64 -d | sh`);
-  const strip = work.reads.nonces.map((n) => `s/${n}//g`).join('; ');
+  // Same lines out as digestInput (plan-machine.ts): unhashed sections deleted, markers stripped.
+  const skip = work.reads.nonces.flatMap((n, i) => (work.reads.unhashed[i] ?? []).map((k) => `/^@@pairctl-${n}-begin-${k}$/,/^@@pairctl-${n}-end-${k}-/d`));
+  const strip = [...skip, ...work.reads.nonces.map((n) => `s/${n}//g`)].join('; ');
   return `pairctl_reads() {
 ${runs.join('\n')}
 }
@@ -125,9 +127,10 @@ mark() { printf '@@pairctl-${nonce}-%s\\n' "$1" || exit 74; }
 pairctl_holder() { if [ -s "$lock" ]; then { cat "$lock"; p=$(sed -n 's/^pid=//p' "$lock"); if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then echo alive=yes; fi; } | base64 | tr -d '\\n'; fi; }
 pairctl_release() { if [ -e "$lock" ]; then : > "$lock"; fi; }`,
     lockScript(timeout),
+    // Who holds the lock, at once: another apply may be waiting to say so.
+    sh`printf 'pid=%s\\nclient=%s\\nstarted=%s\\n' "$$" ${holder} "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" > "$lock"`,
     digestScript(work),
-    sh`if [ "$now" != ${work.plan.stateDigest} ]; then mark stale; exit ${EXIT_STALE}; fi
-printf 'pid=%s\\nclient=%s\\nstarted=%s\\n' "$$" ${holder} "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" > "$lock"`,
+    sh`if [ "$now" != ${work.plan.stateDigest} ]; then mark stale; pairctl_release; exit ${EXIT_STALE}; fi`,
     `( set -eu`,
     recordScript(work, false),
     `) 9>&- || { pairctl_release; exit 1; }`,

@@ -33,7 +33,12 @@ export interface PlanReads {
   scripts: string[];
   /** the nonce of each script, stripped from its output before hashing */
   nonces: string[];
+  /** per script, sections left out of the digest (who holds the lock is not the machine's state) */
+  unhashed: number[][];
 }
+
+/** Section of the first probe that reads the lock's holder line. */
+const HOLDER_SECTION = 1;
 
 /** What applying one machine needs: the printable plan, the steps, and the record to keep. */
 export interface MachineWork {
@@ -92,12 +97,11 @@ export async function planMachine(machine: DesiredMachine, runner: Runner): Prom
   const desired = topoSort(machine.resources);
   // Facts other machines need (graph/facts.ts) ride in the same exec, after the resources.
   const facts = machine.facts ?? [];
-  const first = await probe(runner, [
-    sh`cat ${RECORD_FILE} 2>/dev/null || :`,
-    HOLDER_PROBE,
-    ...desired.map((r) => kindOf(r.kind).probe(r.spec)),
-    ...facts.map((f) => f.snippet),
-  ]);
+  const first = await probe(
+    runner,
+    [sh`cat ${RECORD_FILE} 2>/dev/null || :`, HOLDER_PROBE, ...desired.map((r) => kindOf(r.kind).probe(r.spec)), ...facts.map((f) => f.snippet)],
+    [HOLDER_SECTION],
+  );
   const [recordOut, holderOut, ...desiredOut] = first.results;
   const { record, error } = parseRecord(recordOut?.output ?? '');
   const recorded = new Map(record.resources.map((r) => [r.address, r]));
@@ -202,23 +206,43 @@ rmdir ${BACKUP_DIR} ${STATE_DIR} 2>/dev/null || :`, undefined);
     record: finalRecord,
     interimRecord,
     facts: Object.fromEntries(facts.map((f, i) => [f.key, desiredOut[desired.length + i]?.output ?? ''])),
-    reads: { scripts: [first.script, ...(second ? [second.script] : [])], nonces: [first.nonce, ...(second ? [second.nonce] : [])] },
+    reads: {
+      scripts: [first.script, ...(second ? [second.script] : [])],
+      nonces: [first.nonce, ...(second ? [second.nonce] : [])],
+      unhashed: [[HOLDER_SECTION], ...(second ? [[]] : [])],
+    },
   };
 }
 
-/** Hashes what a probe printed the way `planMachine` does: without the random markers. */
-export function stripNonce(stdout: string, nonce: string): string {
-  return stdout.replaceAll(nonce, '');
+/**
+ * What of a probe's output the state digest covers: everything but the `unhashed` sections, with
+ * the random markers stripped so two reads of the same state hash alike. The apply script
+ * repeats exactly this with sed (apply-machine.ts), line for line.
+ */
+export function digestInput(stdout: string, nonce: string, unhashed: number[] = []): string {
+  const out: string[] = [];
+  let skipping = false;
+  for (const line of stdout.split('\n')) {
+    if (!skipping && unhashed.some((k) => line === `@@pairctl-${nonce}-begin-${k}`)) {
+      skipping = true;
+      continue;
+    }
+    if (skipping) {
+      if (unhashed.some((k) => line.startsWith(`@@pairctl-${nonce}-end-${k}-`))) skipping = false;
+      continue;
+    }
+    out.push(line);
+  }
+  return out.join('\n').replaceAll(nonce, '');
 }
 
-async function probe(runner: Runner, snippets: string[]) {
+async function probe(runner: Runner, snippets: string[], unhashed: number[] = []) {
   const { script, nonce } = buildProbeScript(snippets.map((snippet) => ({ snippet })));
   const res = await runner.exec(script);
   if (res.code !== 0) {
     throw new Error(`reading the machine's state failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-3).join(' ')}`);
   }
-  // Nonce-free marker lines are stripped from the digest input so two reads of the same state match.
-  return { script, nonce, stdout: stripNonce(res.stdout, nonce), results: parseProbeOutput(res.stdout, nonce, snippets.length) };
+  return { script, nonce, stdout: digestInput(res.stdout, nonce, unhashed), results: parseProbeOutput(res.stdout, nonce, snippets.length) };
 }
 
 function toChange(r: Resource, name: string, delta: Delta, cause: ChangeCause): PlannedChange {

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { applyMachine, applyScript, digestScript, type ApplyEvent } from '../../../src/plan/apply-machine.js';
 import type { MachineWork } from '../../../src/plan/plan-machine.js';
-import { stripNonce } from '../../../src/plan/plan-machine.js';
+import { digestInput } from '../../../src/plan/plan-machine.js';
 import { buildProbeScript } from '../../../src/plan/probe-script.js';
 import { ScriptedRunner } from './scripted-runner.js';
 
@@ -13,7 +13,7 @@ function work(addresses: string[], digest = 'd'.repeat(64)): MachineWork {
     steps: addresses.map((address) => ({ address, action: 'create', script: `echo making ${address}` })),
     record: [],
     interimRecord: [],
-    reads: { scripts: [buildProbeScript([{ snippet: 'echo x=1' }]).script], nonces: ['0000000000000000'] },
+    reads: { scripts: [buildProbeScript([{ snippet: 'echo x=1' }]).script], nonces: ['0000000000000000'], unhashed: [[]] },
   };
 }
 
@@ -108,8 +108,10 @@ describe('applyScript', () => {
     const second = buildProbeScript([{ snippet: 'echo removed=1' }]);
     const out1 = execFileSync('sh', ['-s'], { input: first.script, encoding: 'utf8' });
     const out2 = execFileSync('sh', ['-s'], { input: second.script, encoding: 'utf8' });
-    const planned = createHash('sha256').update(stripNonce(out1, first.nonce)).update(stripNonce(out2, second.nonce)).digest('hex');
-    const w = { ...work([]), reads: { scripts: [first.script, second.script], nonces: [first.nonce, second.nonce] } };
+    // Section 1 (who holds the lock, in real plans) is left out of the digest.
+    const planned = createHash('sha256').update(digestInput(out1, first.nonce, [1])).update(digestInput(out2, second.nonce)).digest('hex');
+    expect(digestInput(out1, first.nonce, [1])).not.toContain('no newline');
+    const w = { ...work([]), reads: { scripts: [first.script, second.script], nonces: [first.nonce, second.nonce], unhashed: [[1], []] } };
     const now = execFileSync('sh', ['-s'], { input: `${digestScript(w)}\necho "$now"\n`, encoding: 'utf8' }).trim();
     expect(now).toBe(planned);
   });

@@ -140,6 +140,13 @@ describe('planMachine', () => {
     expect(changed.plan.stateDigest).not.toBe(one.plan.stateDigest);
   });
 
+  it('leaves who holds the lock out of the digest: it is not the machine\'s state', async () => {
+    const quiet = await planMachine(machine([]), fakeMachine({}));
+    const held = await planMachine(machine([]), fakeMachine({ holder: 'pid=77\nclient=pairctl pid 5 on laptop as ann\nalive=yes' }));
+    expect(held.plan.stateDigest).toBe(quiet.plan.stateDigest);
+    expect(held.reads.unhashed).toEqual([[1]]);
+  });
+
   it('warns when the last apply did not finish, and when one is running now', async () => {
     const dead = await planMachine(machine([]), fakeMachine({ holder: 'pid=77\nclient=pairctl pid 5 on laptop as ann\nstarted=2026-01-02T03:04:05Z' }));
     expect(dead.plan.warnings[0]).toMatch(/the last apply on box did not finish \(pairctl pid 5 on laptop as ann, since 2026-01-02T03:04:05Z; its shell there is pid 77, no longer running\)/);
