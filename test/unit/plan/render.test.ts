@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { MachineApplyResult } from '../../../src/plan/apply-machine.js';
 import { summarize, type MachinePlan, type Plan } from '../../../src/plan/plan-model.js';
@@ -103,6 +105,27 @@ describe('JSON plan', () => {
     expect(doc.machines[0]!.changes[2]!.restores_from).toBe('/var/lib/pairctl/backup/1-b');
     expect(doc.summary).toEqual({ add: 2, change: 1, destroy: 1 });
     expect(doc).toMatchObject({ changes_pending: true, applicable: false, limit: null, unreachable: [{ machine: 'far', message: 'no route', hint: null }] });
+  });
+
+  it('matches the example and the tables in docs/plan-json.md, key for key', () => {
+    const doc = readFileSync(join(import.meta.dirname, '../../../docs/plan-json.md'), 'utf8');
+    const blocks = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const example = JSON.parse(blocks[0]!) as Record<string, unknown>;
+    const real = planJson(plan([box]), ctx) as unknown as Record<string, unknown>;
+    const keys = (o: unknown) => Object.keys(o as object);
+    const first = (o: Record<string, unknown>, k: string) => (o[k] as Array<Record<string, unknown>>)[0]!;
+    expect(keys(example)).toEqual(keys(real));
+    expect(keys(first(example, 'machines'))).toEqual(keys(first(real, 'machines')));
+    expect(keys(first(first(example, 'machines'), 'changes'))).toEqual(keys(first(first(real, 'machines'), 'changes')));
+    expect(example.format_version).toBe(JSON_FORMAT_VERSION);
+    const applyExample = JSON.parse(`{${blocks[1]!}}`) as { apply: Record<string, unknown> };
+    const realApply = applyJson(plan([box]), ctx, [{ machine: 'box', ok: true, done: [], notStarted: [] }]).apply as unknown as Record<string, unknown>;
+    expect(keys(applyExample.apply)).toEqual(keys(realApply));
+    expect(keys(first(applyExample.apply, 'machines'))).toEqual(keys(first(realApply, 'machines')));
+    // Every key of the documents has a row in a table.
+    for (const k of [...keys(real), ...keys(first(first(real, 'machines'), 'changes')), ...keys(first(realApply, 'machines'))]) {
+      expect(doc, k).toMatch(new RegExp(`\\| \`[^|]*${k}[^|]*\` \\|`));
+    }
   });
 
   it('adds what the apply did, and null when nothing was applied', () => {
