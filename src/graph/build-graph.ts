@@ -64,8 +64,8 @@ export function buildGraph(config: PairConfig, inputs: GraphInputs = {}): Desire
 /** The host's side of its tunnel; every failure to work out its inputs is a plan error, not a crash. */
 function tunnelPart(config: PairConfig, host: Host, inputs: GraphInputs): MachinePart {
   if (host.tunnel.provider === 'lan') return hostTunnelPart(config, host, {});
-  if (host.platform !== 'linux') {
-    return { ...emptyPart(), errors: [`the ${host.tunnel.provider} tunnel is not built for ${host.platform} hosts yet; use provider lan there`] };
+  if (host.platform === 'macos' && host.tunnel.provider === 'ngrok') {
+    return { ...emptyPart(), errors: [`the ngrok tunnel is not built for macOS hosts yet; use provider vps, jump or lan there`] };
   }
   let endpoint: Endpoint | undefined;
   const relay = config.relays.find((r) => r.id === host.tunnel.relay);

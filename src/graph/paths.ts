@@ -51,6 +51,10 @@ export const SYSTEMD_DIR = '/etc/systemd/system';
 /** One tunnel per host machine, so one fixed unit name. */
 export const TUNNEL_SERVICE = 'pairctl-tunnel.service';
 export const NGROK_SERVICE = 'pairctl-ngrok.service';
+/** macOS: launchd daemons live in /Library/LaunchDaemons, named after their label. */
+export const LAUNCHD_DIR = '/Library/LaunchDaemons';
+export const TUNNEL_LAUNCHD_LABEL = 'dev.pairctl.tunnel';
+export const TUNNEL_LAUNCHD_LOG = '/var/log/pairctl-tunnel.log';
 /** ngrok's agent config: holds the authtoken, so root-only (0600). */
 export const NGROK_CONFIG = `${ETC_DIR}/ngrok.yml`;
 /** Where ngrok's own packages and install instructions put the agent. */

@@ -10,6 +10,7 @@ import type { DirectorySpec } from '../resources/directory.js';
 import type { FileSpec } from '../resources/file-state.js';
 import type { Resource } from '../resources/kind.js';
 import { SECRET_SLOT, sensitive, type SecretFileSpec } from '../resources/secret-file.js';
+import type { LaunchdServiceSpec } from '../resources/launchd-service.js';
 import type { SystemdServiceSpec } from '../resources/systemd-service.js';
 import type { TunnelKeySpec } from '../resources/tunnel-key.js';
 import { formatHostPort } from '../transport/ssh-target.js';
@@ -17,6 +18,7 @@ import { render } from '../templates/render.js';
 import { SSH_HOST_KEYS_FACT, factValue, publicKeyLines, tunnelPublicKeyProbe, type Deferred, type FactProbe, type Facts } from './facts.js';
 import {
   ETC_DIR,
+  LAUNCHD_DIR,
   NGROK_BINARY,
   NGROK_CONFIG,
   NGROK_SERVICE,
@@ -25,6 +27,8 @@ import {
   TUNNEL_DIR,
   TUNNEL_KEY,
   TUNNEL_KNOWN_HOSTS,
+  TUNNEL_LAUNCHD_LABEL,
+  TUNNEL_LAUNCHD_LOG,
   TUNNEL_SERVICE,
   tunnelAccount,
 } from './paths.js';
@@ -129,7 +133,7 @@ function relayTunnel(
     errors.push(`the ${host.tunnel.provider} tunnel needs "relay" naming one of relays and "port"`);
     return { resources: [], facts: [], deferred: [] };
   }
-  const root = { owner: 'root', group: 'root' };
+  const root = { owner: 'root', group: host.platform === 'macos' ? 'wheel' : 'root' };
   const dir = resource<DirectorySpec>('directory', TUNNEL_DIR, { path: TUNNEL_DIR, mode: '0700', ...root });
   const key = resource<TunnelKeySpec>('tunnel_key', TUNNEL_KEY, { path: TUNNEL_KEY, comment: `pairctl-tunnel@${host.id}` }, [dir.address]);
 
@@ -154,26 +158,47 @@ function relayTunnel(
 
   const path = `${SYSTEMD_DIR}/${TUNNEL_SERVICE}`;
   const where = host.tunnel.provider === 'vps' ? `port ${host.tunnel.port} of ${relay.id}, for everyone` : `port ${host.tunnel.port} on ${relay.id}'s loopback, for guests jumping through it`;
-  const service = resource<SystemdServiceSpec>(
-    'systemd_service',
-    TUNNEL_SERVICE,
-    {
-      unit: TUNNEL_SERVICE,
-      path,
-      content: render('service', {
-        summary: `Reverse tunnel (${host.tunnel.provider}) from host ${host.id} to relay ${relay.id}: this host's sshd is reachable at ${where}.`,
-        description: `pairctl ${host.tunnel.provider} tunnel to relay ${relay.id}`,
-        execStart: execStart(tunnelArgv(host, inputs.endpoint)),
-        restartSec: TUNNEL_RESTART_SEC,
-        readOnly: true,
-      }),
-      mode: '0644',
-      ...root,
-      executable: SSH_CLIENT,
-      missingHint: 'install openssh-client',
-    },
-    [key.address, knownHosts.address],
-  );
+  // macOS: the same command, held up by launchd (KeepAlive) instead of systemd (Restart=always).
+  const service =
+    host.platform === 'macos'
+      ? resource<LaunchdServiceSpec>(
+          'launchd_service',
+          TUNNEL_LAUNCHD_LABEL,
+          {
+            label: TUNNEL_LAUNCHD_LABEL,
+            path: `${LAUNCHD_DIR}/${TUNNEL_LAUNCHD_LABEL}.plist`,
+            content: render('launchd.plist', {
+              label: TUNNEL_LAUNCHD_LABEL,
+              args: tunnelArgv(host, inputs.endpoint),
+              throttle: TUNNEL_RESTART_SEC,
+              log: TUNNEL_LAUNCHD_LOG,
+            }),
+            mode: '0644',
+            ...root,
+          },
+          [key.address, knownHosts.address],
+        )
+      : resource<SystemdServiceSpec>(
+          'systemd_service',
+          TUNNEL_SERVICE,
+          {
+            unit: TUNNEL_SERVICE,
+            path,
+            content: render('service', {
+              summary: `Reverse tunnel (${host.tunnel.provider}) from host ${host.id} to relay ${relay.id}: this host's sshd is reachable at ${where}.`,
+              description: `pairctl ${host.tunnel.provider} tunnel to relay ${relay.id}`,
+              execStart: execStart(tunnelArgv(host, inputs.endpoint)),
+              restartSec: TUNNEL_RESTART_SEC,
+              readOnly: true,
+            }),
+            mode: '0644',
+            ...root,
+            executable: SSH_CLIENT,
+            missingHint: 'install openssh-client',
+          },
+          [key.address, knownHosts.address],
+        );
+
   return { resources: [dir, key, knownHosts, service], facts: [tunnelPublicKeyProbe(key.address)], deferred };
 }
 

@@ -16,7 +16,7 @@ export interface TunnelKeySpec {
 
 export interface TunnelKeyObserved {
   type: 'absent' | 'file' | 'other';
-  /** owner:group:mode of the private key */
+  /** uid:gid:mode of the private key (numeric: gid 0 is root on Linux, wheel on macOS) */
   state?: string;
   /** "<type> <base64>" derived from the private key; absent when OpenSSH cannot read it */
   derived?: string;
@@ -32,7 +32,7 @@ export const tunnelKeyKind = defineKind<TunnelKeySpec, TunnelKeyObserved>({
 if [ -L "$k" ] || { [ -e "$k" ] && [ ! -f "$k" ]; }; then echo type=other
 elif [ -f "$k" ]; then
   echo type=file
-  echo "state=$(stat -c '%U:%G:%a' "$k")"
+  if stat -c %a / >/dev/null 2>&1; then echo "state=$(stat -c '%u:%g:%a' "$k")"; else echo "state=$(stat -f '%u:%g:%Lp' "$k")"; fi
   echo "derived=$(ssh-keygen -y -f "$k" </dev/null 2>/dev/null | cut -d' ' -f1,2)"
   if [ -f "$k.pub" ]; then echo "pubfile=$(cut -d' ' -f1,2 "$k.pub")"; fi
 else echo type=absent
@@ -59,11 +59,11 @@ fi`,
           { name: 'type', after: 'ed25519' },
           { name: 'private key', after: 'made on this machine, root-only (0600); never leaves it' },
         ],
-        script: sh`install -d -m 0700 -o root -g root ${dir}
+        script: sh`install -d -m 0700 -o 0 -g 0 ${dir}
 umask 077
 rm -f ${pub}
 ssh-keygen -q -t ed25519 -N '' -C ${spec.comment} -f ${spec.path} </dev/null >/dev/null
-chown root:root ${spec.path} ${pub}
+chown 0:0 ${spec.path} ${pub}
 chmod 0600 ${spec.path}
 chmod 0644 ${pub}`,
       };
@@ -73,9 +73,9 @@ chmod 0644 ${pub}`,
     }
     const attributes: AttributeChange[] = [];
     const scripts: string[] = [];
-    if (observed.state !== 'root:root:600') {
-      attributes.push({ name: 'owner and mode', before: observed.state, after: 'root:root:600' });
-      scripts.push(sh`chown root:root ${spec.path}
+    if (observed.state !== '0:0:600') {
+      attributes.push({ name: 'owner and mode', before: observed.state, after: '0:0:600' });
+      scripts.push(sh`chown 0:0 ${spec.path}
 chmod 0600 ${spec.path}`);
     }
     if (observed.pubFile !== observed.derived) {

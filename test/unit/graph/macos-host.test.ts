@@ -155,6 +155,51 @@ describe('macOS host', () => {
     execFileSync('sh', ['-n'], { input: script });
   });
 
+  it('holds a vps tunnel up with a launchd daemon (KeepAlive) running the same pinned ssh command', () => {
+    const config = macConfig();
+    const pos = config.hosts[0]!.pos;
+    config.relays = [{ id: 'elefante', platform: 'linux', ssh: 'root@203.0.113.5', sudo: false, pos }];
+    config.hosts[0] = { ...config.hosts[0]!, tunnel: { provider: 'vps', relay: 'elefante', port: 2222 } };
+    const [mac] = buildGraph(config);
+    expect(mac!.errors ?? []).toEqual([]);
+    const kinds = mac!.resources.map((r) => r.kind);
+    expect(kinds).toContain('launchd_service');
+    expect(kinds).not.toContain('systemd_service');
+    const service = mac!.resources.find((r) => r.kind === 'launchd_service')!.spec as FileSpec & { label: string };
+    expect(service.path).toBe('/Library/LaunchDaemons/dev.pairctl.tunnel.plist');
+    expect(`${service.owner}:${service.group}`).toBe('root:wheel');
+    const plist = JSON.parse(
+      execFileSync('python3', ['-c', 'import sys, json, plistlib; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))'], {
+        input: service.content,
+        encoding: 'utf8',
+      }),
+    ) as { Label: string; ProgramArguments: string[]; KeepAlive: boolean; RunAtLoad: boolean };
+    expect(plist.Label).toBe('dev.pairctl.tunnel');
+    expect(plist.KeepAlive).toBe(true);
+    expect(plist.RunAtLoad).toBe(true);
+    expect(plist.ProgramArguments[0]).toBe('/usr/bin/ssh');
+    expect(plist.ProgramArguments.join(' ')).toContain('-o ExitOnForwardFailure=yes');
+    expect(plist.ProgramArguments.join(' ')).toContain('-R 0.0.0.0:2222:localhost:22 -l tunnel-mini 203.0.113.5');
+    const key = mac!.resources.find((r) => r.kind === 'directory' && (r.spec as FileSpec).path === '/var/lib/pairctl/tunnel')!.spec as FileSpec;
+    expect(`${key.owner}:${key.group}:${key.mode}`).toBe('root:wheel:0700');
+
+    config.hosts[0] = { ...config.hosts[0]!, tunnel: { provider: 'ngrok', authtokenEnv: 'NGROK_AUTHTOKEN' } };
+    expect(buildGraph(config)[0]!.errors).toEqual([expect.stringContaining('ngrok tunnel is not built for macOS hosts yet')]);
+  });
+
+  it('loads, reloads and removes the launchd daemon from recorded launchctl output', () => {
+    const spec = { path: '/Library/LaunchDaemons/dev.pairctl.tunnel.plist', content: '<plist/>\n', mode: '0644', owner: 'root', group: 'wheel', label: 'dev.pairctl.tunnel' };
+    const kind = kindOf('launchd_service');
+    // launchctl print of a service that is not loaded: exit 113, "Could not find service …".
+    const fresh = kind.parse('type=absent\nloaded=no', spec);
+    const create = kind.diff(spec, fresh, { wanted: true, recorded: false });
+    expect(create.action).toBe('create');
+    expect(create.script.indexOf('launchctl bootstrap system /Library/LaunchDaemons/dev.pairctl.tunnel.plist')).toBeGreaterThan(create.script.indexOf('mv -f'));
+    const running = kind.parse(`type=file\nmode=644\nowner=root\ngroup=wheel\ncontent=${Buffer.from('<plist/>\n').toString('base64')}\nloaded=yes\nstate=running`, spec);
+    expect(kind.diff(spec, running, { wanted: true, recorded: true }).action).toBe('noop');
+    expect(kind.diff(spec, running, { wanted: false, recorded: true }).script).toMatch(/launchctl bootout system\/dev\.pairctl\.tunnel[\s\S]*rm -f/);
+  });
+
   it('renders launchd property lists that plistlib parses back exactly, whatever the arguments', () => {
     const args = ['/usr/bin/ssh', '-N', '-R', '0.0.0.0:2222:localhost:22', 'a&b<c>"d\'e', 'ünïcødé'];
     const xml = render('launchd.plist', { label: 'dev.pairctl.tunnel', args, throttle: 5, log: '/var/log/pairctl-tunnel.log' });
