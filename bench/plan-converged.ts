@@ -1,17 +1,34 @@
 /**
- * Benchmark (not a test): `pairctl plan` of a converged real host over ssh. Boots a lab machine,
- * applies a setup, then times repeated plans and counts, in sshd's own log (LogLevel DEBUG1 on
- * the test machine only), the connections and exec requests each plan made.
+ * Benchmark (not a test) of `pairctl plan` on converged real hosts over ssh, in one run:
  *
- *   npm run bench            # or: npx tsx bench/plan-converged.ts [runs]
+ * 1. pairctl plan vs `ansible-playbook --check --diff` on the same converged host and the same
+ *    resources (bench/ansible-playbook.ts generates the playbook from pairctl's own graph), with
+ *    Ansible's default settings (cold: a fresh ControlPath per run) and tuned (pipelining and a
+ *    warm ControlPersist master); medians and the ratio;
+ * 2. ssh connections and exec requests per plan, counted in sshd's own log (LogLevel DEBUG1 on
+ *    the test machine only);
+ * 3. a plan of 8 hosts vs 1 host, and of 500 guests vs 5.
+ *
+ * Runs alternate between the things compared, so a change of load on the machine hits both.
+ *
+ *   npm run bench                       # or: npx tsx bench/plan-converged.ts [runs]
+ *   BENCH_ANSIBLE_RUNS=5 BENCH_BIG_RUNS=5 npm run bench
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startLab } from '../test/machines/lab.js';
-import { pairctl } from '../test/e2e/pairctl-cli.js';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../src/config/load-config.js';
+import { buildGraph } from '../src/graph/build-graph.js';
+import { startLab, type Lab, type LabMachine } from '../test/machines/lab.js';
+import { playbookFor } from './ansible-playbook.js';
 
-const runs = Number(process.argv[2] ?? 15);
+const RUNS = Number(process.argv[2] ?? process.env.BENCH_RUNS ?? 15);
+const ANSIBLE_RUNS = Number(process.env.BENCH_ANSIBLE_RUNS ?? 5);
+const BIG_RUNS = Number(process.env.BENCH_BIG_RUNS ?? 5);
+const BIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const OWNER = 'bhorseman';
+const MANY = ['h2', 'h3', 'h4', 'h5', 'h6', 'h7', 'h8'];
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -19,64 +36,139 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function guestKey(dir: string, name: string): string {
-  const key = join(dir, name);
-  spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', key]);
-  return spawnSync('cat', [`${key}.pub`], { encoding: 'utf8' }).stdout.trim();
+const ms = (x: number) => `${x.toFixed(0)} ms`;
+
+/** Runs a command to completion and returns its wall time; throws (with its output) on failure. */
+function timed(cmd: string, args: string[], env: Record<string, string> = {}, okCodes = [0]): { ms: number; stdout: string } {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 64 << 20 });
+  const took = performance.now() - t0;
+  if (!okCodes.includes(r.status ?? -1)) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+  return { ms: took, stdout: r.stdout };
 }
 
-const lab = await startLab({ machines: ['host'] });
-try {
+function keyPair(dir: string, name: string): string {
+  const key = join(dir, name);
+  spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', key]);
+  return readFileSync(`${key}.pub`, 'utf8').trim();
+}
+
+/** pair.yaml in its own directory (each has its own .pairctl/machines.json). */
+function writeConfig(dir: string, hosts: string[], guests: Array<[string, string]>): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'pair.yaml');
+  const lines = ['version: 1', 'hosts:', ...hosts.map((h) => `  ${h}: { platform: linux, ssh: ${h}, owner: ${OWNER} }`), 'guests:'];
+  for (const [name, key] of guests) lines.push(`  ${name}: { keys: [${JSON.stringify(key)}], mode: mirror }`);
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+/** Connections and exec requests sshd logged since `since` (needs LogLevel DEBUG1). */
+async function sshdCounts(m: LabMachine, since: string): Promise<{ connections: number; execs: number }> {
+  await new Promise((r) => setTimeout(r, 300));
+  const log = (await m.run(`journalctl -u ssh --no-pager -o cat --since ${JSON.stringify(since)}`)).stdout;
+  return { connections: (log.match(/Accepted publickey for root/g) ?? []).length, execs: (log.match(/req exec/g) ?? []).length };
+}
+
+async function now(m: LabMachine): Promise<string> {
+  const t = (await m.run("date '+%Y-%m-%d %H:%M:%S.%N'")).stdout.trim();
+  await new Promise((r) => setTimeout(r, 50));
+  return t;
+}
+
+async function main(lab: Lab): Promise<void> {
   const host = lab.machine('host');
   const dir = join(lab.dir, 'bench');
   mkdirSync(dir, { recursive: true });
-  await host.run('useradd -m -s /bin/bash bhorseman');
-  const guests = ['todd', 'ann', 'rita', 'jo', 'kim'];
-  const modes = ['mirror', 'pair', 'rogue', 'mirror', 'pair'];
-  const file = join(dir, 'pair.yaml');
-  writeFileSync(
-    file,
-    [
-      'version: 1',
-      'hosts:',
-      '  box: { platform: linux, ssh: host, owner: bhorseman }',
-      'guests:',
-      ...guests.map((g, i) => `  ${g}: { keys: [${JSON.stringify(guestKey(dir, g))}], mode: ${modes[i]} }`),
-      '',
-    ].join('\n'),
-  );
-  const F = ['-f', file, '-F', lab.sshConfigFile];
-  const applied = await pairctl(['apply', '--yes', ...F]);
-  if (applied.code !== 0) throw new Error(`apply failed: ${applied.stderr}`);
-  // Debug logging on the test machine's sshd only, so exec requests show in its journal.
-  await host.run("echo 'LogLevel DEBUG1' > /etc/ssh/sshd_config.d/99-bench-loglevel.conf && systemctl reload ssh && sleep 0.5");
+  const all = ['host', 'big', ...MANY];
+  await Promise.all(all.map((n) => lab.machine(n).run(`useradd -m -s /bin/bash ${OWNER}`)));
+  const five = ['todd', 'ann', 'rita', 'jo', 'kim'].map((g): [string, string] => [g, keyPair(dir, g)]);
+  const keysDir = join(dir, 'keys');
+  mkdirSync(keysDir, { recursive: true });
+  const many = Array.from({ length: 500 }, (_, i): [string, string] => [`g${String(i).padStart(3, '0')}`, keyPair(keysDir, `g${i}`)]);
 
-  const count = async (since: string) => {
-    const log = (await host.run(`journalctl -u ssh --no-pager -o cat --since ${JSON.stringify(since)}`)).stdout;
-    return {
-      connections: (log.match(/Accepted publickey for root/g) ?? []).length,
-      execs: (log.match(/req exec/g) ?? []).length,
-    };
-  };
-
-  const times: number[] = [];
-  const perPlan: Array<{ connections: number; execs: number }> = [];
-  for (let i = 0; i < runs; i++) {
-    const since = (await host.run("date '+%Y-%m-%d %H:%M:%S.%N'")).stdout.trim();
-    await new Promise((r) => setTimeout(r, 50));
-    const t0 = performance.now();
-    const p = await pairctl(['plan', ...F]);
-    times.push(performance.now() - t0);
-    if (!p.stdout.includes('No changes.')) throw new Error(`not converged:\n${p.stdout}`);
-    await new Promise((r) => setTimeout(r, 300));
-    perPlan.push(await count(since));
+  const one = writeConfig(join(dir, 'one'), ['host'], five);
+  const eight = writeConfig(join(dir, 'eight'), ['host', ...MANY], five);
+  const big = writeConfig(join(dir, 'big'), ['big'], many);
+  const F = ['-F', lab.sshConfigFile];
+  const plan = (file: string) => timed('node', [BIN, 'plan', '-f', file, ...F]);
+  for (const file of [eight, one, big]) {
+    const t = timed('node', [BIN, 'apply', '--yes', '-f', file, ...F]);
+    console.log(`applied ${file} in ${ms(t.ms)}`);
   }
+  for (const file of [one, eight, big]) {
+    const p = plan(file);
+    if (!p.stdout.includes('No changes.')) throw new Error(`not converged (${file}):\n${p.stdout}`);
+  }
+
+  // Ansible: the same checks as a playbook, against the same host.
+  const resources = buildGraph((await loadConfig(one)).config!)[0]!.resources;
+  const ans = join(dir, 'ansible');
+  mkdirSync(ans, { recursive: true });
+  writeFileSync(join(ans, 'playbook.yml'), playbookFor('host', resources));
+  writeFileSync(
+    join(ans, 'inventory.ini'),
+    `host ansible_host=${host.ip} ansible_user=root ansible_ssh_private_key_file=${lab.adminKeyFile} ansible_python_interpreter=/usr/bin/python3 ` +
+      `ansible_ssh_common_args='-o UserKnownHostsFile=${lab.knownHostsFile} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes'\n`,
+  );
+  writeFileSync(join(ans, 'default.cfg'), '[defaults]\ninventory = inventory.ini\n');
+  writeFileSync(
+    join(ans, 'tuned.cfg'),
+    `[defaults]\ninventory = inventory.ini\n[ssh_connection]\npipelining = True\nssh_args = -C -o ControlMaster=auto -o ControlPersist=600s\ncontrol_path_dir = ${join(ans, 'cp-tuned')}\n`,
+  );
+  let cold = 0;
+  const ansible = (variant: 'default' | 'tuned') => {
+    const env: Record<string, string> = { ANSIBLE_CONFIG: join(ans, `${variant}.cfg`), ANSIBLE_NOCOLOR: '1', ANSIBLE_DEPRECATION_WARNINGS: 'False' };
+    // Default settings, as a first run pays them: a fresh ControlPath, so no master is reused.
+    if (variant === 'default') env.ANSIBLE_SSH_CONTROL_PATH_DIR = join(ans, `cp-cold-${cold++}`);
+    const r = timed('ansible-playbook', ['--check', '--diff', join(ans, 'playbook.yml')], env);
+    const recap = /host\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/.exec(r.stdout);
+    if (!recap || recap.slice(1).some((n) => n !== '0')) throw new Error(`ansible does not see the host converged:\n${r.stdout}`);
+    return r.ms;
+  };
+  ansible('tuned'); // warm the tuned variant's ControlPersist master
+
+  await host.run("echo 'LogLevel DEBUG1' > /etc/ssh/sshd_config.d/99-bench-loglevel.conf && systemctl reload ssh && sleep 0.5");
+  const counted = async (f: () => unknown) => {
+    const since = await now(host);
+    f();
+    return sshdCounts(host, since);
+  };
+  const pairctlCounts = await counted(() => plan(one));
+  const defaultCounts = await counted(() => ansible('default'));
+  const tunedCounts = await counted(() => ansible('tuned'));
   await host.run('rm -f /etc/ssh/sshd_config.d/99-bench-loglevel.conf && systemctl reload ssh');
-  const conns = [...new Set(perPlan.map((p) => p.connections))].join('/');
-  const execs = [...new Set(perPlan.map((p) => p.execs))].join('/');
-  console.log(`pairctl plan, converged host over ssh (${guests.length} guests), ${runs} runs:`);
-  console.log(`  median ${median(times).toFixed(0)} ms   min ${Math.min(...times).toFixed(0)} ms   max ${Math.max(...times).toFixed(0)} ms`);
-  console.log(`  per plan, from sshd's log: ${conns} connection(s), ${execs} exec request(s)`);
+
+  const t = { pairctl: [] as number[], ansibleDefault: [] as number[], ansibleTuned: [] as number[], eight: [] as number[], big: [] as number[], onePaired: [] as number[] };
+  for (let i = 0; i < Math.max(RUNS, ANSIBLE_RUNS); i++) {
+    t.pairctl.push(plan(one).ms);
+    if (i < ANSIBLE_RUNS) {
+      t.ansibleDefault.push(ansible('default'));
+      t.ansibleTuned.push(ansible('tuned'));
+    }
+    if (i < RUNS) t.eight.push(plan(eight).ms);
+    if (i < BIG_RUNS) t.big.push(plan(big).ms);
+  }
+
+  const p = median(t.pairctl);
+  const line = (label: string, xs: number[], extra = '') => console.log(`  ${label.padEnd(44)} median ${ms(median(xs)).padStart(8)}   min ${ms(Math.min(...xs)).padStart(8)}${extra}`);
+  const counts = (c: { connections: number; execs: number }) => `   ${c.connections} connection(s), ${c.execs} exec request(s)`;
+  console.log(`\npairctl plan vs ansible-playbook --check --diff, same converged host, ${five.length} guests (${resources.length} resources):`);
+  line(`pairctl plan (${t.pairctl.length} runs)`, t.pairctl, counts(pairctlCounts));
+  line(`ansible default settings, cold (${t.ansibleDefault.length} runs)`, t.ansibleDefault, counts(defaultCounts));
+  line(`ansible pipelining + warm ControlPersist (${t.ansibleTuned.length} runs)`, t.ansibleTuned, counts(tunedCounts));
+  console.log(`  pairctl is ${(median(t.ansibleDefault) / p).toFixed(1)}x faster than default Ansible, ${(median(t.ansibleTuned) / p).toFixed(1)}x faster than tuned Ansible (target: >= 10x tuned)`);
+  console.log(`  per plan: ${pairctlCounts.connections} connection and ${pairctlCounts.execs} exec request(s) (target: 1 connection, <= 2 execs per machine)`);
+  console.log('\nscaling:');
+  line('plan, 1 host', t.pairctl);
+  line(`plan, 8 hosts (${t.eight.length} runs)`, t.eight, `   ${(median(t.eight) / p).toFixed(2)}x of 1 host (target: <= 1.5x)`);
+  line('plan, 5 guests', t.pairctl);
+  line(`plan, 500 guests (${t.big.length} runs)`, t.big, `   ${(median(t.big) / p).toFixed(2)}x of 5 guests (target: <= 2x)`);
+}
+
+const lab = await startLab({ machines: ['host', 'big', ...MANY] });
+try {
+  await main(lab);
 } finally {
   await lab.stop();
 }
