@@ -165,8 +165,10 @@ export async function planMachine(machine: DesiredMachine, runner: Runner): Prom
     const delta = kind.diff(r.spec, kind.parse(desiredOut[i]?.output ?? '', r.spec), { wanted: true, recorded: entry !== undefined });
     warnings.push(...delta.warnings);
     errors.push(...delta.errors.map((e) => `${r.address}: ${e}`));
-    // Whatever was at the address before pairctl first recorded it was not made by pairctl.
-    const origin = entry ? (entry.origin ?? 'created') : delta.action === 'create' ? 'created' : 'adopted';
+    // Whatever was at the address before pairctl first recorded it was not made by pairctl; but
+    // what pairctl makes anew (nothing there, and no original kept) is pairctl's to delete later.
+    const madeNow = delta.action === 'create' && !entry?.backup;
+    const origin = madeNow ? 'created' : entry ? (entry.origin ?? 'created') : 'adopted';
     const file = fileLike(r.spec);
     const backup =
       entry?.backup ?? (origin === 'adopted' && file && delta.action === 'update' ? backupPathFor(file.path) : undefined);

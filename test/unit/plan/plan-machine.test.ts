@@ -90,6 +90,13 @@ describe('planMachine', () => {
     expect(release.plan.notes).toEqual(['file "/etc/a" is left in place: it was there before pairctl managed it']);
   });
 
+  it('owns a taken-over file it had to make anew (deleted by hand), so removal deletes it', async () => {
+    const a = file('/etc/a', 'A\n');
+    const work = await planMachine(machine([a]), fakeMachine({ record: [{ ...a, origin: 'adopted' }] }));
+    expect(work.plan.changes).toMatchObject([{ action: 'create', cause: 'drift' }]);
+    expect(work.record[0]).toEqual({ ...a, origin: 'created' });
+  });
+
   it('puts the original back when a file it replaced leaves pair.yaml, showing what comes back', async () => {
     const a = file('/etc/a', 'A\n');
     const backup = backupPathFor('/etc/a');
