@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listFlag, parseDuration } from '../../../src/cli/load.js';
+import { listFlag, parseDuration, useColor } from '../../../src/cli/load.js';
+import type { CliIO } from '../../../src/cli/io.js';
 import type { DesiredMachine } from '../../../src/graph/build-graph.js';
 import { knownMachinesPath, readKnownMachines, updateKnownMachines } from '../../../src/plan/known-machines.js';
 import { describeHolder, holderName, parseHolder } from '../../../src/plan/lock.js';
@@ -128,5 +129,16 @@ describe('flag values', () => {
   it('reads a repeatable, comma-separated list', () => {
     expect(listFlag(['a,b', 'c', 'a'])).toEqual(['a', 'b', 'c']);
     expect(listFlag(undefined)).toBeUndefined();
+  });
+});
+
+describe('colour', () => {
+  const io = (interactive: boolean, env: NodeJS.ProcessEnv = {}): CliIO => ({ stdout: () => {}, stderr: () => {}, interactive, prompt: async () => '', env });
+  it('only on a terminal, never with NO_COLOR (any non-empty value) or --no-color', () => {
+    expect(useColor(io(true), undefined)).toBe(true);
+    expect(useColor(io(false), undefined)).toBe(false);
+    expect(useColor(io(true, { NO_COLOR: '1' }), undefined)).toBe(false);
+    expect(useColor(io(true, { NO_COLOR: '' }), undefined)).toBe(true);
+    expect(useColor(io(true), true)).toBe(false);
   });
 });
