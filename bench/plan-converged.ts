@@ -66,7 +66,7 @@ function writeConfig(dir: string, hosts: string[], guests: Array<[string, string
 /** Connections and exec requests sshd logged since `since` (needs LogLevel DEBUG1). */
 async function sshdCounts(m: LabMachine, since: string): Promise<{ connections: number; execs: number }> {
   await new Promise((r) => setTimeout(r, 300));
-  const log = (await m.run(`journalctl -u ssh --no-pager -o cat --since ${JSON.stringify(since)}`)).stdout;
+  const log = (await m.run(`journalctl -t sshd --no-pager -o cat --since ${JSON.stringify(since)}`)).stdout;
   return { connections: (log.match(/Accepted publickey for root/g) ?? []).length, execs: (log.match(/req exec/g) ?? []).length };
 }
 
