@@ -12,10 +12,10 @@ import { isEmpty } from '../plan/plan-model.js';
 import { applyJson, jsonText } from '../plan/render-json.js';
 import { createProgress } from '../plan/render-progress.js';
 import { renderApplyFailures, renderPlanText } from '../plan/render-text.js';
-import { readSavedPlan } from '../plan/saved-plan.js';
+import { changedGuestKeys, guestKeyDigests, readSavedPlan } from '../plan/saved-plan.js';
 import { parseCommon } from './args.js';
 import { UsageError, type CliIO, type Command } from './io.js';
-import { listFlag, loadOrReport, loadResolvedOrReport, parseDuration, sshConfigFrom, useColor } from './load.js';
+import { listFlag, loadResolvedOrReport, parseDuration, sshConfigFrom, useColor } from './load.js';
 import { jsonContext, planScoped, printPlan, redactedIO, reportBlockers, type ScopedPlan } from './plan.js';
 
 /** How the apply of a planned session is carried out and reported. */
@@ -115,11 +115,19 @@ async function applySaved(planFile: string, rawIO: CliIO, sshConfig: string | un
     rawIO.stderr(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
-  const config = await loadOrReport(saved.configFile, rawIO);
+  // Keys published on GitHub are fetched again: the plan pinned the ones it showed.
+  const config = await loadResolvedOrReport(saved.configFile, rawIO);
   if (!config) return 1;
   const io = redactedIO(rawIO, config);
   if (config.digest !== saved.configDigest) {
     io.stderr(`Error: stale plan: ${saved.configFile} changed since ${planFile} was made; nothing was applied. Make a new plan: pairctl plan -o ${planFile}\n`);
+    return 1;
+  }
+  const rekeyed = changedGuestKeys(saved.guestKeys, guestKeyDigests(config));
+  if (rekeyed.length > 0) {
+    io.stderr(
+      `Error: stale plan: the keys of ${rekeyed.map((g) => `guest ${g}`).join(', ')} changed since ${planFile} was made (keys published on GitHub are read again at apply); nothing was applied. Make a new plan: pairctl plan -o ${planFile}\n`,
+    );
     return 1;
   }
   const planned = await planScoped(config, sshConfig, saved.scope, saved.removed);

@@ -6,7 +6,7 @@ import { isEmpty } from '../plan/plan-model.js';
 import { redacting, secretValues } from '../plan/redact.js';
 import { jsonText, planJson, type JsonContext } from '../plan/render-json.js';
 import { renderPlanText } from '../plan/render-text.js';
-import { pairctlVersion, toSavedPlan, writeSavedPlan } from '../plan/saved-plan.js';
+import { guestKeyDigests, pairctlVersion, toSavedPlan, writeSavedPlan } from '../plan/saved-plan.js';
 import { planScope, type Scope, type ScopeRequest } from '../plan/scope.js';
 import { parseCommon } from './args.js';
 import { UsageError, type CliIO, type Command } from './io.js';
@@ -109,7 +109,7 @@ export const plan: Command = async (args, rawIO) => {
     if (reportBlockers(session, io)) return 1;
     const out = f.flags.out;
     if (typeof out === 'string') {
-      await writeSavedPlan(out, toSavedPlan(session.plan, session.works, request, planned.scope.removed));
+      await writeSavedPlan(out, toSavedPlan(session.plan, session.works, request, planned.scope.removed, guestKeyDigests(config)));
       (json ? io.stderr : io.stdout)(`\nSaved the plan to ${out}. To apply exactly it: pairctl apply ${out}\n`);
     }
     return f.flags['detailed-exitcode'] && !isEmpty(session.plan) ? 2 : 0;

@@ -25,3 +25,21 @@ export function authorizedKeyLines(guest: Guest): string[] {
   const options = keyOptions(guest);
   return guest.keys.map((k, i) => `${options} ${k.type} ${k.base64} pairctl:${guest.name}:${i + 1}`);
 }
+
+/** Keeps a comment on one printable line, whatever a URL or environment variable held. */
+function printable(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?');
+}
+
+/**
+ * Each key line preceded by a comment with its fingerprint and where it came from (pair.yaml, or
+ * the GitHub URL it was fetched from at plan time), so the plan's diff shows every key that will
+ * be let in by the fingerprint a person can compare with `ssh-keygen -lf`.
+ */
+export function authorizedKeyEntries(guest: Guest): string[] {
+  const lines = authorizedKeyLines(guest);
+  return guest.keys.flatMap((k, i) => [
+    `# key ${i + 1}: ${k.type} ${k.fingerprint} from ${printable(k.origin ?? 'pair.yaml')}`,
+    lines[i]!,
+  ]);
+}

@@ -12,7 +12,7 @@ import type { PackageSpec } from '../resources/package.js';
 import type { SessionAccessSpec } from '../resources/session-access.js';
 import type { SshdDropinSpec } from '../resources/sshd-dropin.js';
 import { render } from '../templates/render.js';
-import { authorizedKeyLines } from './authorized-keys.js';
+import { authorizedKeyEntries } from './authorized-keys.js';
 import {
   ETC_DIR,
   GUEST_GROUP,
@@ -186,7 +186,7 @@ function guestResources(
   const keys = resource(
     'file',
     keysPath,
-    rootFile(keysPath, render('authorized-keys', { guest: g.name, mode: g.mode, lines: authorizedKeyLines(g) })),
+    rootFile(keysPath, render('authorized-keys', { guest: g.name, mode: g.mode, lines: authorizedKeyEntries(g) })),
     [sshDir.address],
   );
   return [acc, sshDir, keys];

@@ -9,6 +9,8 @@
 import { readFileSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { guestKeysDigest } from '../config/github-keys.js';
+import type { PairConfig } from '../config/model.js';
 import type { MachineWork } from './plan-machine.js';
 import type { Plan } from './plan-model.js';
 import type { KnownMachine } from './known-machines.js';
@@ -27,6 +29,11 @@ export interface SavedPlan {
   /** absolute path of the pair.yaml it was made from */
   configFile: string;
   configDigest: string;
+  /**
+   * Digest of each guest's keys as resolved at plan time (keys published on GitHub included):
+   * a key that changes between plan and apply makes the plan stale, though pair.yaml did not.
+   */
+  guestKeys: Record<string, string>;
   scope: ScopeRequest;
   /** machines no longer in pair.yaml that the plan covers, with how they were reached */
   removed: KnownMachine[];
@@ -41,7 +48,14 @@ export function pairctlVersion(): string {
 }
 
 /** Builds the saved form of a plan. */
-export function toSavedPlan(plan: Plan, works: MachineWork[], scope: ScopeRequest, removed: KnownMachine[], now = new Date()): SavedPlan {
+export function toSavedPlan(
+  plan: Plan,
+  works: MachineWork[],
+  scope: ScopeRequest,
+  removed: KnownMachine[],
+  guestKeys: Record<string, string>,
+  now = new Date(),
+): SavedPlan {
   return {
     kind: 'pairctl-saved-plan',
     format: SAVED_PLAN_FORMAT,
@@ -49,6 +63,7 @@ export function toSavedPlan(plan: Plan, works: MachineWork[], scope: ScopeReques
     createdAt: now.toISOString(),
     configFile: resolve(plan.configFile),
     configDigest: plan.configDigest,
+    guestKeys,
     scope,
     removed,
     plan,
@@ -78,7 +93,7 @@ export async function readSavedPlan(file: string): Promise<SavedPlan> {
   } catch {
     throw new Error(`${file} is not a saved pairctl plan (not JSON); make one with pairctl plan -o ${file}`);
   }
-  if (data.kind !== 'pairctl-saved-plan' || !data.plan || !Array.isArray(data.works)) {
+  if (data.kind !== 'pairctl-saved-plan' || !data.plan || !Array.isArray(data.works) || typeof data.guestKeys !== 'object') {
     throw new Error(`${file} is not a saved pairctl plan; make one with pairctl plan -o ${file}`);
   }
   if (data.format !== SAVED_PLAN_FORMAT || data.pairctlVersion !== pairctlVersion()) {
@@ -87,4 +102,15 @@ export async function readSavedPlan(file: string): Promise<SavedPlan> {
     );
   }
   return data as SavedPlan;
+}
+
+/** Each guest's key digest, for pinning in a saved plan. */
+export function guestKeyDigests(config: Pick<PairConfig, 'guests'>): Record<string, string> {
+  return Object.fromEntries(config.guests.map((g) => [g.name, guestKeysDigest({ guests: [g] })]));
+}
+
+/** Guests whose keys differ between a saved plan and now (added and removed guests included). */
+export function changedGuestKeys(saved: Record<string, string>, now: Record<string, string>): string[] {
+  const names = new Set([...Object.keys(saved), ...Object.keys(now)]);
+  return [...names].filter((n) => saved[n] !== now[n]).sort();
 }

@@ -10,7 +10,7 @@ import { describeHolder, holderName, parseHolder } from '../../../src/plan/lock.
 import { summarize } from '../../../src/plan/plan-model.js';
 import { canonicalJson, parseRecord } from '../../../src/plan/record.js';
 import { redact, REDACTED, secretValues } from '../../../src/plan/redact.js';
-import { pairctlVersion, readSavedPlan, toSavedPlan, writeSavedPlan } from '../../../src/plan/saved-plan.js';
+import { changedGuestKeys, guestKeyDigests, pairctlVersion, readSavedPlan, toSavedPlan, writeSavedPlan } from '../../../src/plan/saved-plan.js';
 import { planScope } from '../../../src/plan/scope.js';
 import { sampleConfig } from '../fixtures.js';
 
@@ -66,7 +66,7 @@ describe('saved plan file', () => {
 
   it('round-trips owner-only, pinned to the config and this pairctl version', async () => {
     const file = join(tmp(), 'p.plan');
-    const saved = toSavedPlan(plan, [], { limit: ['scotch'] }, [], new Date('2026-01-01T00:00:00Z'));
+    const saved = toSavedPlan(plan, [], { limit: ['scotch'] }, [], { todd: 'd1' }, new Date('2026-01-01T00:00:00Z'));
     await writeSavedPlan(file, saved);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const back = await readSavedPlan(file);
@@ -79,10 +79,24 @@ describe('saved plan file', () => {
     const dir = tmp();
     writeFileSync(join(dir, 'x'), 'hello');
     await expect(readSavedPlan(join(dir, 'x'))).rejects.toThrow(/is not a saved pairctl plan \(not JSON\)/);
-    const other = { ...toSavedPlan(plan, [], {}, []), pairctlVersion: '0.0.1-old' };
+    const other = { ...toSavedPlan(plan, [], {}, [], {}), pairctlVersion: '0.0.1-old' };
     writeFileSync(join(dir, 'y'), JSON.stringify(other));
     await expect(readSavedPlan(join(dir, 'y'))).rejects.toThrow(`was saved by pairctl 0.0.1-old (plan format 1); this is pairctl ${pairctlVersion()}`);
     await expect(readSavedPlan(join(dir, 'missing'))).rejects.toThrow(/no such file/);
+  });
+});
+
+describe('saved plan: keys pinned per guest', () => {
+  const key = (b: string, origin?: string) => ({ type: 'ssh-ed25519', base64: b, comment: '', fingerprint: `SHA256:${b}`, bits: 256, ...(origin ? { origin } : {}) });
+  const guest = (name: string, keys: ReturnType<typeof key>[]) => ({ name, keys, mode: 'mirror' as const, from: [], pos: { file: 'f', line: 1, column: 1 } });
+
+  it('names exactly the guests whose keys changed, appeared or went away', () => {
+    const before = guestKeyDigests({ guests: [guest('todd', [key('A', 'https://github.com/todd.keys')]), guest('ann', [key('B')])] });
+    const same = guestKeyDigests({ guests: [guest('ann', [key('B')]), guest('todd', [key('A', 'https://github.com/todd.keys')])] });
+    expect(changedGuestKeys(before, same)).toEqual([]);
+    const rekeyed = guestKeyDigests({ guests: [guest('todd', [key('C', 'https://github.com/todd.keys')]), guest('ann', [key('B')]), guest('neo', [key('D')])] });
+    expect(changedGuestKeys(before, rekeyed)).toEqual(['neo', 'todd']);
+    expect(changedGuestKeys(before, guestKeyDigests({ guests: [guest('ann', [key('B')])] }))).toEqual(['todd']);
   });
 });
 
