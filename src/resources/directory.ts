@@ -1,6 +1,6 @@
 /** A managed directory (e.g. /etc/pairctl, a guest's root-owned ~/.ssh). */
 import { sh } from '../transport/shell-quote.js';
-import { STAT_SNIPPET } from './file-state.js';
+import { STAT_SNIPPET, parsePaths, probePaths } from './file-state.js';
 import { defineKind, keyValues, noop, type AttributeChange } from './kind.js';
 
 export interface DirectorySpec {
@@ -36,6 +36,11 @@ fi`,
     if (type !== 'directory') return { type: type === 'other' ? 'other' : 'absent' };
     return { type, mode: (kv.get('mode') ?? '').padStart(4, '0'), owner: kv.get('owner'), group: kv.get('group') };
   },
+  probeMany: (specs) => probePaths(specs.map((s) => s.path), 'directory', false),
+  parseMany: (output, specs) =>
+    parsePaths(output, specs.map((s) => s.path)).map((o): DirectoryObserved =>
+      o.type === 'directory' ? { type: 'directory', mode: o.mode, owner: o.owner, group: o.group } : { type: o.type === 'other' ? 'other' : 'absent' },
+    ),
   diff: (spec, observed, ctx) => {
     if (!ctx.wanted) {
       if (observed.type !== 'directory') return noop();

@@ -67,6 +67,100 @@ export function parseFile(output: string): FileObserved {
   };
 }
 
+/** What a batched probe may be given: an absolute path on one line (it prints one line per path). */
+function assertProbePath(path: string): void {
+  if (!path.startsWith('/') || path.includes('\n')) {
+    throw new Error(`internal error: refusing to probe ${JSON.stringify(path)}: a managed path is absolute and on one line`);
+  }
+}
+
+/**
+ * The batched read of many paths, a fixed number of processes however many there are: a
+ * `t<TAB>type` line per path, in order (shell builtins only; a symlink is never followed), then
+ * one `s<TAB>mode<TAB>owner<TAB>group<TAB>size<TAB>path` line per path of type `keep`, from one
+ * GNU or BSD stat (the path last, so it may hold tabs); with `content`, then one `c<TAB>` line:
+ * the base64 of those files' bytes, concatenated in the stat's order and split by its sizes.
+ * Nothing printed depends on what is wanted there, so a plan can be compared again against the
+ * same read once cross-machine facts change a file's content.
+ */
+export function probePaths(paths: string[], keep: 'file' | 'directory', content: boolean): string {
+  paths.forEach(assertProbePath);
+  const test = keep === 'file' ? '-f' : '-d';
+  // A directory probe reports a symlink as `other`, as the single probe does.
+  const link = keep === 'file' ? 'link' : 'other';
+  return (
+    sh`set -- ${paths}
+n=$#
+for p do
+  if [ -L "$p" ]; then t=${link}
+  elif [ ${test} "$p" ]; then t=${keep}
+  elif [ -e "$p" ]; then t=other
+  else t=absent
+  fi
+  printf 't\\t%s\\n' "$t"
+  if [ "$t" = ${keep} ]; then set -- "$@" "$p"; fi
+done
+shift "$n"
+if [ $# -gt 0 ]; then
+  if stat -c %a / >/dev/null 2>&1; then stat -c 's\t%a\t%U\t%G\t%s\t%n' -- "$@" 2>/dev/null
+  else stat -f 's\t%Lp\t%Su\t%Sg\t%z\t%N' -- "$@" 2>/dev/null
+  fi
+` +
+    (content ? `  printf 'c\\t'; cat -- "$@" 2>/dev/null | base64 | tr -d '\\n'; echo\n` : '') +
+    'fi'
+  );
+}
+
+/** One path's state as `probePaths` printed it. */
+export interface PathObserved {
+  type: string;
+  mode?: string;
+  owner?: string;
+  group?: string;
+  content?: string;
+}
+
+/** Parses the output of `probePaths`, one entry per path in order. */
+export function parsePaths(output: string, paths: string[]): PathObserved[] {
+  const types: string[] = [];
+  const stats: Array<{ mode: string; owner: string; group: string; size: number; path: string }> = [];
+  let b64 = '';
+  for (const line of output.split('\n')) {
+    const f = line.split('\t');
+    if (f[0] === 't' && f.length === 2) types.push(f[1]!);
+    else if (f[0] === 's' && f.length >= 6) stats.push({ mode: f[1]!, owner: f[2]!, group: f[3]!, size: Number(f[4]), path: f.slice(5).join('\t') });
+    else if (f[0] === 'c' && f.length === 2) b64 = f[1]!;
+  }
+  const bytes = Buffer.from(b64, 'base64');
+  const byPath = new Map<string, PathObserved>();
+  let at = 0;
+  for (const s of stats) {
+    byPath.set(s.path, { type: 'stat', mode: s.mode.padStart(4, '0'), owner: s.owner, group: s.group, content: bytes.subarray(at, at + s.size).toString('utf8') });
+    at += s.size;
+  }
+  if (b64 && at !== bytes.length) throw new Error(`a file changed while it was being read (${stats.map((s) => s.path).join(', ')}); plan again`);
+  return paths.map((path, i) => {
+    const type = types[i] ?? 'absent';
+    const stat = byPath.get(path);
+    // Kept but gone before the stat: it is not there any more.
+    if (type === 'file' || type === 'directory') return stat ? { ...stat, type } : { type: 'absent' };
+    return { type };
+  });
+}
+
+/** Reads many files at once (the `file` kind's batch); the same observations as `probeFile`. */
+export function probeFiles(paths: string[]): string {
+  return probePaths(paths, 'file', true);
+}
+
+/** Parses the output of `probeFiles`. */
+export function parseFiles(output: string, paths: string[]): FileObserved[] {
+  return parsePaths(output, paths).map((o): FileObserved => {
+    if (o.type === 'file') return { type: 'file', mode: o.mode, owner: o.owner, group: o.group, content: o.content ?? '' };
+    return { type: o.type === 'link' || o.type === 'other' ? o.type : 'absent' };
+  });
+}
+
 /** The metadata differences between a wanted file and what is there (content is diffed apart). */
 export function fileAttributeChanges(spec: FileSpec, observed: FileObserved): AttributeChange[] {
   const changes: AttributeChange[] = [];

@@ -5,7 +5,9 @@ import {
   fileAttributeChanges,
   fileInSync,
   parseFile,
+  parseFiles,
   probeFile,
+  probeFiles,
   writeFileScript,
   type FileObserved,
   type FileSpec,
@@ -33,5 +35,7 @@ export const fileKind = defineKind<FileSpec, FileObserved>({
   name: (spec) => spec.path,
   probe: (spec) => probeFile(spec.path),
   parse: (output) => parseFile(output),
+  probeMany: (specs) => probeFiles(specs.map((s) => s.path)),
+  parseMany: (output, specs) => parseFiles(output, specs.map((s) => s.path)),
   diff: diffFile,
 });

@@ -53,6 +53,15 @@ export interface ResourceKind<S, O> {
   name(spec: S): string;
   probe(spec: S): string;
   parse(output: string, spec: S): O;
+  /**
+   * Reads many resources of this kind in one snippet (a few processes in all, not a few each):
+   * at 500 guests the per-resource forks were most of a plan's time. Must read exactly what
+   * `probe` reads, and must not depend on anything cross-machine facts may change (a file's
+   * content): the plan is compared again against the same read (replay-runner.ts).
+   */
+  probeMany?(specs: S[]): string;
+  /** Parses the output of `probeMany`, one observation per spec, in the same order. */
+  parseMany?(output: string, specs: S[]): O[];
   diff(spec: S, observed: O, ctx: DiffContext): Delta;
 }
 
@@ -62,6 +71,8 @@ export interface AnyKind {
   name(spec: unknown): string;
   probe(spec: unknown): string;
   parse(output: string, spec: unknown): unknown;
+  probeMany?(specs: unknown[]): string;
+  parseMany?(output: string, specs: unknown[]): unknown[];
   diff(spec: unknown, observed: unknown, ctx: DiffContext): Delta;
 }
 

@@ -57,5 +57,6 @@ describe.each(cases)('%s', (_file, c) => {
   });
   it('probes with a snippet that is valid POSIX sh', () => {
     execFileSync('sh', ['-n'], { input: kind.probe(c.spec) });
+    if (kind.probeMany) execFileSync('sh', ['-n'], { input: kind.probeMany([c.spec]) });
   });
 });
