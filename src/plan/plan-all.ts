@@ -19,6 +19,7 @@ import type { ConnectOptions, Runner } from '../transport/runner.js';
 import { planMachine, type MachineWork } from './plan-machine.js';
 import { summarize, type MachinePlan, type Plan, type PlannedChange } from './plan-model.js';
 import { RecordingRunner, replayRunner, type ExecRecord } from './replay-runner.js';
+import { resourceProbes } from './resource-probes.js';
 
 /** How machines that wait for another machine's facts get applied (apply-all.ts). */
 export interface CrossMachine {
@@ -165,7 +166,7 @@ function resolveEndpoints(config: PairConfig, sshConfigFile: string | undefined,
 /** Facts may change what a resource contains, never which resources there are or how they are read. */
 function assertSameShape(a: DesiredMachine, b: DesiredMachine): void {
   const shape = (m: DesiredMachine) =>
-    JSON.stringify([m.resources.map((r) => [r.address, kindOf(r.kind).probe(r.spec)]), (m.facts ?? []).map((f) => [f.key, f.snippet])]);
+    JSON.stringify([m.resources.map((r) => r.address), resourceProbes(m.resources).snippets, (m.facts ?? []).map((f) => [f.key, f.snippet])]);
   if (shape(a) !== shape(b)) {
     throw new Error(`internal error: facts changed the addresses or probes of ${a.target.id}'s resources; they may only change contents`);
   }

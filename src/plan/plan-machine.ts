@@ -18,6 +18,7 @@ import { sh } from '../transport/shell-quote.js';
 import type { ChangeCause, MachinePlan, PlannedChange } from './plan-model.js';
 import { HOLDER_PROBE, LOCK_FILE, holderWarning, parseHolder } from './lock.js';
 import { buildProbeScript, parseProbeOutput } from './probe-script.js';
+import { resourceProbes } from './resource-probes.js';
 import { BACKUP_DIR, backupPathFor, canonicalJson, parseRecord, type RecordedResource } from './record.js';
 
 /** A planned change with the commands that make it, kept apart from the printable plan. */
@@ -97,22 +98,27 @@ export async function planMachine(machine: DesiredMachine, runner: Runner): Prom
   const desired = topoSort(machine.resources);
   // Facts other machines need (graph/facts.ts) ride in the same exec, after the resources.
   const facts = machine.facts ?? [];
+  const desiredReads = resourceProbes(desired);
   const first = await probe(
     runner,
-    [sh`cat ${RECORD_FILE} 2>/dev/null || :`, HOLDER_PROBE, ...desired.map((r) => kindOf(r.kind).probe(r.spec)), ...facts.map((f) => f.snippet)],
+    [sh`cat ${RECORD_FILE} 2>/dev/null || :`, HOLDER_PROBE, ...desiredReads.snippets, ...facts.map((f) => f.snippet)],
     [HOLDER_SECTION],
   );
   const [recordOut, holderOut, ...desiredOut] = first.results;
+  const desiredObserved = desiredReads.observe(desiredOut.slice(0, desiredReads.snippets.length).map((r) => r.output));
+  const factsOut = desiredOut.slice(desiredReads.snippets.length);
   const { record, error } = parseRecord(recordOut?.output ?? '');
   const recorded = new Map(record.resources.map((r) => [r.address, r]));
   const wanted = new Set(desired.map((r) => r.address));
   const orphans = topoSort(record.resources.filter((r) => !wanted.has(r.address))).reverse() as RecordedResource[];
   const backups = orphans.filter((r) => r.origin === 'adopted' && r.backup && fileLike(r.spec));
+  const orphanReads = resourceProbes(orphans);
   const second =
     orphans.length > 0
-      ? await probe(runner, [...orphans.map((r) => kindOf(r.kind).probe(r.spec)), ...backups.map((r) => probeFile(r.backup!))])
+      ? await probe(runner, [...orphanReads.snippets, ...backups.map((r) => probeFile(r.backup!))])
       : undefined;
-  const originals = new Map(backups.map((r, i) => [r.address, parseFile(second?.results[orphans.length + i]?.output ?? '')]));
+  const orphanObserved = orphanReads.observe((second?.results ?? []).slice(0, orphanReads.snippets.length).map((r) => r.output));
+  const originals = new Map(backups.map((r, i) => [r.address, parseFile(second?.results[orphanReads.snippets.length + i]?.output ?? '')]));
 
   const warnings: string[] = error ? [error] : [];
   const unfinished = holderWarning(machine.target.id, parseHolder(holderOut?.output ?? ''));
@@ -135,7 +141,7 @@ export async function planMachine(machine: DesiredMachine, runner: Runner): Prom
   orphans.forEach((r, i) => {
     interimRecord.push(r);
     const kind = kindOf(r.kind);
-    const delta = kind.diff(r.spec, kind.parse(second?.results[i]?.output ?? '', r.spec), { wanted: false, recorded: true });
+    const delta = kind.diff(r.spec, orphanObserved[i], { wanted: false, recorded: true });
     warnings.push(...delta.warnings);
     errors.push(...delta.errors.map((e) => `${r.address}: ${e}`));
     const keep = KEPT_ON_REMOVAL[r.kind];
@@ -162,7 +168,7 @@ export async function planMachine(machine: DesiredMachine, runner: Runner): Prom
   desired.forEach((r, i) => {
     const kind = kindOf(r.kind);
     const entry = recorded.get(r.address);
-    const delta = kind.diff(r.spec, kind.parse(desiredOut[i]?.output ?? '', r.spec), { wanted: true, recorded: entry !== undefined });
+    const delta = kind.diff(r.spec, desiredObserved[i], { wanted: true, recorded: entry !== undefined });
     warnings.push(...delta.warnings);
     errors.push(...delta.errors.map((e) => `${r.address}: ${e}`));
     // Whatever was at the address before pairctl first recorded it was not made by pairctl; but
@@ -207,7 +213,7 @@ rmdir ${BACKUP_DIR} ${STATE_DIR} 2>/dev/null || :`, undefined);
     steps,
     record: finalRecord,
     interimRecord,
-    facts: Object.fromEntries(facts.map((f, i) => [f.key, desiredOut[desired.length + i]?.output ?? ''])),
+    facts: Object.fromEntries(facts.map((f, i) => [f.key, factsOut[i]?.output ?? ''])),
     reads: {
       scripts: [first.script, ...(second ? [second.script] : [])],
       nonces: [first.nonce, ...(second ? [second.nonce] : [])],

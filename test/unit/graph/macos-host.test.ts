@@ -21,6 +21,7 @@ import { upScript } from '../../../src/session/session-scripts.js';
 import { render } from '../../../src/templates/render.js';
 import type { ExecResult, Runner } from '../../../src/transport/runner.js';
 import { guest, sampleConfig } from '../fixtures.js';
+import { unbatch } from '../plan/scripted-runner.js';
 
 const fixtures = join(import.meta.dirname, '../../fixtures/macos');
 const recorded = (name: string) => JSON.parse(readFileSync(join(fixtures, name), 'utf8')) as Record<string, string>;
@@ -67,9 +68,13 @@ function replayRunner(machine: DesiredMachine, table: Record<string, string>, co
       const stdout = sections
         .map((section, i) => {
           const snippet = /^\d+\\n'\n\( ([\s\S]*)\n\) 2>&1\n/.exec(section)?.[1] ?? '';
-          const r = bySnippet.get(snippet);
-          // After an apply the machine also holds pairctl's record of what it made.
-          const out = r ? outputFor(r, table, converged) : snippet.includes(RECORD_FILE) && converged ? recordText(ordered) : '';
+          const one = (snippet: string) => {
+            const r = bySnippet.get(snippet);
+            // After an apply the machine also holds pairctl's record of what it made.
+            return r ? outputFor(r, table, converged) : snippet.includes(RECORD_FILE) && converged ? recordText(ordered) : '';
+          };
+          const batch = unbatch(snippet);
+          const out = batch ? batch.join(batch.singles.map(one)) : one(snippet);
           return `\n@@pairctl-${nonce}-begin-${i}\n${out}\n@@pairctl-${nonce}-end-${i}-0\n`;
         })
         .join('');
