@@ -9,7 +9,7 @@
 // finds relative to itself are still there: ../../package.json, and the handlebars templates,
 // which are copied beside the chunks.
 // Usage (after tsc, copy-templates and build-validators): node scripts/bundle.mjs
-import { cpSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, readdirSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const out = 'dist/cli';
@@ -31,4 +31,6 @@ await build({
   logLevel: 'warning',
 });
 for (const f of readdirSync('dist/templates')) if (f.endsWith('.hbs')) cpSync(`dist/templates/${f}`, `${out}/${f}`);
+// The bin file runs directly too (npm also sets this when it installs or links the package).
+chmodSync(`${out}/main.js`, 0o755);
 process.stdout.write(`bundled ${out}/main.js\n`);

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /** Entry point: maps the first argument to one file per command and turns errors into exit codes. */
+import { realpathSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
+import { fileURLToPath } from 'node:url';
 import type { CliIO, Command } from './io.js';
 import { UsageError } from './io.js';
 
@@ -80,8 +82,16 @@ function processIO(): CliIO {
   };
 }
 
-const isEntry = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/.*\/dist\//, '/dist/'));
-if (isEntry) {
+/** True when node was started on this file, directly or through npm's bin symlink. */
+function isEntry(): boolean {
+  try {
+    return Boolean(process.argv[1]) && realpathSync(process.argv[1]!) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntry()) {
   main(process.argv.slice(2), processIO()).then(
     (code) => process.exit(code),
     (err: unknown) => {
