@@ -81,7 +81,9 @@ function assertProbePath(path: string): void {
  * GNU or BSD stat (the path last, so it may hold tabs); with `content`, then one `c<TAB>` line:
  * the base64 of those files' bytes, concatenated in the stat's order and split by its sizes.
  * Nothing printed depends on what is wanted there, so a plan can be compared again against the
- * same read once cross-machine facts change a file's content.
+ * same read once cross-machine facts change a file's content. The kept paths go to stat and cat
+ * through `xargs -0` (GNU and BSD both have it): collecting them with `set -- "$@" "$p"` copies
+ * the list each time, and at 1,000 paths that quadratic loop cost more than the processes saved.
  */
 export function probePaths(paths: string[], keep: 'file' | 'directory', content: boolean): string {
   paths.forEach(assertProbePath);
@@ -90,7 +92,7 @@ export function probePaths(paths: string[], keep: 'file' | 'directory', content:
   const link = keep === 'file' ? 'link' : 'other';
   return (
     sh`set -- ${paths}
-n=$#
+k=0
 for p do
   if [ -L "$p" ]; then t=${link}
   elif [ ${test} "$p" ]; then t=${keep}
@@ -98,15 +100,15 @@ for p do
   else t=absent
   fi
   printf 't\\t%s\\n' "$t"
-  if [ "$t" = ${keep} ]; then set -- "$@" "$p"; fi
+  if [ "$t" = ${keep} ]; then k=$((k + 1)); fi
 done
-shift "$n"
-if [ $# -gt 0 ]; then
-  if stat -c %a / >/dev/null 2>&1; then stat -c 's\t%a\t%U\t%G\t%s\t%n' -- "$@" 2>/dev/null
-  else stat -f 's\t%Lp\t%Su\t%Sg\t%z\t%N' -- "$@" 2>/dev/null
+if [ "$k" -gt 0 ]; then
+  kept() { for p do if [ ! -L "$p" ] && [ ${test} "$p" ]; then printf '%s\\0' "$p"; fi; done; }
+  if stat -c %a / >/dev/null 2>&1; then kept "$@" | xargs -0 stat -c 's\t%a\t%U\t%G\t%s\t%n' -- 2>/dev/null
+  else kept "$@" | xargs -0 stat -f 's\t%Lp\t%Su\t%Sg\t%z\t%N' -- 2>/dev/null
   fi
 ` +
-    (content ? `  printf 'c\\t'; cat -- "$@" 2>/dev/null | base64 | tr -d '\\n'; echo\n` : '') +
+    (content ? `  printf 'c\\t'; kept "$@" | xargs -0 cat -- 2>/dev/null | base64 | tr -d '\\n'; echo\n` : '') +
     'fi'
   );
 }
