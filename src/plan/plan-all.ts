@@ -85,24 +85,32 @@ export async function planAll(
   const first = new Map(machines.map((m) => [m.target.id, m]));
 
   /** The machine compared against the graph built with `known`, from its one plan-time read. */
-  const replan = async (id: string, known: Facts): Promise<{ work: MachineWork; deferred: Deferred[]; machine: DesiredMachine }> => {
+  const replan = async (
+    id: string,
+    known: Facts,
+    /** the graph already built with `known`, when the caller has it */
+    built?: Map<string, DesiredMachine>,
+  ): Promise<{ work: MachineWork; deferred: Deferred[]; machine: DesiredMachine }> => {
     const before = first.get(id);
-    const machine = graph(known).find((m) => m.target.id === id);
+    const machine = (built ?? new Map(graph(known).map((m) => [m.target.id, m]))).get(id);
     const log = logs.get(id);
     const read = firstWorks.get(id);
     if (!before || !machine || !log || !read) throw new Error(`internal error: machine ${id} was not planned`);
-    assertSameShape(before, machine);
+    if (machine !== before) assertSameShape(before, machine);
     // Facts that change nothing on this machine: the first comparison stands.
-    const work = sameSpecs(before, machine) ? read : await planMachine(machine, replayRunner(id, log));
+    const work = machine === before || sameSpecs(before, machine) ? read : await planMachine(machine, replayRunner(id, log));
     const present = new Set(machine.resources.map((r) => r.address));
     return { work, machine, deferred: (machine.deferred ?? []).filter((d) => present.has(d.address)) };
   };
 
+  // One graph with the facts read, for every machine (500 guests: ~30 ms a build); when no
+  // machine reads facts it is the graph already built.
+  const settled = machines.some((m) => (m.facts ?? []).length > 0) ? new Map(graph(facts).map((m) => [m.target.id, m])) : first;
   const waits = new Map<string, Deferred[]>();
   const works: MachineWork[] = [];
   for (const m of machines) {
     if (!firstWorks.has(m.target.id)) continue;
-    const { work, machine, deferred } = await replan(m.target.id, facts);
+    const { work, machine, deferred } = await replan(m.target.id, facts, settled);
     const errors = [...(machine.errors ?? [])];
     const shown: Deferred[] = [];
     for (const d of deferred) {
