@@ -38,10 +38,17 @@ export interface AccountObserved {
  * comes after, with the platform's own tool (userdel fails while they run).
  */
 export function cutOffGuestScript(spec: AccountSpec): string {
-  return sh`rm -f ${spec.home + '/.ssh/authorized_keys'}
+  return (
+    sh`rm -f ${spec.home + '/.ssh/authorized_keys'}
 if [ -S ${spec.socket} ]; then tmux -S ${spec.socket} server-access -d ${spec.name} >/dev/null 2>&1 || :; fi
-pkill -KILL -u ${spec.name} 2>/dev/null || :
-i=0; while pgrep -u ${spec.name} >/dev/null 2>&1 && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done`;
+` + endProcessesScript(spec.name)
+  );
+}
+
+/** Ends every process of a user and waits (up to 5 s) until none is left: userdel refuses before. */
+export function endProcessesScript(name: string): string {
+  return sh`pkill -KILL -u ${name} 2>/dev/null || :
+i=0; while pgrep -u ${name} >/dev/null 2>&1 && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done`;
 }
 
 /** The refusal to adopt an account someone else made under a guest's name. */
@@ -100,10 +107,18 @@ export function parseAccounts(output: string, names: string[], homes: string[]):
   });
 }
 
-export const accountKind = defineKind<AccountSpec, AccountObserved>({
-  kind: 'account',
-  name: (spec) => spec.name,
-  probe: (spec) => sh`u=${spec.name}
+/** The account fields a read needs; relay accounts are read the same way. */
+export interface AccountRef {
+  name: string;
+  home: string;
+}
+
+/**
+ * How a Linux account is read, alone or many at once: shared by guest accounts on a host and
+ * the tunnel and jump accounts on a relay.
+ */
+export const accountReads = {
+  probe: (spec: AccountRef) => sh`u=${spec.name}
 if pw=$(getent passwd "$u"); then
   printf '%s\\n' "$pw" | awk -F: '{print "uid=" $3; print "home=" $6; print "shell=" $7}'
   case "$(getent shadow "$u" | cut -d: -f2)" in
@@ -116,7 +131,7 @@ if pw=$(getent passwd "$u"); then
   echo "homestate=$(stat -c '%U:%G:%a' ${spec.home} 2>/dev/null || echo absent)"
 fi`,
   // Per account, the probe above forks five processes; this reads every account with four.
-  probeMany: (specs) => {
+  probeMany: (specs: AccountRef[]) => {
     for (const s of specs) if (/[:\n]/.test(s.name) || s.home.includes('\n')) throw new Error(`internal error: refusing to probe account ${JSON.stringify(s.name)}`);
     return sh`set -- ${specs.map((s) => s.name)}
 getent passwd "$@" | awk '{ print "passwd:" $0 }'
@@ -125,8 +140,8 @@ getent group | awk '{ print "group:" $0 }'
 stat -c 'home:%U:%G:%a:%n' -- ${specs.map((s) => s.home)} 2>/dev/null
 :`;
   },
-  parseMany: (output, specs) => parseAccounts(output, specs.map((s) => s.name), specs.map((s) => s.home)),
-  parse: (output) => {
+  parseMany: (output: string, specs: AccountRef[]): AccountObserved[] => parseAccounts(output, specs.map((s) => s.name), specs.map((s) => s.home)),
+  parse: (output: string): AccountObserved => {
     const kv = keyValues(output);
     if (!kv.has('uid')) return { exists: false };
     return {
@@ -139,6 +154,12 @@ stat -c 'home:%U:%G:%a:%n' -- ${specs.map((s) => s.home)} 2>/dev/null
       homeState: kv.get('homestate'),
     };
   },
+};
+
+export const accountKind = defineKind<AccountSpec, AccountObserved>({
+  kind: 'account',
+  name: (spec) => spec.name,
+  ...accountReads,
   diff: (spec, observed, ctx) => {
     if (!ctx.wanted) {
       if (!observed.exists) return noop();

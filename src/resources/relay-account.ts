@@ -6,7 +6,8 @@
  * it cannot plant files sshd would read.
  */
 import { sh } from '../transport/shell-quote.js';
-import { defineKind, keyValues, noop, type AttributeChange } from './kind.js';
+import { accountReads, endProcessesScript, type AccountObserved } from './account.js';
+import { defineKind, noop, type AttributeChange } from './kind.js';
 
 export interface RelayAccountSpec {
   name: string;
@@ -19,45 +20,13 @@ export interface RelayAccountSpec {
   purpose: string;
 }
 
-export interface RelayAccountObserved {
-  exists: boolean;
-  home?: string;
-  shell?: string;
-  /** classified, never the hash itself: star | locked | empty | set */
-  password?: string;
-  /** all group names, primary first */
-  groups?: string[];
-  /** owner:group:mode of the home directory, or absent */
-  homeState?: string;
-}
+/** What is read of a relay account: the same as of a guest's account (account.ts). */
+export type RelayAccountObserved = AccountObserved;
 
 export const relayAccountKind = defineKind<RelayAccountSpec, RelayAccountObserved>({
   kind: 'relay_account',
   name: (spec) => spec.name,
-  probe: (spec) => sh`u=${spec.name}
-if pw=$(getent passwd "$u"); then
-  printf '%s\\n' "$pw" | awk -F: '{print "home=" $6; print "shell=" $7}'
-  case "$(getent shadow "$u" | cut -d: -f2)" in
-    '*') echo password=star ;;
-    '!'*) echo password=locked ;;
-    '') echo password=empty ;;
-    *) echo password=set ;;
-  esac
-  echo "groups=$(id -nG "$u")"
-  echo "homestate=$(stat -c '%U:%G:%a' ${spec.home} 2>/dev/null || echo absent)"
-fi`,
-  parse: (output) => {
-    const kv = keyValues(output);
-    if (!kv.has('home')) return { exists: false };
-    return {
-      exists: true,
-      home: kv.get('home'),
-      shell: kv.get('shell'),
-      password: kv.get('password'),
-      groups: (kv.get('groups') ?? '').split(/\s+/).filter(Boolean),
-      homeState: kv.get('homestate'),
-    };
-  },
+  ...accountReads,
   diff: (spec, observed, ctx) => {
     if (!ctx.wanted) {
       if (!observed.exists) return noop();
@@ -66,9 +35,11 @@ fi`,
       return {
         ...noop(),
         action: 'delete',
-        script: sh`rm -f ${spec.home + '/.ssh/authorized_keys'}
-pkill -KILL -u ${spec.name} 2>/dev/null || :
-i=0; while pgrep -u ${spec.name} >/dev/null 2>&1 && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+        script:
+          sh`rm -f ${spec.home + '/.ssh/authorized_keys'}
+` +
+          endProcessesScript(spec.name) +
+          sh`
 userdel ${spec.name}
 rm -rf -- ${spec.home}`,
       };
