@@ -156,10 +156,14 @@ describe.skipIf(unavailable)('faults during apply, on a real host', () => {
 
   it('two applies at once: one applies, the other waits for the lock and then refuses, changing nothing; the machine converges', async () => {
     writeConfig(['ga', 'gb', 'gc']);
-    const [x, y] = await Promise.all([cli('apply', '-f', file, '--yes'), cli('apply', '-f', file, '--yes')]);
-    const codes = [x.code, y.code].sort();
-    expect(codes).toEqual([0, 1]);
-    const loser = x.code === 1 ? x : y;
+    // Started together, a fast apply could finish before the other even read the machine; so
+    // the second starts once the first holds the lock inside a slow step (3 × 1.5 s useradd).
+    const first = startPairctl(['apply', '-f', file, '--yes', '-F', lab.sshConfigFile]);
+    await until('the first apply to take the lock', () => first.stdout().includes('box: account["pair-ga"]: applying'));
+    const loser = await cli('apply', '-f', file, '--yes');
+    const winner = await first.done;
+    expect(winner.code).toBe(0);
+    expect(loser.code).toBe(1);
     expect(loser.stdout).toMatch(/box: waiting for the lock \(held by pairctl pid \d+ on .+ as root, since \S+; its shell there is pid \d+, still running\)/);
     expect(loser.stderr).toContain('box changed since this plan read it (another apply, or a change by hand); nothing was changed. Run pairctl plan again');
     expect(loser.stderr).not.toContain('made:');
