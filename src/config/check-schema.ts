@@ -304,12 +304,31 @@ export interface SchemaCheck {
 }
 
 /** Validates parsed data against the schema and says which parts are fit for the rules. */
+/**
+ * Past this many, a file is too broken for more messages to help (a generated file gone wrong):
+ * the rest is counted, as compilers stop at an error limit, and lint stays fast.
+ */
+export const MAX_SCHEMA_DIAGNOSTICS = 500;
+
 export function checkSchema(data: unknown, file: string, locate: Locate): SchemaCheck {
   const validate = validators().file;
   if (validate(data)) return { raw: data, parts: data, diagnostics: [] };
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
-  for (const error of validate.errors ?? []) {
+  const errors = validate.errors ?? [];
+  for (const [i, error] of errors.entries()) {
+    if (out.length >= MAX_SCHEMA_DIAGNOSTICS) {
+      out.push({
+        file,
+        line: 1,
+        column: 1,
+        severity: 'error',
+        rule: 'schema',
+        message: `${errors.length - i} more schema problems are not listed`,
+        hint: 'fix the problems listed first, then lint again',
+      });
+      break;
+    }
     const t = translate(error, data);
     if (!t) continue;
     const pos = locate(t.path, t.target);
