@@ -34,14 +34,19 @@ function resource<S>(kind: string, name: string, spec: S, deps: string[] = []): 
   return { kind, address: address(kind, name), spec, deps };
 }
 
-/** sshd settings every guest connection must get, as `sshd -T` prints them (lower case). */
-export const GUEST_SSHD_SETTINGS: ReadonlyArray<[string, string]> = [
+/** Every account pairctl makes, on a host or a relay, logs in with a listed key and nothing else. */
+export const KEY_ONLY_AUTH: ReadonlyArray<[string, string]> = [
   ['AuthenticationMethods', 'publickey'],
   ['PubkeyAuthentication', 'yes'],
   ['PasswordAuthentication', 'no'],
   ['KbdInteractiveAuthentication', 'no'],
   ['HostbasedAuthentication', 'no'],
   ['PermitEmptyPasswords', 'no'],
+];
+
+/** sshd settings every guest connection must get, as `sshd -T` prints them (lower case). */
+export const GUEST_SSHD_SETTINGS: ReadonlyArray<[string, string]> = [
+  ...KEY_ONLY_AUTH,
   ['DisableForwarding', 'yes'],
   ['AllowTcpForwarding', 'no'],
   ['AllowStreamLocalForwarding', 'no'],

@@ -28,16 +28,12 @@ import {
   relayHome,
   tunnelAccount,
 } from './paths.js';
+import { KEY_ONLY_AUTH } from './linux-host.js';
 import { emptyPart, listenAddress, relayPorts, resource, type MachinePart } from './tunnel-host.js';
 
 /** Settings every account pairctl makes on a relay gets: keys only, nothing but what is granted. */
 const LOCKED: ReadonlyArray<[string, string]> = [
-  ['AuthenticationMethods', 'publickey'],
-  ['PubkeyAuthentication', 'yes'],
-  ['PasswordAuthentication', 'no'],
-  ['KbdInteractiveAuthentication', 'no'],
-  ['HostbasedAuthentication', 'no'],
-  ['PermitEmptyPasswords', 'no'],
+  ...KEY_ONLY_AUTH,
   ['AllowAgentForwarding', 'no'],
   ['AllowStreamLocalForwarding', 'no'],
   ['X11Forwarding', 'no'],

@@ -37,11 +37,28 @@ export interface AccountObserved {
  * key away, revoke in tmux (which detaches them), end their processes. Deleting the account
  * comes after, with the platform's own tool (userdel fails while they run).
  */
-export function cutOffGuestScript(spec: AccountSpec): string {
+export function cutOffGuestScript(spec: AccountRef & { socket: string }): string {
   return (
     sh`rm -f ${spec.home + '/.ssh/authorized_keys'}
 if [ -S ${spec.socket} ]; then tmux -S ${spec.socket} server-access -d ${spec.name} >/dev/null 2>&1 || :; fi
 ` + endProcessesScript(spec.name)
+  );
+}
+
+/**
+ * Removes a Linux account pairctl made: its key first (no new logins), then its processes
+ * (revoked from the session too, for a guest), then the account and its root-owned home.
+ */
+export function removeLinuxAccountScript(spec: AccountRef & { socket?: string }): string {
+  const cutOff = spec.socket
+    ? cutOffGuestScript({ ...spec, socket: spec.socket })
+    : sh`rm -f ${spec.home + '/.ssh/authorized_keys'}
+` + endProcessesScript(spec.name);
+  return (
+    cutOff +
+    sh`
+userdel ${spec.name}
+rm -rf -- ${spec.home}`
   );
 }
 
@@ -163,15 +180,7 @@ export const accountKind = defineKind<AccountSpec, AccountObserved>({
   diff: (spec, observed, ctx) => {
     if (!ctx.wanted) {
       if (!observed.exists) return noop();
-      return {
-        ...noop(),
-        action: 'delete',
-        script:
-          cutOffGuestScript(spec) +
-          sh`
-userdel ${spec.name}
-rm -rf -- ${spec.home}`,
-      };
+      return { ...noop(), action: 'delete', script: removeLinuxAccountScript(spec) };
     }
     if (observed.exists && !ctx.recorded) return noop([], [takeoverError(spec)]);
     const supplementary = spec.groups.join(',');

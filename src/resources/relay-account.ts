@@ -6,7 +6,7 @@
  * it cannot plant files sshd would read.
  */
 import { sh } from '../transport/shell-quote.js';
-import { accountReads, endProcessesScript, type AccountObserved } from './account.js';
+import { accountReads, removeLinuxAccountScript, type AccountObserved } from './account.js';
 import { defineKind, noop, type AttributeChange } from './kind.js';
 
 export interface RelayAccountSpec {
@@ -32,17 +32,7 @@ export const relayAccountKind = defineKind<RelayAccountSpec, RelayAccountObserve
       if (!observed.exists) return noop();
       // The key goes first, then its open connections (a tunnel or a guest passing through),
       // then the account: userdel refuses while the user has processes.
-      return {
-        ...noop(),
-        action: 'delete',
-        script:
-          sh`rm -f ${spec.home + '/.ssh/authorized_keys'}
-` +
-          endProcessesScript(spec.name) +
-          sh`
-userdel ${spec.name}
-rm -rf -- ${spec.home}`,
-      };
+      return { ...noop(), action: 'delete', script: removeLinuxAccountScript(spec) };
     }
     if (observed.exists && !ctx.recorded) {
       return noop([], [
