@@ -36,6 +36,26 @@ group=%G' "$p"; else stat -f 'mode=%Lp
 owner=%Su
 group=%Sg' "$p"; fi`;
 
+/** Fields `statLine` can print, with their GNU (Linux) and BSD (macOS) stat format codes. */
+const STAT_FIELDS = {
+  mode: ['%a', '%Lp'],
+  user: ['%U', '%Su'],
+  group: ['%G', '%Sg'],
+  uid: ['%u', '%u'],
+  gid: ['%g', '%g'],
+} as const;
+
+/**
+ * Shell printing one `key=<f1>:<f2>:…` line about `path` (a trusted shell expression such as
+ * "$p") with GNU stat or BSD stat, whichever the machine has: the one place that choice is made
+ * for single-line reads.
+ */
+export function statLine(key: string, path: string, fields: Array<keyof typeof STAT_FIELDS>): string {
+  const gnu = fields.map((f) => STAT_FIELDS[f][0]).join(':');
+  const bsd = fields.map((f) => STAT_FIELDS[f][1]).join(':');
+  return `if stat -c %a / >/dev/null 2>&1; then echo "${key}=$(stat -c '${gnu}' ${path})"; else echo "${key}=$(stat -f '${bsd}' ${path})"; fi`;
+}
+
 /** Prints type, mode, owner, group and base64 content of a path (never follows a symlink). */
 export function probeFile(path: string): string {
   return (

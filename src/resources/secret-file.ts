@@ -8,7 +8,10 @@
  */
 import { dirname } from 'node:path';
 import { sh } from '../transport/shell-quote.js';
+import { statLine } from './file-state.js';
 import { defineKind, keyValues, noop, type AttributeChange } from './kind.js';
+
+const STATE = statLine('state', '"$p"', ['user', 'group', 'mode']);
 
 /** Where the secret goes in `template`; it appears there exactly once. */
 export const SECRET_SLOT = '@@PAIRCTL-SECRET@@';
@@ -84,7 +87,9 @@ export const secretFileKind = defineKind<SecretFileSpec, SecretFileObserved>({
 if [ -L "$p" ]; then echo type=other
 elif [ -f "$p" ]; then
   echo type=file
-  echo "state=$(stat -c '%U:%G:%a' "$p")"
+  ` +
+    STATE +
+    `
   echo "sha256=$(sha256sum < "$p" | cut -c1-64)"
 elif [ -e "$p" ]; then echo type=other
 else echo type=absent

@@ -8,7 +8,10 @@
  */
 import type { Mode } from '../config/model.js';
 import { sh } from '../transport/shell-quote.js';
+import { statLine } from './file-state.js';
 import { defineKind, keyValues, noop, type AttributeChange } from './kind.js';
+
+const SOCKET_STATE = statLine('socket', '"$s"', ['mode', 'user', 'group']);
 
 export interface Grant {
   account: string;
@@ -55,7 +58,9 @@ export const sessionAccessKind = defineKind<SessionAccessSpec, SessionAccessObse
   probe: (spec) => sh`s=${spec.socket}
 if [ -S "$s" ] && tmux -S "$s" list-sessions >/dev/null 2>&1; then
   echo running=yes
-  if stat -c %a / >/dev/null 2>&1; then echo "socket=$(stat -c '%a:%U:%G' "$s")"; else echo "socket=$(stat -f '%Lp:%Su:%Sg' "$s")"; fi
+  ` +
+    SOCKET_STATE +
+    `
   tmux -S "$s" server-access -l 2>/dev/null | sed -n 's/^\\([^ ]*\\) (\\([RW]\\))$/acl.\\1=\\2/p'
 else
   echo running=no

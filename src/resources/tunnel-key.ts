@@ -5,7 +5,10 @@
  */
 import { dirname } from 'node:path';
 import { sh } from '../transport/shell-quote.js';
+import { statLine } from './file-state.js';
 import { defineKind, keyValues, noop, type AttributeChange } from './kind.js';
+
+const STATE = statLine('state', '"$k"', ['uid', 'gid', 'mode']);
 
 export interface TunnelKeySpec {
   /** the private key's path; the public key is `<path>.pub` */
@@ -32,7 +35,9 @@ export const tunnelKeyKind = defineKind<TunnelKeySpec, TunnelKeyObserved>({
 if [ -L "$k" ] || { [ -e "$k" ] && [ ! -f "$k" ]; }; then echo type=other
 elif [ -f "$k" ]; then
   echo type=file
-  if stat -c %a / >/dev/null 2>&1; then echo "state=$(stat -c '%u:%g:%a' "$k")"; else echo "state=$(stat -f '%u:%g:%Lp' "$k")"; fi
+  ` +
+    STATE +
+    `
   echo "derived=$(ssh-keygen -y -f "$k" </dev/null 2>/dev/null | cut -d' ' -f1,2)"
   if [ -f "$k.pub" ]; then echo "pubfile=$(cut -d' ' -f1,2 "$k.pub")"; fi
 else echo type=absent
