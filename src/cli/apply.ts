@@ -26,6 +26,16 @@ export interface ApplyRun {
   lockTimeoutSeconds: number;
 }
 
+/** The options apply and destroy share (--json, --no-color, --lock-timeout), read the same way. */
+export function applyRun(command: ApplyRun['command'], flags: Record<string, unknown>, io: CliIO): ApplyRun {
+  return {
+    command,
+    json: Boolean(flags.json),
+    color: useColor(io, flags['no-color']),
+    lockTimeoutSeconds: parseDuration('--lock-timeout', flags['lock-timeout'], DEFAULT_LOCK_TIMEOUT_SECONDS),
+  };
+}
+
 /** Who this pairctl is, for the lock file of every machine it applies to. */
 function holder(): string {
   let user: string;
@@ -160,12 +170,7 @@ export const apply: Command = async (args, rawIO) => {
     'lock-timeout': { type: 'string' },
   });
   if (f.positionals.length > 1) throw new UsageError('usage: pairctl apply [PLANFILE] [-f FILE] [--yes] [--limit ID] [--lock-timeout 60s] [--json]');
-  const run: ApplyRun = {
-    command: 'apply',
-    json: Boolean(f.flags.json),
-    color: useColor(rawIO, f.flags['no-color']),
-    lockTimeoutSeconds: parseDuration('--lock-timeout', f.flags['lock-timeout'], DEFAULT_LOCK_TIMEOUT_SECONDS),
-  };
+  const run = applyRun('apply', f.flags, rawIO);
   const sshConfig = sshConfigFrom(f.sshConfig, rawIO);
   const planFile = f.positionals[0];
   if (planFile) {

@@ -3,12 +3,11 @@
  * pair.yaml's, plus those it applied to that pair.yaml no longer names) and puts back every file
  * it had replaced. Packages stay installed; the plan says so. Asks for "yes" unless --yes.
  */
-import { DEFAULT_LOCK_TIMEOUT_SECONDS } from '../plan/apply-machine.js';
 import { isEmpty } from '../plan/plan-model.js';
-import { applyPlanned, confirm, nothingToApply, type ApplyRun } from './apply.js';
+import { applyPlanned, applyRun, confirm, nothingToApply } from './apply.js';
 import { parseCommon } from './args.js';
 import { UsageError, type Command } from './io.js';
-import { listFlag, loadOrReport, parseDuration, sshConfigFrom, useColor } from './load.js';
+import { listFlag, loadOrReport, sshConfigFrom } from './load.js';
 import { planScoped, printPlan, redactedIO, reportBlockers } from './plan.js';
 
 export const destroy: Command = async (args, rawIO) => {
@@ -20,12 +19,7 @@ export const destroy: Command = async (args, rawIO) => {
     'lock-timeout': { type: 'string' },
   });
   if (f.positionals.length > 0) throw new UsageError('usage: pairctl destroy [-f FILE] [--host ID]... [--yes] [--lock-timeout 60s] [--json]');
-  const run: ApplyRun = {
-    command: 'destroy',
-    json: Boolean(f.flags.json),
-    color: useColor(rawIO, f.flags['no-color']),
-    lockTimeoutSeconds: parseDuration('--lock-timeout', f.flags['lock-timeout'], DEFAULT_LOCK_TIMEOUT_SECONDS),
-  };
+  const run = applyRun('destroy', f.flags, rawIO);
   if (run.json && !f.flags.yes) throw new UsageError('--json needs --yes: there is no prompt in JSON mode');
   const config = await loadOrReport(f.file, rawIO);
   if (!config) return 1;
