@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv04 from 'ajv-draft-04';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { CliIO } from '../../../src/cli/io.js';
+import { captureIo as io } from '../capture-io.js';
 import { UsageError } from '../../../src/cli/io.js';
 import { lint } from '../../../src/cli/lint.js';
 import { loadResolvedOrReport } from '../../../src/cli/load.js';
@@ -21,16 +21,6 @@ const keys = join(root, 'test/fixtures/config/keys');
 const ED = readFileSync(join(keys, 'ed25519.pub'), 'utf8').trim();
 const ED_C = readFileSync(join(keys, 'ed25519-c.pub'), 'utf8').trim();
 
-function io(env: NodeJS.ProcessEnv = {}): CliIO & { out: string; err: string } {
-  const o = { out: '', err: '' };
-  return Object.assign(o, {
-    stdout: (t: string) => void (o.out += t),
-    stderr: (t: string) => void (o.err += t),
-    interactive: false,
-    prompt: async () => '',
-    env,
-  });
-}
 
 function tempFile(name: string, text: string): string {
   const file = join(mkdtempSync(join(tmpdir(), 'pairctl-lint-')), name);

@@ -3,23 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { CliIO } from '../../../src/cli/io.js';
+import { captureIo as io } from '../capture-io.js';
 import { UsageError } from '../../../src/cli/io.js';
 import { validate } from '../../../src/cli/validate.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const cases = fileURLToPath(new URL('../../fixtures/config/cases/', import.meta.url));
 
-function io(): CliIO & { out: string; err: string } {
-  const o = { out: '', err: '' };
-  return Object.assign(o, {
-    stdout: (t: string) => void (o.out += t),
-    stderr: (t: string) => void (o.err += t),
-    interactive: false,
-    prompt: async () => '',
-    env: {},
-  });
-}
 
 describe('pairctl validate', () => {
   it('exits 0 and says ok for a valid file', async () => {

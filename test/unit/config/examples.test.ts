@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Validator } from '@cfworker/json-schema';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import type { CliIO } from '../../../src/cli/io.js';
+import { captureIo as io } from '../capture-io.js';
 import { lint } from '../../../src/cli/lint.js';
 import { loadConfig } from '../../../src/config/load-config.js';
 
@@ -28,16 +28,6 @@ function independent(data: unknown): { valid: boolean; errors: string[] } {
 
 const readYaml = (rel: string): unknown => parse(readFileSync(join(root, rel), 'utf8'), { version: '1.2' });
 
-function io(): CliIO & { out: string } {
-  const o = { out: '' };
-  return Object.assign(o, {
-    stdout: (t: string) => void (o.out += t),
-    stderr: (t: string) => void (o.out += t),
-    interactive: false,
-    prompt: async () => '',
-    env: {},
-  });
-}
 
 describe('examples/', () => {
   it('has one pair.yaml per provider and one for macOS', () => {
