@@ -5,7 +5,7 @@
  * admin groups, and a root-owned home so the guest cannot plant rc files.
  */
 import { sh } from '../transport/shell-quote.js';
-import { defineKind, keyValues, noop, type AttributeChange } from './kind.js';
+import { defineKind, keyValues, noop, type AttributeChange, type Delta } from './kind.js';
 
 export interface AccountSpec {
   name: string;
@@ -62,6 +62,55 @@ rm -rf -- ${spec.home}`
   );
 }
 
+/** Groups that would give a guest account power over the machine. */
+const ADMIN_GROUPS = ['sudo', 'wheel', 'admin', 'adm', 'root', 'docker', 'lxd', 'disk', 'shadow'];
+
+/** What pairctl decides of a Linux account it makes: a guest on a host, a tunnel or jump account on a relay. */
+export interface LinuxAccountFields extends AccountRef {
+  shell: string;
+  comment: string;
+  /** supplementary groups, exactly */
+  groups: string[];
+}
+
+/** Creates the account (password `*`: key login only, yet not "locked") and its root-owned home. */
+export function createLinuxAccountScript(spec: LinuxAccountFields): string {
+  const groups = spec.groups.length > 0 ? sh` --groups ${spec.groups.join(',')}` : '';
+  return (
+    sh`useradd --no-create-home --home-dir ${spec.home} --shell ${spec.shell} --comment ${spec.comment}` +
+    groups +
+    sh` --password '*' ${spec.name}
+install -d -m 0755 -o root -g root ${spec.home}`
+  );
+}
+
+/**
+ * Puts an existing account back to what pairctl wants: shell, home, password `*`, exactly the
+ * wanted groups, a root-owned home. With `noAdminGroups`, an admin group is drift even as the
+ * primary group (guests: it would give them power over the machine).
+ */
+export function updateLinuxAccount(spec: LinuxAccountFields, observed: AccountObserved, opts: { noAdminGroups?: boolean } = {}): Delta {
+  const attributes: AttributeChange[] = [];
+  if (observed.shell !== spec.shell) attributes.push({ name: 'shell', before: observed.shell, after: spec.shell });
+  if (observed.home !== spec.home) attributes.push({ name: 'home', before: observed.home, after: spec.home });
+  if (observed.password !== 'star') attributes.push({ name: 'password', before: observed.password, after: 'star' });
+  const have = (observed.groups ?? []).slice(1).sort().join(',');
+  const want = [...spec.groups].sort().join(',');
+  const admin = opts.noAdminGroups ? (observed.groups ?? []).filter((g) => ADMIN_GROUPS.includes(g)) : [];
+  if (have !== want || admin.length > 0) attributes.push({ name: 'groups', before: have, after: want });
+  if (observed.homeState !== 'root:root:755') attributes.push({ name: 'home owner', before: observed.homeState, after: 'root:root:755' });
+  if (attributes.length === 0) return noop();
+  return {
+    ...noop(),
+    action: 'update',
+    attributes,
+    script: sh`usermod --shell ${spec.shell} --home ${spec.home} --groups ${spec.groups.join(',')} --password '*' ${spec.name}
+install -d -m 0755 -o root -g root ${spec.home}
+chown root:root ${spec.home}
+chmod 0755 ${spec.home}`,
+  };
+}
+
 /** Ends every process of a user and waits (up to 5 s) until none is left: userdel refuses before. */
 export function endProcessesScript(name: string): string {
   return sh`pkill -KILL -u ${name} 2>/dev/null || :
@@ -72,9 +121,6 @@ i=0; while pgrep -u ${name} >/dev/null 2>&1 && [ $i -lt 50 ]; do sleep 0.1; i=$(
 export function takeoverError(spec: AccountSpec): string {
   return `account ${spec.name} already exists and was not made by pairctl; pairctl will not take over an existing account (remove it, or rename guest ${spec.guest})`;
 }
-
-/** Groups that would give a guest account power over the machine. */
-const ADMIN_GROUPS = ['sudo', 'wheel', 'admin', 'adm', 'root', 'docker', 'lxd', 'disk', 'shadow'];
 
 /**
  * Parses the batched account read: passwd lines, shadow lines already classified on the machine
@@ -183,7 +229,6 @@ export const accountKind = defineKind<AccountSpec, AccountObserved>({
       return { ...noop(), action: 'delete', script: removeLinuxAccountScript(spec) };
     }
     if (observed.exists && !ctx.recorded) return noop([], [takeoverError(spec)]);
-    const supplementary = spec.groups.join(',');
     if (!observed.exists) {
       return {
         ...noop(),
@@ -191,33 +236,12 @@ export const accountKind = defineKind<AccountSpec, AccountObserved>({
         attributes: [
           { name: 'shell', after: spec.shell },
           { name: 'home', after: `${spec.home} (root-owned)` },
-          { name: 'groups', after: supplementary },
+          { name: 'groups', after: spec.groups.join(',') },
           { name: 'password', after: '* (key login only)' },
         ],
-        script: sh`useradd --no-create-home --home-dir ${spec.home} --shell ${spec.shell} --comment ${spec.comment} --groups ${supplementary} --password '*' ${spec.name}
-install -d -m 0755 -o root -g root ${spec.home}`,
+        script: createLinuxAccountScript(spec),
       };
     }
-    const attributes: AttributeChange[] = [];
-    if (observed.shell !== spec.shell) attributes.push({ name: 'shell', before: observed.shell, after: spec.shell });
-    if (observed.home !== spec.home) attributes.push({ name: 'home', before: observed.home, after: spec.home });
-    if (observed.password !== 'star') attributes.push({ name: 'password', before: observed.password, after: 'star' });
-    const have = (observed.groups ?? []).slice(1).sort();
-    const want = [...spec.groups].sort();
-    const admin = (observed.groups ?? []).filter((g) => ADMIN_GROUPS.includes(g));
-    if (have.join(',') !== want.join(',') || admin.length > 0) {
-      attributes.push({ name: 'groups', before: have.join(','), after: want.join(',') });
-    }
-    if (observed.homeState !== 'root:root:755') attributes.push({ name: 'home owner', before: observed.homeState, after: 'root:root:755' });
-    if (attributes.length === 0) return noop();
-    return {
-      ...noop(),
-      action: 'update',
-      attributes,
-      script: sh`usermod --shell ${spec.shell} --home ${spec.home} --groups ${supplementary} --password '*' ${spec.name}
-install -d -m 0755 -o root -g root ${spec.home}
-chown root:root ${spec.home}
-chmod 0755 ${spec.home}`,
-    };
+    return updateLinuxAccount(spec, observed, { noAdminGroups: true });
   },
 });

@@ -5,9 +5,8 @@
  * `*` (key login only, yet not "locked"), exactly the wanted groups, and a root-owned home so
  * it cannot plant files sshd would read.
  */
-import { sh } from '../transport/shell-quote.js';
-import { accountReads, removeLinuxAccountScript, type AccountObserved } from './account.js';
-import { defineKind, noop, type AttributeChange } from './kind.js';
+import { accountReads, createLinuxAccountScript, removeLinuxAccountScript, updateLinuxAccount, type AccountObserved } from './account.js';
+import { defineKind, noop } from './kind.js';
 
 export interface RelayAccountSpec {
   name: string;
@@ -39,7 +38,6 @@ export const relayAccountKind = defineKind<RelayAccountSpec, RelayAccountObserve
         `account ${spec.name} (for ${spec.purpose}) already exists and was not made by pairctl; pairctl will not take over an existing account: remove it, or rename the host or guest it is for`,
       ]);
     }
-    const groupsArg = spec.groups.length > 0 ? sh` --groups ${spec.groups.join(',')}` : '';
     if (!observed.exists) {
       return {
         ...noop(),
@@ -51,30 +49,9 @@ export const relayAccountKind = defineKind<RelayAccountSpec, RelayAccountObserve
           ...(spec.groups.length > 0 ? [{ name: 'groups', after: spec.groups.join(',') }] : []),
           { name: 'password', after: '* (key login only)' },
         ],
-        script:
-          sh`useradd --no-create-home --home-dir ${spec.home} --shell ${spec.shell} --comment ${spec.comment} --password '*'` +
-          groupsArg +
-          sh` ${spec.name}
-install -d -m 0755 -o root -g root ${spec.home}`,
+        script: createLinuxAccountScript(spec),
       };
     }
-    const attributes: AttributeChange[] = [];
-    if (observed.shell !== spec.shell) attributes.push({ name: 'shell', before: observed.shell, after: spec.shell });
-    if (observed.home !== spec.home) attributes.push({ name: 'home', before: observed.home, after: spec.home });
-    if (observed.password !== 'star') attributes.push({ name: 'password', before: observed.password, after: 'star' });
-    const have = (observed.groups ?? []).slice(1).sort().join(',');
-    const want = [...spec.groups].sort().join(',');
-    if (have !== want) attributes.push({ name: 'groups', before: have, after: want });
-    if (observed.homeState !== 'root:root:755') attributes.push({ name: 'home owner', before: observed.homeState, after: 'root:root:755' });
-    if (attributes.length === 0) return noop();
-    return {
-      ...noop(),
-      action: 'update',
-      attributes,
-      script: sh`usermod --shell ${spec.shell} --home ${spec.home} --groups ${spec.groups.join(',')} --password '*' ${spec.name}
-install -d -m 0755 -o root -g root ${spec.home}
-chown root:root ${spec.home}
-chmod 0755 ${spec.home}`,
-    };
+    return updateLinuxAccount(spec, observed);
   },
 });
