@@ -1,6 +1,6 @@
 /** A managed directory (e.g. /etc/pairctl, a guest's root-owned ~/.ssh). */
 import { sh } from '../transport/shell-quote.js';
-import { STAT_SNIPPET, parsePaths, probePaths } from './file-state.js';
+import { STAT_SNIPPET, parsePaths, probePaths, probeTyped } from './file-state.js';
 import { defineKind, keyValues, noop, type AttributeChange } from './kind.js';
 
 export interface DirectorySpec {
@@ -20,16 +20,7 @@ export interface DirectoryObserved {
 export const directoryKind = defineKind<DirectorySpec, DirectoryObserved>({
   kind: 'directory',
   name: (spec) => spec.path,
-  probe: (spec) =>
-    sh`p=${spec.path}
-if [ -L "$p" ]; then echo type=other
-elif [ -d "$p" ]; then echo type=directory
-` +
-    STAT_SNIPPET +
-    `
-elif [ -e "$p" ]; then echo type=other
-else echo type=absent
-fi`,
+  probe: (spec) => probeTyped(spec.path, 'directory', STAT_SNIPPET),
   parse: (output) => {
     const kv = keyValues(output);
     const type = kv.get('type');

@@ -56,21 +56,32 @@ export function statLine(key: string, path: string, fields: Array<keyof typeof S
   return `if stat -c %a / >/dev/null 2>&1; then echo "${key}=$(stat -c '${gnu}' ${path})"; else echo "${key}=$(stat -f '${bsd}' ${path})"; fi`;
 }
 
-/** Prints type, mode, owner, group and base64 content of a path (never follows a symlink). */
-export function probeFile(path: string): string {
+/**
+ * Shell that sets p to `path` and prints `type=` for it, never following a symlink: `kind` when
+ * it is one (and then runs `then`, which reads "$p"), `link` for a symlink (`other` unless told),
+ * `other` for anything else there, `absent` when nothing is. The one classification every
+ * single-path probe (files, directories, secrets, keys) starts from.
+ */
+export function probeTyped(path: string, kind: 'file' | 'directory', then: string, link: 'link' | 'other' = 'other'): string {
+  const test = kind === 'file' ? '-f' : '-d';
   return (
     sh`p=${path}
-if [ -L "$p" ]; then echo type=link
-elif [ -f "$p" ]; then
-  echo type=file
+if [ -L "$p" ]; then echo type=${link}
+elif [ ${test} "$p" ]; then
+  echo type=${kind}
 ` +
-    STAT_SNIPPET +
+    then +
     `
-  printf 'content='; base64 < "$p" | tr -d '\n'; echo
 elif [ -e "$p" ]; then echo type=other
 else echo type=absent
 fi`
   );
+}
+
+/** Prints type, mode, owner, group and base64 content of a path (never follows a symlink). */
+export function probeFile(path: string): string {
+  return probeTyped(path, 'file', `${STAT_SNIPPET}
+  printf 'content='; base64 < "$p" | tr -d '\n'; echo`, 'link');
 }
 
 /** Parses the output of `probeFile`. */

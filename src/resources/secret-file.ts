@@ -8,7 +8,7 @@
  */
 import { dirname } from 'node:path';
 import { sh } from '../transport/shell-quote.js';
-import { statLine } from './file-state.js';
+import { probeTyped, statLine } from './file-state.js';
 import { defineKind, keyValues, noop, type AttributeChange } from './kind.js';
 
 const STATE = statLine('state', '"$p"', ['user', 'group', 'mode']);
@@ -83,17 +83,7 @@ if systemctl is-active --quiet ${spec.restartUnit} 2>/dev/null; then systemctl r
 export const secretFileKind = defineKind<SecretFileSpec, SecretFileObserved>({
   kind: 'secret_file',
   name: (spec) => spec.path,
-  probe: (spec) => sh`p=${spec.path}
-if [ -L "$p" ]; then echo type=other
-elif [ -f "$p" ]; then
-  echo type=file
-  ` +
-    STATE +
-    `
-  echo "sha256=$(sha256sum < "$p" | cut -c1-64)"
-elif [ -e "$p" ]; then echo type=other
-else echo type=absent
-fi`,
+  probe: (spec) => probeTyped(spec.path, 'file', `${STATE}\n  echo "sha256=$(sha256sum < "$p" | cut -c1-64)"`),
   parse: (output) => {
     const kv = keyValues(output);
     const type = kv.get('type');

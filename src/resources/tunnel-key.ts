@@ -5,10 +5,10 @@
  */
 import { dirname } from 'node:path';
 import { sh } from '../transport/shell-quote.js';
-import { statLine } from './file-state.js';
+import { probeTyped, statLine } from './file-state.js';
 import { defineKind, keyValues, noop, type AttributeChange } from './kind.js';
 
-const STATE = statLine('state', '"$k"', ['uid', 'gid', 'mode']);
+const STATE = statLine('state', '"$p"', ['uid', 'gid', 'mode']);
 
 export interface TunnelKeySpec {
   /** the private key's path; the public key is `<path>.pub` */
@@ -31,17 +31,14 @@ export const tunnelKeyKind = defineKind<TunnelKeySpec, TunnelKeyObserved>({
   kind: 'tunnel_key',
   name: (spec) => spec.path,
   // `ssh-keygen -y` prints only the public key; the private key's bytes are never printed.
-  probe: (spec) => sh`k=${spec.path}
-if [ -L "$k" ] || { [ -e "$k" ] && [ ! -f "$k" ]; }; then echo type=other
-elif [ -f "$k" ]; then
-  echo type=file
-  ` +
-    STATE +
-    `
-  echo "derived=$(ssh-keygen -y -f "$k" </dev/null 2>/dev/null | cut -d' ' -f1,2)"
-  if [ -f "$k.pub" ]; then echo "pubfile=$(cut -d' ' -f1,2 "$k.pub")"; fi
-else echo type=absent
-fi`,
+  probe: (spec) =>
+    probeTyped(
+      spec.path,
+      'file',
+      `${STATE}
+  echo "derived=$(ssh-keygen -y -f "$p" </dev/null 2>/dev/null | cut -d' ' -f1,2)"
+  if [ -f "$p.pub" ]; then echo "pubfile=$(cut -d' ' -f1,2 "$p.pub")"; fi`,
+    ),
   parse: (output) => {
     const kv = keyValues(output);
     const type = kv.get('type');
