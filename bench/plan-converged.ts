@@ -57,11 +57,15 @@ function childCpuMs(): number {
   return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLK_TCK; // cutime, cstime (fields 16, 17)
 }
 
-interface Timed {
+/** Wall time of a measured step, and the CPU the whole machine spent meanwhile (lab machines included). */
+interface Cost {
   ms: number;
-  stdout: string;
-  /** CPU the whole machine spent meanwhile (lab machines included), and the command's own */
   busyMs: number;
+}
+
+interface Timed extends Cost {
+  stdout: string;
+  /** the command's own CPU */
   ownMs: number;
 }
 
@@ -80,7 +84,7 @@ function timed(cmd: string, args: string[], env: Record<string, string> = {}, ok
  * The floor under any plan: ssh logins alone, through pairctl's own transport in this process (no
  * start-up, no probe), each running `true`, to all the machines at once.
  */
-async function loginsAlone(lab: Lab, names: string[]): Promise<{ ms: number; busyMs: number }> {
+async function loginsAlone(lab: Lab, names: string[]): Promise<Cost> {
   const b0 = busyCpuMs();
   const t0 = performance.now();
   await Promise.all(
@@ -207,7 +211,7 @@ async function main(lab: Lab): Promise<void> {
   // (systemd stops a user's manager 10 s after the last login, and starts it again at the next).
   // Here each machine is logged into every few seconds, for the 1-host and the 8-host plan alike.
   exitTunedMaster();
-  const s = { one: [] as Timed[], eight: [] as Timed[], big: [] as Timed[], login1: [] as Array<{ ms: number; busyMs: number }>, login8: [] as Array<{ ms: number; busyMs: number }> };
+  const s = { one: [] as Timed[], eight: [] as Timed[], big: [] as Timed[], login1: [] as Cost[], login8: [] as Cost[] };
   await loginsAlone(lab, ['host', ...MANY]); // warm every machine before the first measured run
   for (let i = 0; i < RUNS; i++) {
     s.one.push(plan(one));
@@ -227,7 +231,7 @@ async function main(lab: Lab): Promise<void> {
   console.log(`  pairctl is ${(median(t.ansibleDefault) / p).toFixed(1)}x faster than default Ansible, ${(median(t.ansibleTuned) / p).toFixed(1)}x faster than tuned Ansible (target: >= 10x tuned)`);
   console.log(`  per plan: ${pairctlCounts.connections} connection and ${pairctlCounts.execs} exec request(s) (target: 1 connection, <= 2 execs per machine)`);
 
-  const wall = (xs: Array<{ ms: number }>) => median(xs.map((x) => x.ms));
+  const wall = (xs: Cost[]) => median(xs.map((x) => x.ms));
   const cpu = (xs: Timed[]) => `   CPU: ${ms(median(xs.map((x) => x.busyMs)))} in all, ${ms(median(xs.map((x) => x.ownMs)))} of it pairctl's`;
   const one1 = wall(s.one);
   console.log(`\nscaling (${RUNS} runs each, alternating; ${CORES} cores here, shared by pairctl and every lab machine):`);
@@ -244,7 +248,7 @@ async function main(lab: Lab): Promise<void> {
   console.log(
     `  budget: 1.5x of 1 host is ${ms(1.5 * one1)}, i.e. at most ${ms(1.5 * one1 * CORES)} of CPU on ${CORES} cores; ` +
       `the 8-host plan used ${ms(eightCpu)} (${ms(eightCpu / CORES)} of wall time at best), ` +
-      `of which the eight logins alone take ${ms(l8cpu)}`,
+      `and eight bare logins alone take ${ms(l8cpu)}`,
   );
 }
 
