@@ -8,6 +8,7 @@ import type { Deferred, FactProbe, Facts } from './facts.js';
 import { relayPart } from './relay.js';
 import { endpointFromTarget, type Endpoint } from './relay-endpoint.js';
 import { emptyPart, hostTunnelPart, type MachinePart } from './tunnel-host.js';
+import { OPENSSH_VERSION_PROBE, tmuxVersionProbe } from './tool-versions.js';
 
 /** One machine and what pair.yaml wants on it. */
 export interface DesiredMachine {
@@ -42,7 +43,7 @@ export function buildGraph(config: PairConfig, inputs: GraphInputs = {}): Desire
       target: { id: host.id, ssh: host.ssh, sudo: host.sudo },
       role: 'host',
       resources: [...base, ...tunnel.resources],
-      facts: tunnel.facts,
+      facts: [tmuxVersionProbe(host.platform, host.owner), OPENSSH_VERSION_PROBE, ...tunnel.facts],
       deferred: tunnel.deferred,
       errors: tunnel.errors,
     };
@@ -53,7 +54,7 @@ export function buildGraph(config: PairConfig, inputs: GraphInputs = {}): Desire
       target: { id: relay.id, ssh: relay.ssh, sudo: relay.sudo },
       role: 'relay',
       resources: part.resources,
-      facts: part.facts,
+      facts: [OPENSSH_VERSION_PROBE, ...part.facts],
       deferred: part.deferred,
       errors: part.errors,
     };

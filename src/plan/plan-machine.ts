@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { DesiredMachine } from '../graph/build-graph.js';
 import { topoSort } from '../graph/build-graph.js';
+import { toolVersions } from '../graph/tool-versions.js';
 import { RECORD_FILE, STATE_DIR } from '../graph/paths.js';
 import { parseFile, probeFile } from '../resources/file-state.js';
 import type { Delta, Resource } from '../resources/kind.js';
@@ -199,11 +200,13 @@ rmdir ${BACKUP_DIR} ${STATE_DIR} 2>/dev/null || :`, undefined);
   }
   await addDiffs(contents);
   const digest = createHash('sha256').update(first.stdout).update(second?.stdout ?? '').digest('hex');
+  const printed: Record<string, string> = Object.fromEntries(facts.map((f, i) => [f.key, factsOut[i]?.output ?? '']));
   return {
     plan: {
       machine: machine.target.id,
       role: machine.role,
       target: machine.target.ssh,
+      versions: toolVersions(printed),
       changes,
       warnings: [...new Set(warnings)],
       ...(notes.length > 0 ? { notes: [...new Set(notes)] } : {}),
@@ -213,7 +216,7 @@ rmdir ${BACKUP_DIR} ${STATE_DIR} 2>/dev/null || :`, undefined);
     steps,
     record: finalRecord,
     interimRecord,
-    facts: Object.fromEntries(facts.map((f, i) => [f.key, factsOut[i]?.output ?? ''])),
+    facts: printed,
     reads: {
       scripts: [first.script, ...(second ? [second.script] : [])],
       nonces: [first.nonce, ...(second ? [second.nonce] : [])],

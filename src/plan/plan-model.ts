@@ -2,6 +2,7 @@
  * The plan as data: the same object is printed as text, printed as JSON, saved, and applied.
  * Renderers only read it; the engine never prints.
  */
+import type { ToolVersions } from '../graph/tool-versions.js';
 import type { Action, AttributeChange } from '../resources/kind.js';
 
 /**
@@ -32,6 +33,8 @@ export interface MachinePlan {
   role: 'host' | 'relay';
   /** how it is reached, as written in pair.yaml (or as last applied, for a removed machine) */
   target: string;
+  /** what the machine runs, from the plan's read; absent in plans saved before versions were read */
+  versions?: ToolVersions;
   /**
    * Set when every resource pairctl made there is to go: `destroy` (pairctl destroy, or plan
    * --destroy) or `removed` (the machine was dropped from pair.yaml).

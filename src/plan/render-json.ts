@@ -8,7 +8,7 @@ import type { MachineApplyResult } from './apply-machine.js';
 import type { Plan } from './plan-model.js';
 
 /** Version of the JSON documents below. */
-export const JSON_FORMAT_VERSION = '1.0';
+export const JSON_FORMAT_VERSION = '1.1';
 
 /** A machine that could not be read, as the JSON lists it. */
 export interface UnreachableJson {
@@ -29,6 +29,8 @@ export interface PlanJson {
     id: string;
     role: 'host' | 'relay';
     target: string;
+    /** what the machine runs, as read by the plan (since 1.1); null when not found or not read */
+    versions: { tmux: string | null; openssh: string | null };
     teardown: 'destroy' | 'removed' | null;
     state_digest: string;
     changes: Array<{
@@ -96,6 +98,7 @@ export function planJson(plan: Plan, ctx: JsonContext): PlanJson {
       id: m.machine,
       role: m.role,
       target: m.target,
+      versions: { tmux: m.versions?.tmux ?? null, openssh: m.versions?.openssh ?? null },
       teardown: m.teardown ?? null,
       state_digest: m.stateDigest,
       changes: m.changes

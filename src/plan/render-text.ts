@@ -16,6 +16,15 @@ export function paint(style: Style, code: string, text: string): string {
   return style.color ? `\x1b[${code}m${text}\x1b[0m` : text;
 }
 
+/** "tmux 3.3a, OpenSSH 9.2p1" as read from the machine; "" when nothing was read. */
+export function versionsText(m: MachinePlan): string {
+  const v = m.versions ?? {};
+  const parts: string[] = [];
+  if (v.tmux !== undefined) parts.push(v.tmux === null ? 'tmux not installed' : `tmux ${v.tmux}`);
+  if (v.openssh !== undefined) parts.push(v.openssh === null ? 'OpenSSH not found' : `OpenSSH ${v.openssh}`);
+  return parts.join(', ');
+}
+
 function header(m: MachinePlan): string {
   const where = `${m.role} ${m.machine} (${m.target})`;
   if (m.teardown === 'removed') return `${where}: no longer in pair.yaml; everything pairctl made there is removed:`;
@@ -33,10 +42,17 @@ function causeNote(c: PlannedChange): string {
 /** Renders the plan's body and its last line ("Plan: …" or "No changes."). */
 export function renderPlanText(plan: Plan, style: Style): string {
   const out: string[] = [];
+  // Machines with nothing to do still say what they run: what differs by version is decided from it.
+  const unchanged: string[] = [];
   for (const m of plan.machines) {
     const notes = m.notes ?? [];
-    if (m.changes.length === 0 && m.warnings.length === 0 && m.errors.length === 0 && notes.length === 0) continue;
+    const versions = versionsText(m);
+    if (m.changes.length === 0 && m.warnings.length === 0 && m.errors.length === 0 && notes.length === 0) {
+      if (versions) unchanged.push(`${m.machine}: no changes (${versions})`);
+      continue;
+    }
     out.push(header(m));
+    if (versions) out.push(`  runs ${versions}`);
     for (const c of m.changes) {
       out.push(paint(style, COLOR[c.action], `  ${SYMBOL[c.action]} ${c.kind} ${JSON.stringify(c.name)}${causeNote(c)}`));
       for (const a of c.attributes) {
@@ -59,6 +75,7 @@ export function renderPlanText(plan: Plan, style: Style): string {
     for (const e of m.errors) out.push(paint(style, '31', `  Error: ${e}`));
     out.push('');
   }
+  if (unchanged.length > 0) out.push(...unchanged, '');
   const { add, change, destroy } = plan.summary;
   out.push(add + change + destroy === 0 ? 'No changes. Every machine matches pair.yaml.' : `Plan: ${add} to add, ${change} to change, ${destroy} to destroy.`);
   return `${out.join('\n')}\n`;

@@ -130,8 +130,13 @@ describe.skipIf(unavailable)('plan and apply you can trust, on real hosts', () =
     const p = await cli('plan', '-f', file, '--json', '--limit', 'two');
     expect(p.code).toBe(0);
     const doc = JSON.parse(p.stdout);
-    expect(doc).toMatchObject({ format_version: '1.0', command: 'plan', limit: ['two'], destroy: false, changes_pending: true, applicable: true, unreachable: [] });
+    expect(doc).toMatchObject({ format_version: '1.1', command: 'plan', limit: ['two'], destroy: false, changes_pending: true, applicable: true, unreachable: [] });
     expect(doc.machines.map((m: { id: string }) => m.id)).toEqual(['two']);
+    // The versions the plan read are the machine's own (tmux -V; ssh -V of the same release as sshd).
+    const tools = (await two.run('tmux -V; ssh -V 2>&1')).stdout;
+    expect(tools).toContain(`tmux ${doc.machines[0].versions.tmux}\n`);
+    expect(doc.machines[0].versions.openssh).toMatch(/^\d+\.\d+/);
+    expect(tools).toContain(`OpenSSH_${doc.machines[0].versions.openssh}`);
     const rita = doc.machines[0].changes.find((c: { address: string }) => c.address === 'account["pair-rita"]');
     expect(rita).toMatchObject({ kind: 'account', name: 'pair-rita', action: 'create', cause: 'config', diff: null, restores_from: null });
     expect(doc.machines[0].changes.find((c: { address: string }) => c.address.startsWith('file["/home/pair-rita'))?.diff).toContain('+restrict,pty,command=');

@@ -15,6 +15,7 @@ const box: MachinePlan = {
   machine: 'box',
   role: 'host',
   target: 'root@box.lan',
+  versions: { tmux: '3.3a', openssh: '9.2p1' },
   stateDigest: 'abc',
   changes: [
     { address: 'file["/etc/a"]', kind: 'file', name: '/etc/a', action: 'update', cause: 'drift', attributes: [{ name: 'mode', before: '0600', after: '0644' }], diff: '@@ -1 +1 @@\n-x\n+y' },
@@ -38,9 +39,22 @@ describe('text plan', () => {
     expect(text).not.toContain('host old');
     expect(text.endsWith('Plan: 2 to add, 1 to change, 1 to destroy.\n')).toBe(true);
     expect(text).not.toContain('\x1b[');
-    const removed = renderPlanText(plan([{ ...box, teardown: 'removed' }]), { color: true });
+    expect(text).toContain('host box (root@box.lan):\n  runs tmux 3.3a, OpenSSH 9.2p1\n  ~ file "/etc/a"');
+    const removed = renderPlanText(plan([{ ...box, teardown: 'removed', versions: undefined }]), { color: true });
     expect(removed).toContain('host box (root@box.lan): no longer in pair.yaml; everything pairctl made there is removed:');
     expect(removed).toContain('\x1b[33m  ~ file "/etc/a" (changed outside pairctl)\x1b[0m');
+  });
+
+  it('says what every machine runs, those with nothing to do in one line each', () => {
+    const relay: MachinePlan = { machine: 'elefante', role: 'relay', target: 'root@203.0.113.5', versions: { openssh: '10.0p2' }, stateDigest: 'r', changes: [], warnings: [], errors: [] };
+    const fresh: MachinePlan = { ...relay, machine: 'new', role: 'host', target: 'root@new', versions: { tmux: null, openssh: '10.6p1' } };
+    const quiet = { ...box, changes: [], warnings: [], notes: [] };
+    const text = renderPlanText(plan([quiet, relay, fresh]), { color: false });
+    expect(text).toBe(
+      ['box: no changes (tmux 3.3a, OpenSSH 9.2p1)', 'elefante: no changes (OpenSSH 10.0p2)', 'new: no changes (tmux not installed, OpenSSH 10.6p1)', '', 'No changes. Every machine matches pair.yaml.', ''].join('\n'),
+    );
+    // A plan saved before versions were read still renders as it did.
+    expect(renderPlanText(plan([{ ...quiet, versions: undefined }]), { color: false })).toBe('No changes. Every machine matches pair.yaml.\n');
   });
 
   it('says what was made, interrupted and not made when an apply stops', () => {
@@ -85,6 +99,7 @@ describe('JSON plan', () => {
       id: 'box',
       role: 'host',
       target: 'root@box.lan',
+      versions: { tmux: '3.3a', openssh: '9.2p1' },
       teardown: null,
       state_digest: 'abc',
       changes: expect.any(Array),
@@ -104,6 +119,9 @@ describe('JSON plan', () => {
     });
     expect(doc.machines[0]!.changes[2]!.restores_from).toBe('/var/lib/pairctl/backup/1-b');
     expect(doc.summary).toEqual({ add: 2, change: 1, destroy: 1 });
+    // Versions not read (a relay's tmux; a plan saved before 1.1) are null, never missing.
+    expect(planJson(plan([{ ...box, versions: { openssh: '10.0p2' } }]), ctx).machines[0]!.versions).toEqual({ tmux: null, openssh: '10.0p2' });
+    expect(planJson(plan([{ ...box, versions: undefined }]), ctx).machines[0]!.versions).toEqual({ tmux: null, openssh: null });
     expect(doc).toMatchObject({ changes_pending: true, applicable: false, limit: null, unreachable: [{ machine: 'far', message: 'no route', hint: null }] });
   });
 

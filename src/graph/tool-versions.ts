@@ -1,0 +1,89 @@
+/**
+ * The tmux and OpenSSH versions a machine runs, read as facts (graph/facts.ts) in the machine's
+ * one probe exec: what differs by version (tmux 3.7's read-only attach, OpenSSH 9.8's
+ * PerSourcePenalties, 10.0's DSA removal) is decided from them, and the plan shows them.
+ */
+import type { Platform } from '../config/model.js';
+import { asOwnerScript } from '../resources/as-owner.js';
+import { factValue, type FactProbe, type Facts } from './facts.js';
+
+/** `tmux -V` of the tmux the host's session runs, as its first line ("tmux 3.3a"). */
+export const TMUX_VERSION_FACT = 'tmux-version';
+/** The release line of the machine's sshd ("OpenSSH_9.2p1 Debian-2+deb12u3, OpenSSL 3.0.15 3 Sep 2024"). */
+export const OPENSSH_VERSION_FACT = 'openssh-version';
+
+/**
+ * tmux's version, read as the session's owner: Homebrew's tmux is the owner's to rewrite, so root
+ * neither runs it nor tests its path (and on Linux the owner runs the same /usr/bin/tmux).
+ */
+export function tmuxVersionProbe(platform: Platform, owner: string): FactProbe {
+  const find =
+    platform === 'macos'
+      ? 'for d in /opt/homebrew/bin /usr/local/bin; do if [ -x "$d/tmux" ]; then "$d/tmux" -V; exit; fi; done'
+      : 'if command -v tmux >/dev/null 2>&1; then tmux -V; fi';
+  return { key: TMUX_VERSION_FACT, snippet: `${asOwnerScript(platform, owner, find)} 2>/dev/null | head -n 1` };
+}
+
+/**
+ * sshd's release, from the root-owned binary. `sshd -V` exists from OpenSSH 9.2 (sshd.c); older
+ * sshd rejects -V and prints the same release line first in its usage text, both on stderr. 9.2's
+ * -V leaves out the portable suffix (Debian 12 prints "OpenSSH_9.2, OpenSSL …"), so the client's
+ * line, from the same release, is read too (prefixed "client ") to refine it.
+ */
+export const OPENSSH_VERSION_PROBE: FactProbe = {
+  key: OPENSSH_VERSION_FACT,
+  snippet: `for s in /usr/sbin/sshd /usr/bin/sshd; do if [ -x "$s" ]; then "$s" -V 2>&1 </dev/null | grep '^OpenSSH_' | head -n 1; break; fi; done
+if [ -x /usr/bin/ssh ]; then /usr/bin/ssh -V 2>&1 </dev/null | grep '^OpenSSH_' | head -n 1 | sed 's/^/client /'; fi`,
+};
+
+/**
+ * "3.3a" from `tmux -V` output ("tmux 3.3a", "tmux 3.7c", a build from git: "tmux next-3.8", which
+ * compareVersions reads as 3.8); undefined when it is not a tmux version line.
+ */
+export function parseTmuxVersion(output: string | undefined): string | undefined {
+  const m = /^tmux ((?:next-)?\d+\.\d+[a-z]?)\s*$/m.exec(output ?? '');
+  return m?.[1];
+}
+
+const RELEASE = /^OpenSSH_(\d+\.\d+(?:\.\d+)?(?:p\d+)?)[\s,]/;
+
+/**
+ * "9.2p1" from what OPENSSH_VERSION_PROBE printed: sshd's release line ("OpenSSH_10.0p2
+ * Debian-7+deb13u4, OpenSSL …", macOS "OpenSSH_9.8p1, LibreSSL 3.3.6"), refined by the client's
+ * when that names the same release more precisely ("9.2" → "9.2p1"); undefined without sshd.
+ */
+export function parseOpensshVersion(output: string | undefined): string | undefined {
+  const lines = (output ?? '').split('\n');
+  const server = lines.map((l) => RELEASE.exec(`${l}\n`)?.[1]).find(Boolean);
+  if (!server) return undefined;
+  const client = lines.map((l) => (l.startsWith('client ') ? RELEASE.exec(`${l.slice('client '.length)}\n`)?.[1] : undefined)).find(Boolean);
+  return client && client.startsWith(`${server}p`) ? client : server;
+}
+
+/** The machine's tmux version as read in its probe, when known. */
+export function tmuxVersionOf(facts: Facts | undefined, machine: string): string | undefined {
+  return parseTmuxVersion(factValue(facts, { machine, key: TMUX_VERSION_FACT }));
+}
+
+/** The machine's OpenSSH (sshd) version as read in its probe, when known. */
+export function opensshVersionOf(facts: Facts | undefined, machine: string): string | undefined {
+  return parseOpensshVersion(factValue(facts, { machine, key: OPENSSH_VERSION_FACT }));
+}
+
+/**
+ * The tmux and OpenSSH (sshd) versions read from a machine, as "3.3a" and "9.2p1": a string when
+ * found, null when read but not found (tmux not installed yet), absent when not read (a relay's
+ * tmux, a machine pairctl only tears down).
+ */
+export interface ToolVersions {
+  tmux?: string | null;
+  openssh?: string | null;
+}
+
+/** The versions in what a machine's fact probes printed (by fact key): only those that were probed. */
+export function toolVersions(printed: Record<string, string>): ToolVersions {
+  return {
+    ...(TMUX_VERSION_FACT in printed ? { tmux: parseTmuxVersion(printed[TMUX_VERSION_FACT]) ?? null } : {}),
+    ...(OPENSSH_VERSION_FACT in printed ? { openssh: parseOpensshVersion(printed[OPENSSH_VERSION_FACT]) ?? null } : {}),
+  };
+}
