@@ -196,6 +196,9 @@ export async function connectSsh(target: MachineTarget, opts: ConnectOptions = {
   };
   const auth = await planAuth(cfg, local.homeDir);
   const sock = await openSocket(cfg, timeoutMs, id, endpoint);
+  const greeting = watchGreeting(sock);
+  const localAddress = sock.localAddress;
+  const beforeHandshake = (): ConnectError => refusedBeforeHandshake(id, endpoint, greeting.text(), localAddress);
 
   const client = new ssh2.Client();
   return new Promise<SshRunner>((resolve, reject) => {
@@ -250,6 +253,8 @@ export async function connectSsh(target: MachineTarget, opts: ConnectOptions = {
         return;
       }
       if (hostKeyRefusal !== undefined) return fail(hostKeyRefusal);
+      // Closed (or reset) before sshd even said its version: sshd turned the address away.
+      if (!greeting.sawBanner() && (err.level === 'client-socket' || /before handshake/i.test(err.message))) return fail(beforeHandshake());
       if (err.level === 'client-authentication') return fail(authError(false));
       if (/too many authentication failures/i.test(err.message)) return fail(authError(true));
       if (err.level === 'client-timeout') {
@@ -271,6 +276,7 @@ export async function connectSsh(target: MachineTarget, opts: ConnectOptions = {
     });
     client.on('close', () => {
       if (settled) return;
+      if (hostKeyRefusal === undefined && !greeting.sawBanner()) return fail(beforeHandshake());
       fail(
         hostKeyRefusal ??
           new ConnectError(
@@ -300,6 +306,74 @@ export async function connectSsh(target: MachineTarget, opts: ConnectOptions = {
       fail(new ConnectError(id, `machine "${id}": could not start ssh to ${endpoint}: ${err instanceof Error ? err.message : String(err)}`));
     }
   });
+}
+
+/** What the server sent before its `SSH-` version line, kept to explain a refusal. */
+interface Greeting {
+  sawBanner(): boolean;
+  /** the first bytes received, printable characters only */
+  text(): string;
+}
+
+const GREETING_LIMIT = 512;
+
+/**
+ * Watches the first bytes of the connection without taking them from ssh2: the socket is paused
+ * first, so adding a listener does not start the flow before ssh2 attaches its own (it resumes it).
+ */
+function watchGreeting(sock: Socket): Greeting {
+  let seen = '';
+  let banner = false;
+  sock.pause();
+  const onData = (chunk: Buffer): void => {
+    seen += chunk.toString('latin1');
+    if (/(^|\n)SSH-/.test(seen)) banner = true;
+    if (banner || seen.length >= GREETING_LIMIT) sock.off('data', onData);
+  };
+  sock.on('data', onData);
+  return {
+    sawBanner: () => banner,
+    text: () =>
+      seen
+        .slice(0, GREETING_LIMIT)
+        .replace(/[^\x20-\x7e\n]/g, '')
+        .trim(),
+  };
+}
+
+/**
+ * sshd accepted the TCP connection and dropped it before its version line. OpenSSH >= 9.8 does
+ * that to an address it penalises (PerSourcePenalties: on by default, after failed logins from
+ * it), and every version when MaxStartups is exceeded; sshd.c's drop_connection() first writes
+ * "Not allowed at this time" (9.8+) or "Exceeded MaxStartups" (before), but the reset may
+ * overtake it. The defaults are servconf.c's (9.8 to 10.x): authfail 5 s, noauth 1 s, crash
+ * 90 s, refused once 15 s (min) accrued, for at most 600 s (max).
+ */
+export function refusedBeforeHandshake(id: string, endpoint: string, said: string, localAddress?: string): ConnectError {
+  const quoted = said ? `; it said ${JSON.stringify(said.split('\n')[0]!.slice(0, 120))}` : '';
+  const from = localAddress ? localAddress.replace(/^::ffff:/, '') : undefined;
+  let likely: string;
+  if (/Exceeded MaxStartups/i.test(said)) {
+    likely = 'sshd had too many connections still logging in (MaxStartups) and turned this one away';
+  } else if (said && !/Not allowed at this time/i.test(said)) {
+    return new ConnectError(
+      id,
+      `machine "${id}": ${endpoint} closed the connection before the ssh handshake${quoted}: what answers on that port does not look like an ssh server`,
+      'check the address and port in pair.yaml or your ssh config',
+    );
+  } else {
+    likely =
+      `this is most likely OpenSSH 9.8 or newer refusing ${from ? `this address (${from})` : 'this address'} for a while after failed logins from it (PerSourcePenalties, on by default)` +
+      (/Not allowed at this time/i.test(said) ? ', or too many connections still logging in (MaxStartups)' : '; MaxStartups, TCP wrappers or a firewall can look the same');
+  }
+  return new ConnectError(
+    id,
+    `machine "${id}": ${endpoint} closed the connection before the ssh handshake${quoted}: ${likely}`,
+    'with OpenSSH\'s defaults each failed login from an address adds 5 s and the address is refused once 15 s have built up, ' +
+      'for up to 10 minutes (PerSourcePenalties authfail:5s min:15s max:10m); wait and run the command again, ' +
+      `or exempt the address pairctl connects from in the machine's sshd_config: PerSourcePenaltyExemptList ${from ?? '<the address pairctl connects from>'}. ` +
+      'The machine\'s sshd log says which it was ("drop connection #N from [address]:port ... penalty: failed authentication"; journalctl -u ssh)',
+  );
 }
 
 function readyTimeoutMs(timeoutMs: number): number {
@@ -350,6 +424,9 @@ function socketError(err: NodeJS.ErrnoException, cfg: SshClientConfig, id: strin
         `machine "${id}": ${endpoint} refused the connection: nothing listens on port ${cfg.port}`,
         'check that sshd runs on the machine and the port is right',
       );
+    case 'ECONNRESET':
+      // Reset while connecting: sshd accepted and dropped it at once, as it does an address it penalises.
+      return refusedBeforeHandshake(id, endpoint, '');
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
       return new ConnectError(id, `machine "${id}": ${endpoint} is unreachable (${err.code})`, 'check the address, the network and any VPN');

@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -211,6 +212,77 @@ describe('ssh runner against an in-process ssh2 server', () => {
     const runner = await connected(config('closed', keyed()));
     await runner.close();
     await expect(runner.exec('true')).rejects.toThrow(/closed/);
+  });
+});
+
+/** A TCP server that treats each connection the way `handle` says, like an sshd that turns an address away. */
+async function refusingServer(handle: (sock: Socket) => void): Promise<{ port: number; stop: () => Promise<void> }> {
+  const socks = new Set<Socket>();
+  const tcp = createServer((sock) => {
+    socks.add(sock);
+    sock.on('error', () => undefined);
+    handle(sock);
+  });
+  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+  const address = tcp.address();
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return {
+    port: address.port,
+    stop: () => {
+      for (const sock of socks) sock.destroy();
+      return new Promise<void>((resolve) => tcp.close(() => resolve()));
+    },
+  };
+}
+
+describe('a connection refused before the ssh handshake (PerSourcePenalties, MaxStartups)', () => {
+  const stops: Array<() => Promise<void>> = [];
+  afterAll(async () => {
+    await Promise.all(stops.map((stop) => stop()));
+  });
+
+  async function refusedBy(handle: (sock: Socket) => void): Promise<ConnectError> {
+    const { port, stop } = await refusingServer(handle);
+    stops.push(stop);
+    const file = join(dir, `refusing-${port}`);
+    writeFileSync(file, `Host fake\n  HostName 127.0.0.1\n  Port ${port}\n  User tester\n  IdentityFile ${join(dir, 'good')}\n  UserKnownHostsFile ${join(dir, 'known_hosts')}\n`);
+    return refusal(file);
+  }
+
+  it('says what sshd >= 9.8 likely did, for how long, and what to do, when it writes its refusal and closes', async () => {
+    // sshd.c drop_connection() in 9.8 and later: one line, then close, before any version line.
+    const err = await refusedBy((sock) => sock.end('Not allowed at this time\r\n'));
+    expect(err.machine).toBe('m1');
+    expect(err.message).toContain('machine "m1": tester@[127.0.0.1]:');
+    expect(err.message).toContain('closed the connection before the ssh handshake; it said "Not allowed at this time"');
+    expect(err.message).toContain('most likely OpenSSH 9.8 or newer refusing this address (127.0.0.1) for a while after failed logins from it (PerSourcePenalties');
+    expect(err.message).toContain('MaxStartups');
+    expect(err.hint).toContain('up to 10 minutes');
+    expect(err.hint).toContain('authfail:5s min:15s max:10m');
+    expect(err.hint).toContain('PerSourcePenaltyExemptList 127.0.0.1');
+    expect(err.message).not.toMatch(/certain|definitely/i);
+  });
+
+  it('says the same when the connection is closed or reset without a word', async () => {
+    for (const handle of [(sock: Socket) => sock.destroy(), (sock: Socket) => sock.resetAndDestroy()]) {
+      const err = await refusedBy(handle);
+      // A reset can come before the connect completes; then the local address is not known.
+      expect(err.message).toMatch(/closed the connection before the ssh handshake: this is most likely OpenSSH 9\.8 or newer refusing this address( \(127\.0\.0\.1\))? for a while/);
+      expect(err.message).toContain('a firewall can look the same');
+      expect(err.hint).toMatch(/PerSourcePenaltyExemptList (127\.0\.0\.1|<the address pairctl connects from>)/);
+    }
+  });
+
+  it('names MaxStartups when an older sshd says so, and a port that is not ssh for what is not', async () => {
+    expect((await refusedBy((sock) => sock.end('Exceeded MaxStartups\r\n'))).message).toContain('too many connections still logging in (MaxStartups)');
+    const web = await refusedBy((sock) => sock.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    expect(web.message).toContain('it said "HTTP/1.1 400 Bad Request": what answers on that port does not look like an ssh server');
+    expect(web.message).not.toContain('PerSourcePenalties');
+  });
+
+  it('still logs in where sshd greets normally (positive control, same client code)', async () => {
+    const runner = await connected(config('greets', keyed()));
+    expect((await runner.exec('printf ok')).stdout).toBe('ok');
   });
 });
 
