@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quote } from '../../src/transport/shell-quote.js';
 import { openGuestTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
-import { labUnavailableReason, startLab, type Lab } from '../machines/lab.js';
+import { defaultRelease, labUnavailableReason, startLab, type Lab } from '../machines/lab.js';
 
 const execFileP = promisify(execFile);
 const reason = labUnavailableReason();
@@ -45,6 +45,12 @@ describe.skipIf(reason !== undefined)(`test lab: real machines${reason ? ` (skip
       expect(r.stdout.split('\n')).toEqual(['running', name, 'systemd', 'active', '']);
       expect(fs.readFileSync(`/proc/${m.leaderPid}/comm`, 'utf8').trim()).toBe('systemd');
     }
+  });
+
+  it('runs the Debian release it was asked for', async () => {
+    expect(lab.release).toBe(defaultRelease());
+    const r = await lab.machine('alpha').run('. /etc/os-release; echo "$VERSION_CODENAME"');
+    expect(r).toMatchObject({ code: 0, stdout: `${lab.release}\n` });
   });
 
   it('run() passes stdin and reports the exit code', async () => {

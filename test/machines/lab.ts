@@ -8,7 +8,10 @@
  * later lab can kill and clean up what a crashed run left behind; `stop()` and a best-effort
  * exit hook clean up by PID. Needs root.
  *
- *     const lab = await startLab({ machines: ['host', 'relay'] });
+ * The Debian release (bookworm, trixie or forky) is a parameter: `startLab({ machines, release })`,
+ * default `$PAIRCTL_TEST_RELEASE`, else bookworm; build-template.sh caches one rootfs per release.
+ *
+ *     const lab = await startLab({ machines: ['host', 'relay'], release: 'trixie' });
  *     await lab.machine('host').run('systemctl is-active ssh');
  *     // ssh -F lab.sshConfigFile host true
  *     await lab.stop();
@@ -36,7 +39,25 @@ export interface LabMachine {
   run(cmd: string, opts?: { input?: string }): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
+/** A Debian release the lab can boot: 12, 13 and testing (TESTING.md lists their tmux/OpenSSH). */
+export type Release = 'bookworm' | 'trixie' | 'forky';
+
+/** Every release the lab supports, oldest first. */
+export const RELEASES: readonly Release[] = ['bookworm', 'trixie', 'forky'];
+
+/** The release a lab boots when none is given: $PAIRCTL_TEST_RELEASE, else bookworm. */
+export function defaultRelease(): Release {
+  const env = process.env.PAIRCTL_TEST_RELEASE;
+  if (env === undefined || env === '') return 'bookworm';
+  if (!(RELEASES as readonly string[]).includes(env)) {
+    throw new Error(`PAIRCTL_TEST_RELEASE=${JSON.stringify(env)} is not one of ${RELEASES.join(', ')}`);
+  }
+  return env as Release;
+}
+
 export interface Lab {
+  /** The Debian release every machine of this lab runs. */
+  release: Release;
   /** Temp dir holding keys, ssh config, known_hosts and each machine's console log. */
   dir: string;
   /** ssh client config: one `Host <alias>` block per machine. */
@@ -523,9 +544,9 @@ async function ensureBridge(bridge: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Template
 
-async function templateTarball(): Promise<string> {
+async function templateTarball(release: Release): Promise<string> {
   const script = fileURLToPath(new URL('./build-template.sh', import.meta.url));
-  const out = await mustExec('bash', [script], { timeoutMs: 15 * 60_000 });
+  const out = await mustExec('bash', [script, release], { timeoutMs: 15 * 60_000 });
   const tarball = out.trim().split('\n').pop() ?? '';
   if (!tarball || !fs.existsSync(tarball)) throw new Error(`build-template.sh printed no tarball: ${out}`);
   return tarball;
@@ -556,6 +577,7 @@ class Machine implements LabMachine {
     readonly lease: Lease,
     private readonly bridge: string,
     private readonly labDir: string,
+    private readonly release: Release,
   ) {
     this.rootDir = lease.rootDir;
   }
@@ -630,7 +652,7 @@ class Machine implements LabMachine {
       child = spawn('sh', ['-c', script, 'sh', this.rootDir, this.machineName, this.bridge, ...cgs], {
         stdio: ['ignore', logFd, logFd],
         detached: false,
-        env: { ...process.env, SYSTEMD_COLORS: '0' },
+        env: { ...process.env, SYSTEMD_COLORS: '0', ...nspawnEnv(this.release) },
       });
     } finally {
       fs.closeSync(logFd);
@@ -753,6 +775,15 @@ class Machine implements LabMachine {
   }
 }
 
+/**
+ * systemd >= 258 (forky ships 262) refuses this VM's hybrid cgroup hierarchy ("Detected
+ * unsupported legacy cgroup hierarchy"); nspawn then has to give it a unified one (TESTING.md).
+ * Older releases boot as measured, on the hybrid hierarchy.
+ */
+function nspawnEnv(release: Release): Record<string, string> {
+  return release === 'forky' ? { SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' } : {};
+}
+
 function childrenOf(pid: number): number[] {
   const out: number[] = [];
   try {
@@ -837,7 +868,10 @@ class LabImpl implements Lab {
   private stopping: Promise<void> | undefined;
   private stopped = false;
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    readonly release: Release,
+  ) {
     this.sshConfigFile = path.join(dir, 'ssh_config');
     this.knownHostsFile = path.join(dir, 'known_hosts');
     this.adminKeyFile = path.join(dir, 'admin_ed25519');
@@ -893,7 +927,7 @@ function sshConfigValue(v: string): string {
   return /[\s#]/.test(v) ? `"${v}"` : v;
 }
 
-export async function startLab(opts: { machines: string[]; bridge?: string }): Promise<Lab> {
+export async function startLab(opts: { machines: string[]; bridge?: string; release?: Release }): Promise<Lab> {
   const reason = labUnavailableReason();
   if (reason !== undefined) throw new Error(`the pairctl test lab cannot run here: ${reason}`);
   const aliases = opts.machines;
@@ -903,11 +937,13 @@ export async function startLab(opts: { machines: string[]; bridge?: string }): P
   }
   if (new Set(aliases).size !== aliases.length) throw new Error(`startLab: duplicate machine names in ${aliases.join(', ')}`);
   const bridge = opts.bridge ?? DEFAULT_BRIDGE;
+  const release = opts.release ?? defaultRelease();
+  if (!RELEASES.includes(release)) throw new Error(`startLab: unknown release ${JSON.stringify(release)} (want ${RELEASES.join(', ')})`);
   const t0 = Date.now();
 
-  const tarball = await templateTarball();
+  const tarball = await templateTarball(release);
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), LAB_DIR_PREFIX));
-  const lab = new LabImpl(dir);
+  const lab = new LabImpl(dir, release);
   installExitHook();
   liveLabs.add(lab);
   try {
@@ -940,7 +976,7 @@ export async function startLab(opts: { machines: string[]; bridge?: string }): P
           labDir: dir,
         };
         fs.writeFileSync(leasePath(ip), JSON.stringify(lease) + '\n', { flag: 'wx' });
-        lab.machines.push(new Machine(alias, ip, machineName, lease, bridge, dir));
+        lab.machines.push(new Machine(alias, ip, machineName, lease, bridge, dir, release));
       }
     });
 
@@ -977,7 +1013,7 @@ export async function startLab(opts: { machines: string[]; bridge?: string }): P
     const detail = lab.machines
       .map((m) => `${m.name}=${m.ip} unpack ${secs(m.timings.unpackMs)} setup ${secs(m.timings.setupMs)} running ${secs(m.timings.bootMs)} +sshd ${secs(m.timings.sshMs)}`)
       .join('; ');
-    log(`${lab.machines.length} machine(s) up in ${secs(Date.now() - t0)} (prepare ${secs(prepMs)}, boot ${secs(bootMs)}): ${detail}`);
+    log(`${lab.machines.length} ${release} machine(s) up in ${secs(Date.now() - t0)} (prepare ${secs(prepMs)}, boot ${secs(bootMs)}): ${detail}`);
     return lab;
   } catch (e) {
     try {
