@@ -87,8 +87,10 @@ describe.skipIf(unavailable)('faults during apply, on a real host', () => {
     writeConfig(['ga', 'gb', 'gc', 'gd', 'ge', 'gf']);
     const run = startPairctl(['apply', '-f', file, '--yes', '-F', lab.sshConfigFile]);
     await until('the third account to start', () => run.stdout().includes('box: account["pair-gc"]: applying'));
-    // Kill the sshd processes serving pairctl's connection, from inside the machine.
-    await box.run("pkill -KILL -f '^sshd: root@notty'; pkill -KILL -f '^sshd: root \\[priv\\]'; true");
+    // Kill the sshd processes serving pairctl's connection, from inside the machine. From
+    // OpenSSH 9.8 they are sshd-session (measured: "sshd-session: root [priv]" on 10.0,
+    // "sshd-session: root [postauth]" on 10.6, "sshd: root@notty" on 9.2).
+    await box.run("pkill -KILL -f '^sshd(-session)?: root@notty'; pkill -KILL -f '^sshd(-session)?: root \\[(priv|postauth)\\]'; true");
     const r = await run.done;
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/Error: box: apply stopped during account\["pair-gc"\]: machine "box": lost the ssh connection/);
@@ -132,7 +134,8 @@ describe.skipIf(unavailable)('faults during apply, on a real host', () => {
 
     await box.run('rm /etc/ssh/sshd_config.d/50-broken.conf');
     expect((await cli('apply', '-f', file, '--yes')).code).toBe(0);
-    expect((await box.run('sshd -T -C user=pair-ga,host=x,addr=10.213.5.1 | grep ^forcecommand')).stdout).toBe('forcecommand /usr/local/libexec/pairctl/join\n');
+    // OpenSSH >= 10.4 prints the keywords in mixed case ("ForceCommand").
+    expect((await box.run('sshd -T -C user=pair-ga,host=x,addr=10.213.5.1 | grep -i ^forcecommand')).stdout.toLowerCase()).toBe('forcecommand /usr/local/libexec/pairctl/join\n');
     expect((await cli('plan', '-f', file)).stdout).toContain('No changes.');
   });
 

@@ -78,6 +78,10 @@ describe('parsePublicKey on real keys', () => {
   it('refuses ssh-dss as key-dsa', () => {
     const result = parsePublicKey(readKey('dsa.pub'));
     expect(!result.ok && result.problem.rule).toBe('key-dsa');
+    // OpenSSH 10.0 removed DSA outright (upstream "remove ability to enable DSA support"):
+    // Debian 13's ssh-keygen -t dsa says "unknown key type dsa". The message says so.
+    expect(!result.ok && result.problem.message).toContain('removed them in 10.0');
+    expect(!result.ok && result.problem.hint).toContain('ssh-keygen -t ed25519');
   });
 
   it('fingerprint() is unpadded base64 of sha256', () => {
