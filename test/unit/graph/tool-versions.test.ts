@@ -3,7 +3,7 @@
  * print: lines recorded from Debian 12, 13 and testing (the lab's templates, measured here) and
  * from macOS 15 (test/fixtures/macos/README.md says where those come from).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildGraph } from '../../../src/graph/build-graph.js';
@@ -80,12 +80,22 @@ describe('tmux version', () => {
     }
   });
 
-  it('runs tmux as the owner: on a Mac root neither runs Homebrew\'s tmux nor tests its path', () => {
+  it('runs tmux as the owner with the session\'s PATH: on a Mac root neither runs Homebrew\'s tmux nor tests its path', () => {
     const mac = tmuxVersionProbe('macos', 'bhorseman').snippet;
-    expect(mac.startsWith("sudo -u bhorseman -H -- /bin/sh -c '")).toBe(true);
-    expect(mac).toContain('/opt/homebrew/bin /usr/local/bin');
-    expect(tmuxVersionProbe('linux', 'bhorseman').snippet.startsWith("runuser -u bhorseman -- /bin/sh -c '")).toBe(true);
+    expect(mac.startsWith('sudo -u bhorseman -H -- env -i PATH=/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin HOME=/ /bin/sh -c ')).toBe(true);
+    expect(tmuxVersionProbe('linux', 'bhorseman').snippet.startsWith('runuser -u bhorseman -- env -i PATH=/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin HOME=/ /bin/sh -c ')).toBe(true);
     execFileSync('sh', ['-n'], { input: mac });
+  });
+
+  it('reads this machine\'s real tmux the way the probe runs it (as the current user here)', () => {
+    const snippet = tmuxVersionProbe('linux', 'nobody').snippet.replace(/^runuser -u nobody -- /, '');
+    const printed = execFileSync('sh', ['-c', snippet], { encoding: 'utf8' });
+    const local = spawnSync('sh', ['-c', 'PATH=/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin tmux -V'], { encoding: 'utf8' });
+    if (local.status !== 0) {
+      expect(parseTmuxVersion(printed)).toBeUndefined();
+      return;
+    }
+    expect(`tmux ${parseTmuxVersion(printed)}\n`).toBe(local.stdout);
   });
 });
 
