@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildGraph } from '../../../src/graph/build-graph.js';
-import type { SshdDropinSpec } from '../../../src/resources/sshd-dropin.js';
+import type { SshdDropinObserved, SshdDropinSpec } from '../../../src/resources/sshd-dropin.js';
 import { kindOf } from '../../../src/resources/registry.js';
 import { sh } from '../../../src/transport/shell-quote.js';
 import { guest, sampleConfig } from '../fixtures.js';
@@ -46,7 +46,7 @@ describe.each(RECORDED)('sshd -T of %s', (_name, file) => {
   it('is read by the plan probe and matches what the guest must get: no change, no error', () => {
     const printed = probeAgainst(recording);
     expect(printed).toMatch(/^effective\.forcecommand=\/usr\/local\/libexec\/pairctl\/join$/im);
-    const observed = kind.parse(convergedFile() + printed.split('\n').filter((l) => l.startsWith('effective.')).join('\n'), spec);
+    const observed = kind.parse(convergedFile() + printed.split('\n').filter((l) => l.startsWith('effective.')).join('\n'), spec) as SshdDropinObserved;
     expect(Object.keys(observed.effective ?? {}).sort()).toEqual(Object.keys(spec.expect).sort());
     const delta = kind.diff(spec, observed, { wanted: true, recorded: true });
     expect(delta.errors).toEqual([]);
