@@ -7,6 +7,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PairConfig } from '../../../src/config/model.js';
 import { buildGraph } from '../../../src/graph/build-graph.js';
 import { SSH_HOST_KEYS_FACT, TUNNEL_PUBLIC_KEY_FACT } from '../../../src/graph/facts.js';
+import { OPENSSH_VERSION_FACT, TMUX_VERSION_FACT } from '../../../src/graph/tool-versions.js';
 import type { FileSpec } from '../../../src/resources/file-state.js';
 import { applyAll } from '../../../src/plan/apply-all.js';
 import { KNOWN_AFTER_APPLY, planAll } from '../../../src/plan/plan-all.js';
@@ -94,7 +95,12 @@ describe('plan across a host and its relay', () => {
     const kh = s.plan.machines[0]!.changes.find((c) => c.address === 'file["/var/lib/pairctl/tunnel/known_hosts"]')!;
     expect(kh.diff).toContain(`+203.0.113.5 ${RELAY_KEY}`);
     expect([...s.crossMachine!.waits.keys()]).toEqual(['elefante']);
-    expect(s.crossMachine!.facts).toEqual({ scotch: { [TUNNEL_PUBLIC_KEY_FACT]: '' }, elefante: { [SSH_HOST_KEYS_FACT]: RELAY_KEY } });
+    // The tool versions ride along (these scripted machines answer them as any unknown read).
+    expect(s.crossMachine!.facts).toEqual({
+      scotch: { [TMUX_VERSION_FACT]: 'type=absent', [OPENSSH_VERSION_FACT]: 'type=absent', [TUNNEL_PUBLIC_KEY_FACT]: '' },
+      elefante: { [OPENSSH_VERSION_FACT]: 'type=absent', [SSH_HOST_KEYS_FACT]: RELAY_KEY },
+    });
+    expect(s.plan.machines.map((m) => m.versions)).toEqual([{ tmux: null, openssh: null }, { openssh: null }]);
   });
 
   it('needs no waiting once the key exists: the relay gets it at plan time', async () => {
