@@ -30,9 +30,9 @@ export function tmuxVersionProbe(platform: Platform, owner: string): FactProbe {
 
 /**
  * sshd's release, from the root-owned binary. `sshd -V` exists from OpenSSH 9.2 (sshd.c); older
- * sshd rejects -V and prints the same release line first in its usage text, both on stderr. 9.2's
- * -V leaves out the portable suffix (Debian 12 prints "OpenSSH_9.2, OpenSSL …"), so the client's
- * line, from the same release, is read too (prefixed "client ") to refine it.
+ * sshd rejects -V and prints the same release line first in its usage text, both on stderr. 9.2
+ * to 9.4 print SSH_VERSION there, without the portable suffix (Debian 12: "OpenSSH_9.2, OpenSSL …"),
+ * so the client's line, from the same release, is read too (prefixed "client ") to refine it.
  */
 export const OPENSSH_VERSION_PROBE: FactProbe = {
   key: OPENSSH_VERSION_FACT,
