@@ -211,8 +211,13 @@ describe('ssh runner against an in-process ssh2 server', () => {
 
   it('fails pending and later execs with a ConnectError when the link drops', async () => {
     const runner = await connected(config('drop', keyed()));
+    const asked = server.commands.length;
     const pending = runner.exec('sleep 5; echo never');
-    await new Promise((r) => setTimeout(r, 200));
+    // drop it mid-exec: once the server has the exec request, not after a guessed delay
+    for (const deadline = Date.now() + 30_000; server.commands.length === asked && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(server.commands.length).toBe(asked + 1);
     server.dropAll();
     await expect(pending).rejects.toThrow(/lost the ssh connection/);
     await expect(runner.exec('true')).rejects.toBeInstanceOf(ConnectError);
@@ -232,7 +237,7 @@ describe('ssh-agent', () => {
   beforeAll(async () => {
     sock = join(dir, 'agent.sock');
     agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
-    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
+    for (const deadline = Date.now() + 30_000; !existsSync(sock) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
     execFileSync('ssh-add', ['-q', join(dir, 'good')], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
   });
 
