@@ -150,10 +150,12 @@ describe.skipIf(reason !== undefined)(`test lab: real machines${reason ? ` (skip
       const screen = await term.waitFor('hello-42');
       expect(screen).toContain('echo hello-$((6*7))');
       expect(await term.exited()).toBe(false);
-      // the guest is read-only: typing does not reach the session
+      // the guest is read-only: typing does not reach the session. Its keys went first; the
+      // host's marker after them shows the session has moved on (no guessed wait).
       await term.type('echo from-guest\n');
-      await new Promise((r) => setTimeout(r, 300));
-      expect(await term.screen()).not.toContain('from-guest');
+      await alpha.run(`su - admin -c ${quote("tmux send-keys -t demo 'echo after-$((6*7))' Enter")}`);
+      expect(await term.waitFor('after-42')).not.toContain('from-guest');
+      expect((await alpha.run("su - admin -c 'tmux capture-pane -p -t demo'")).stdout).not.toContain('from-guest');
       // detach: tmux ends, ssh ends, the terminal reports it
       await term.sendKeys('C-b', 'd');
       expect(await term.waitExit()).toBe(0);

@@ -583,7 +583,22 @@ async function ensureBridge(bridge: string): Promise<void> {
   if (!addrs.includes(` ${GATEWAY}/${PREFIX_LEN} `)) {
     await mustExec('ip', ['addr', 'add', `${GATEWAY}/${PREFIX_LEN}`, 'dev', bridge]);
   }
+  await pinBridgeMac(bridge);
   await mustExec('ip', ['link', 'set', bridge, 'up']);
+}
+
+/**
+ * A Linux bridge whose MAC was never set takes the lowest MAC of its ports, so it changes as
+ * machines (veths) come and go, and machines that cached the old one for the bridge's
+ * addresses send into the void: measured here, a lab's connections from its source
+ * addresses timed out mid-file when another lab started. Setting the MAC once (to the
+ * current one, so nothing cached now goes stale) freezes it (addr_assign_type 3).
+ */
+async function pinBridgeMac(bridge: string): Promise<void> {
+  const sys = `/sys/class/net/${bridge}`;
+  if (fs.readFileSync(`${sys}/addr_assign_type`, 'utf8').trim() === '3') return;
+  const mac = fs.readFileSync(`${sys}/address`, 'utf8').trim();
+  await mustExec('ip', ['link', 'set', 'dev', bridge, 'address', mac]);
 }
 
 /** The test subnet's IPv4 addresses on the bridge; with onlyHost, just the /32s labs add as source addresses. */
