@@ -382,7 +382,7 @@ function readyTimeoutMs(timeoutMs: number): number {
 
 function openSocket(cfg: SshClientConfig, timeoutMs: number, id: string, endpoint: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const sock = netConnect({ host: cfg.hostName, port: cfg.port });
+    const sock = netConnect({ host: cfg.hostName, port: cfg.port, ...(cfg.bindAddress !== undefined && { localAddress: cfg.bindAddress }) });
     const timer = setTimeout(() => {
       sock.destroy();
       reject(
@@ -426,7 +426,7 @@ function socketError(err: NodeJS.ErrnoException, cfg: SshClientConfig, id: strin
       );
     case 'ECONNRESET':
       // Reset while connecting: sshd accepted and dropped it at once, as it does an address it penalises.
-      return refusedBeforeHandshake(id, endpoint, '');
+      return refusedBeforeHandshake(id, endpoint, '', cfg.bindAddress);
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
       return new ConnectError(id, `machine "${id}": ${endpoint} is unreachable (${err.code})`, 'check the address, the network and any VPN');

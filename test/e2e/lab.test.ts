@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quote } from '../../src/transport/shell-quote.js';
 import { openGuestTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
-import { defaultRelease, labUnavailableReason, SOURCE_ROLES, startLab, type Lab } from '../machines/lab.js';
+import { defaultRelease, labUnavailableReason, SOURCE_ADDRESSES, SOURCE_ROLES, startLab, type Lab } from '../machines/lab.js';
 
 const execFileP = promisify(execFile);
 const reason = labUnavailableReason();
@@ -68,8 +68,9 @@ describe.skipIf(reason !== undefined)(`test lab: real machines${reason ? ` (skip
   });
 
   it('gives operator, guest and attacker their own source addresses; the ssh config binds the operator', async () => {
-    const ips = SOURCE_ROLES.map((r) => lab.sourceIp(r));
-    expect(new Set(ips).size).toBe(3);
+    const ips = SOURCE_ROLES.flatMap((r) => Array.from({ length: SOURCE_ADDRESSES[r] }, (_, i) => lab.sourceIp(r, i)));
+    expect(new Set(ips).size).toBe(6);
+    expect(lab.sourceIp('attacker', 4)).toBe(lab.sourceIp('attacker', 0));
     const machineIps = ['alpha', 'beta'].map((n) => lab.machine(n).ip);
     for (const ip of ips) {
       expect(ip).toMatch(/^10\.213\.5\.[0-9]+$/);
@@ -141,6 +142,7 @@ describe.skipIf(reason !== undefined)(`test lab: real machines${reason ? ` (skip
         sshConfigFile: lab.sshConfigFile,
         host: 'alpha',
         user: 'admin',
+        from: lab.sourceIp('guest'),
         command: 'tmux attach-session -r -t demo',
       });
       await term.waitFor('[demo]', 15_000);
@@ -148,10 +150,12 @@ describe.skipIf(reason !== undefined)(`test lab: real machines${reason ? ` (skip
       const screen = await term.waitFor('hello-42');
       expect(screen).toContain('echo hello-$((6*7))');
       expect(await term.exited()).toBe(false);
-      // the guest is read-only: typing does not reach the session
+      // the guest is read-only: typing does not reach the session. Its keys went first; the
+      // host's marker after them shows the session has moved on (no guessed wait).
       await term.type('echo from-guest\n');
-      await new Promise((r) => setTimeout(r, 300));
-      expect(await term.screen()).not.toContain('from-guest');
+      await alpha.run(`su - admin -c ${quote("tmux send-keys -t demo 'echo after-$((6*7))' Enter")}`);
+      expect(await term.waitFor('after-42')).not.toContain('from-guest');
+      expect((await alpha.run("su - admin -c 'tmux capture-pane -p -t demo'")).stdout).not.toContain('from-guest');
       // detach: tmux ends, ssh ends, the terminal reports it
       await term.sendKeys('C-b', 'd');
       expect(await term.waitExit()).toBe(0);
@@ -167,7 +171,7 @@ describe.skipIf(reason !== undefined)(`test lab: real machines${reason ? ` (skip
     const machines = ['alpha', 'beta'].map((n) => lab.machine(n));
     const pids = machines.flatMap((m) => [m.nspawnPid, m.leaderPid]);
     const copies = machines.map((m) => m.rootDir);
-    const sources = SOURCE_ROLES.map((r) => lab.sourceIp(r));
+    const sources = SOURCE_ROLES.flatMap((r) => Array.from({ length: SOURCE_ADDRESSES[r] }, (_, i) => lab.sourceIp(r, i)));
     const t0 = Date.now();
     await lab.stop();
     console.log(`[lab.test] stop took ${Date.now() - t0} ms`);

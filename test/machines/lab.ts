@@ -65,14 +65,23 @@ export type SourceRole = 'operator' | 'guest' | 'attacker';
 /** Every source role, in the order their addresses are leased. */
 export const SOURCE_ROLES: readonly SourceRole[] = ['operator', 'guest', 'attacker'];
 
+/**
+ * How many addresses each role gets. sshd blocks an address once its failed logins add up to
+ * more than 15 s of penalty (5 s each, decaying in real time): the 5th refused login in a
+ * burst is cut before the handshake, so a test that checks why each of many logins was refused
+ * spreads them over the attacker's addresses (sourceIp('attacker', i)).
+ */
+export const SOURCE_ADDRESSES: Readonly<Record<SourceRole, number>> = { operator: 1, guest: 1, attacker: 4 };
+
 export interface Lab {
   /** The Debian release every machine of this lab runs. */
   release: Release;
   /**
    * This lab's own address on the bridge's host side for a role, to bind connections to
-   * (`ssh -b`, `-o BindAddress=`). lab.sshConfigFile binds the operator's.
+   * (`ssh -b`, `-o BindAddress=`). lab.sshConfigFile binds the operator's. `n` picks one of
+   * the role's SOURCE_ADDRESSES (modulo their number); default the first.
    */
-  sourceIp(role: SourceRole): string;
+  sourceIp(role: SourceRole, n?: number): string;
   /** Temp dir holding keys, ssh config, known_hosts and each machine's console log. */
   dir: string;
   /** ssh client config: one `Host <alias>` block per machine, bound to sourceIp('operator'). */
@@ -335,7 +344,7 @@ interface Lease {
    * not a machine). Its `machine` is a name no cgroup or copy has, so older lab code that
    * reclaims it touches nothing but the lease.
    */
-  source?: { role: SourceRole; bridge: string };
+  source?: { role: SourceRole; n: number; bridge: string };
 }
 
 const myStart = procStat(process.pid)?.start ?? '';
@@ -574,7 +583,22 @@ async function ensureBridge(bridge: string): Promise<void> {
   if (!addrs.includes(` ${GATEWAY}/${PREFIX_LEN} `)) {
     await mustExec('ip', ['addr', 'add', `${GATEWAY}/${PREFIX_LEN}`, 'dev', bridge]);
   }
+  await pinBridgeMac(bridge);
   await mustExec('ip', ['link', 'set', bridge, 'up']);
+}
+
+/**
+ * A Linux bridge whose MAC was never set takes the lowest MAC of its ports, so it changes as
+ * machines (veths) come and go, and machines that cached the old one for the bridge's
+ * addresses send into the void: measured here, a lab's connections from its source
+ * addresses timed out mid-file when another lab started. Setting the MAC once (to the
+ * current one, so nothing cached now goes stale) freezes it (addr_assign_type 3).
+ */
+async function pinBridgeMac(bridge: string): Promise<void> {
+  const sys = `/sys/class/net/${bridge}`;
+  if (fs.readFileSync(`${sys}/addr_assign_type`, 'utf8').trim() === '3') return;
+  const mac = fs.readFileSync(`${sys}/address`, 'utf8').trim();
+  await mustExec('ip', ['link', 'set', 'dev', bridge, 'address', mac]);
 }
 
 /** The test subnet's IPv4 addresses on the bridge; with onlyHost, just the /32s labs add as source addresses. */
@@ -933,7 +957,7 @@ class LabImpl implements Lab {
   readonly adminKeyFile: string;
   readonly machines: Machine[] = [];
   /** Source address leases, by role, once taken. */
-  readonly sources = new Map<SourceRole, Lease>();
+  readonly sources = new Map<SourceRole, Lease[]>();
   private stopping: Promise<void> | undefined;
   private stopped = false;
 
@@ -947,10 +971,11 @@ class LabImpl implements Lab {
     this.adminKeyFile = path.join(dir, 'admin_ed25519');
   }
 
-  sourceIp(role: SourceRole): string {
-    const l = this.sources.get(role);
-    if (!l) throw new Error(`no source address for ${JSON.stringify(role)} (roles: ${SOURCE_ROLES.join(', ')})`);
-    return l.ip;
+  sourceIp(role: SourceRole, n = 0): string {
+    const ls = this.sources.get(role) ?? [];
+    if (ls.length === 0) throw new Error(`no source address for ${JSON.stringify(role)} (roles: ${SOURCE_ROLES.join(', ')})`);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`sourceIp: bad index ${n}`);
+    return ls[n % ls.length]!.ip;
   }
 
   machine(name: string): LabMachine {
@@ -964,7 +989,7 @@ class LabImpl implements Lab {
       const t0 = Date.now();
       const results = await Promise.allSettled(this.machines.map((m) => m.stop()));
       // Addresses after machines: nothing may still be connected from them.
-      for (const l of this.sources.values()) {
+      for (const l of [...this.sources.values()].flat()) {
         try {
           await removeSourceAddress(this.bridge, l.ip);
           fs.rmSync(leasePath(l.ip), { force: true });
@@ -994,7 +1019,7 @@ class LabImpl implements Lab {
         /* best effort; the next startLab reclaims what is left */
       }
     }
-    for (const l of this.sources.values()) {
+    for (const l of [...this.sources.values()].flat()) {
       const r = spawnSync('ip', ['addr', 'del', `${l.ip}/32`, 'dev', this.bridge], { stdio: 'ignore' });
       if (r.status === 0) fs.rmSync(leasePath(l.ip), { force: true }); // else the next startLab reclaims it
     }
@@ -1050,7 +1075,7 @@ export async function startLab(opts: { machines: string[]; bridge?: string; rele
       const free = (h: number): boolean => !taken.has(`${SUBNET}.${h}`) && !fs.existsSync(leasePath(`${SUBNET}.${h}`));
       // Source addresses from the top of the range, machines from the bottom.
       let top = LAST_HOST;
-      for (const role of SOURCE_ROLES) {
+      for (const [role, n] of SOURCE_ROLES.flatMap((r) => Array.from({ length: SOURCE_ADDRESSES[r] }, (_, i) => [r, i] as const))) {
         while (top >= FIRST_HOST && !free(top)) top--;
         if (top < FIRST_HOST) throw new Error(`no free address on ${bridge} (${SUBNET}.${FIRST_HOST}-${LAST_HOST})`);
         const ip = `${SUBNET}.${top--}`;
@@ -1059,15 +1084,15 @@ export async function startLab(opts: { machines: string[]; bridge?: string; rele
           ownerPid: process.pid,
           ownerStart: myStart,
           ip,
-          alias: `source-${role}`,
+          alias: `source-${role}-${n}`,
           machine: `source-${ip}`,
           rootDir: '',
           labDir: dir,
-          source: { role, bridge },
+          source: { role, n, bridge },
         };
         // lease first: a concurrent sweep removes any source address no live lease names
         fs.writeFileSync(leasePath(ip), JSON.stringify(lease) + '\n', { flag: 'wx' });
-        lab.sources.set(role, lease);
+        lab.sources.set(role, [...(lab.sources.get(role) ?? []), lease]);
         await addSourceAddress(bridge, ip);
       }
       let host = FIRST_HOST;
