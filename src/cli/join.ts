@@ -65,7 +65,8 @@ export function joinInstructions(config: PairConfig, guest: string, host: Host, 
       command: cmd(['ssh', '-p', 'PORT', `${account}@N.tcp.ngrok.io`]),
       more: [
         `# ngrok picks the address (N and PORT) when its agent connects: see the "ssh" tunnel in the ngrok dashboard,`,
-        `# or run on ${host.id}: curl -s http://127.0.0.1:4040/api/tunnels`,
+        // The agent's local API (127.0.0.1:4040) is off (web_addr: false); its log names each tunnel's url.
+        `# or run on ${host.id}: journalctl -u pairctl-ngrok.service | grep -o 'url=tcp://[^ ]*' | tail -n 1`,
         ...host.forwards.map((f) => `# ${f.name} (port ${f.local} on ${host.id}): the https address of ngrok's "${f.name}" tunnel`),
       ],
     };
