@@ -12,7 +12,7 @@ import { isEmpty } from '../plan/plan-model.js';
 import { applyJson, jsonText } from '../plan/render-json.js';
 import { createProgress } from '../plan/render-progress.js';
 import { renderApplyFailures, renderPlanText } from '../plan/render-text.js';
-import { changedGuestKeys, guestKeyDigests, readSavedPlan } from '../plan/saved-plan.js';
+import { changedGuestKeys, guestKeyDigests, readSavedPlan, savedPlanDifferences } from '../plan/saved-plan.js';
 import { parseCommon } from './args.js';
 import { UsageError, type CliIO, type Command } from './io.js';
 import { listFlag, loadResolvedOrReport, parseDuration, sshConfigFrom, useColor } from './load.js';
@@ -151,11 +151,20 @@ async function applySaved(planFile: string, rawIO: CliIO, sshConfig: string | un
       );
       return nothingToApply(config, planned, io, run, 1);
     }
-    // Apply exactly what was saved, over the connections just checked.
-    const exact: ScopedPlan = { ...planned, session: { ...planned.session, plan: saved.plan, works: saved.works } };
-    if (!run.json) io.stdout(renderPlanText(saved.plan, { color: run.color }));
-    if (isEmpty(saved.plan)) return nothingToApply(config, exact, io, run, 0);
-    return await applyPlanned(config, exact, io, run);
+    // The file never says what runs: planning again now does, and must give exactly the saved steps.
+    const differences = savedPlanDifferences(saved.works, planned.session.works);
+    if (differences.length > 0) {
+      const shown = differences.slice(0, 10).map((d) => `\n    ${d}`).join('');
+      const more = differences.length > 10 ? `\n    ...and ${differences.length - 10} more` : '';
+      io.stderr(
+        `Error: ${planFile} does not match what planning now would run (the file was edited, or pairctl plans differently now); nothing was applied:${shown}${more}\nMake a new plan: pairctl plan -o ${planFile}\n`,
+      );
+      return nothingToApply(config, planned, io, run, 1);
+    }
+    // What runs is what was just planned, over the connections just checked: equal to the saved steps.
+    if (!run.json) io.stdout(renderPlanText(planned.session.plan, { color: run.color }));
+    if (isEmpty(planned.session.plan)) return nothingToApply(config, planned, io, run, 0);
+    return await applyPlanned(config, planned, io, run);
   } finally {
     await planned.session.close();
   }
