@@ -1,0 +1,118 @@
+/**
+ * `pairctl join` pins the host's keys, on a real host, with the real ssh client: the known_hosts
+ * lines it prints, alone in a fresh known_hosts file, let `ssh -o StrictHostKeyChecking=yes` into
+ * the session (positive control), while a wrong line, or none, is refused before any login.
+ * Also here because it needs a real host: a `pairctl` group that already holds an account pairctl
+ * did not make stops the plan, naming it, and freeing the group lets the same plan through.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
+import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
+import { pairctl } from './pairctl-cli.js';
+import { waitUntil } from './tunnel-lab.js';
+
+const unavailable = labUnavailableReason();
+const OWNER = 'bhorseman';
+const SOCKET = '/run/pairctl/pair/tmux.sock';
+
+describe.skipIf(unavailable)('pairctl join pins the host keys a guest will see', () => {
+  let lab: Lab;
+  let host: LabMachine;
+  let dir: string;
+  let file: string;
+  let guestKey: string;
+  const terminals: GuestTerminal[] = [];
+
+  const cli = (...args: string[]) => pairctl([...args, '-F', lab.sshConfigFile]);
+
+  /** The real ssh client as the guest, with nothing but `knownHosts` to check the host key by. */
+  function guestSsh(knownHosts: string, tty: boolean): string[] {
+    return [
+      'ssh', '-F', '/dev/null', '-i', guestKey, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
+      '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'GlobalKnownHostsFile=/dev/null',
+      '-o', 'ConnectTimeout=20', ...(tty ? ['-tt'] : []), `pair-todd@${host.ip}`,
+    ];
+  }
+
+  beforeAll(async () => {
+    lab = await startLab({ machines: ['host'] });
+    host = lab.machine('host');
+    dir = join(lab.dir, 'join-keys');
+    mkdirSync(dir, { recursive: true });
+    guestKey = join(dir, 'todd_ed25519');
+    spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'todd@guest', '-f', guestKey]);
+    const pub = readFileSync(`${guestKey}.pub`, 'utf8').trim();
+    file = join(dir, 'pair.yaml');
+    writeFileSync(file, `version: 1\nhosts:\n  box: { platform: linux, ssh: host, owner: ${OWNER} }\nguests:\n  todd:\n    keys: ["${pub}"]\n    mode: mirror\n`);
+    const made = await host.run(`useradd -m -s /bin/bash ${OWNER} && echo ok`);
+    expect(made.stdout).toContain('ok');
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const t of terminals) await t.close();
+    await lab?.stop();
+  });
+
+  it('refuses a pairctl group holding an account pairctl did not make, naming it; once freed, plans', async () => {
+    await host.run('groupadd --system pairctl && useradd -M -s /usr/sbin/nologin -G pairctl bob');
+    const refused = await cli('plan', '-f', file);
+    expect(refused.code).toBe(1);
+    const said = refused.stdout + refused.stderr;
+    expect(said).toContain('group pairctl already exists with a member pairctl did not make: bob.');
+    expect(said).toContain('gpasswd -d bob pairctl');
+    expect((await host.run('getent passwd pair-todd')).code).not.toBe(0);
+    // positive control: the same plan once bob is out
+    await host.run('gpasswd -d bob pairctl');
+    const fine = await cli('plan', '-f', file);
+    expect(fine.stdout + fine.stderr).not.toContain('did not make');
+    expect(fine.code).toBe(0);
+  });
+
+  it('prints the fingerprints ssh-keygen -l gives and a known_hosts line per key for the address guests use', async () => {
+    expect((await cli('apply', '-f', file, '--yes')).code).toBe(0);
+    const j = await cli('join', 'todd', '-f', file);
+    expect(j.stderr).not.toContain('Error');
+    expect(j.code).toBe(0);
+    expect(j.stdout.split('\n')[0]).toBe(`ssh pair-todd@${host.ip}`);
+    // The host's real keys, as ssh-keygen reads them there.
+    const onHost = await host.run('for f in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -l -f "$f"; done');
+    const fingerprints = onHost.stdout.trim().split('\n').map((l) => l.split(' ')[1]!);
+    expect(fingerprints.length).toBeGreaterThanOrEqual(2);
+    for (const fp of fingerprints) expect(j.stdout).toContain(` ${fp} (`);
+    const lines = j.stdout.split('\n').filter((l) => l.startsWith(`${host.ip} `));
+    expect(lines).toHaveLength(fingerprints.length);
+    writeFileSync(join(dir, 'known_hosts'), `${lines.join('\n')}\n`);
+  });
+
+  it('with only those lines the real ssh, StrictHostKeyChecking=yes, joins the session', async () => {
+    expect((await cli('up', '-f', file)).code).toBe(0);
+    const asOwner = (a: string) => host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} ${a}`);
+    await waitUntil('the shared shell prompt', async () => (await asOwner("capture-pane -p -t '=pair:'")).stdout.includes('$'), 15_000);
+    await asOwner("send-keys -t '=pair:' 'echo PINNED-HOST-KEY-OK' Enter");
+    const t = await openTerminal(guestSsh(join(dir, 'known_hosts'), true), { cols: 100, rows: 30 });
+    terminals.push(t);
+    await t.waitFor('PINNED-HOST-KEY-OK', 20_000);
+  });
+
+  it('a wrong known_hosts line (another key under the same name), or none, is refused before any login', async () => {
+    const other = join(dir, 'other_host_key');
+    spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
+    const [type, blob] = readFileSync(`${other}.pub`, 'utf8').trim().split(' ');
+    writeFileSync(join(dir, 'wrong_known_hosts'), `${host.ip} ${type} ${blob}\n`);
+    const wrong = spawnSync('ssh', guestSsh(join(dir, 'wrong_known_hosts'), false).slice(1), { encoding: 'utf8', timeout: 60_000, input: '' });
+    expect(wrong.status).toBe(255);
+    expect(wrong.stderr).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
+    writeFileSync(join(dir, 'empty_known_hosts'), '');
+    const none = spawnSync('ssh', guestSsh(join(dir, 'empty_known_hosts'), false).slice(1), { encoding: 'utf8', timeout: 60_000, input: '' });
+    expect(none.status).toBe(255);
+    expect(none.stderr).toContain('Host key verification failed');
+    // positive control in the same run, same account, no terminal: past the host key and the login,
+    // to the join program itself (which wants a terminal)
+    const right = spawnSync('ssh', guestSsh(join(dir, 'known_hosts'), false).slice(1), { encoding: 'utf8', timeout: 60_000, input: '' });
+    expect(right.stderr).toContain('pairctl: joining needs a terminal');
+    expect(right.status).toBe(1);
+  });
+});
