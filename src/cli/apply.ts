@@ -6,7 +6,7 @@ import { hostname, userInfo } from 'node:os';
 import type { PairConfig } from '../config/model.js';
 import { DEFAULT_LOCK_TIMEOUT_SECONDS, type MachineApplyResult } from '../plan/apply-machine.js';
 import { applyAll } from '../plan/apply-all.js';
-import { updateKnownMachines, type KnownMachine } from '../plan/known-machines.js';
+import { readKnownMachines, updateKnownMachines, type KnownMachine } from '../plan/known-machines.js';
 import { holderName } from '../plan/lock.js';
 import { isEmpty } from '../plan/plan-model.js';
 import { applyJson, jsonText } from '../plan/render-json.js';
@@ -137,6 +137,18 @@ async function applySaved(planFile: string, rawIO: CliIO, sshConfig: string | un
   if (rekeyed.length > 0) {
     io.stderr(
       `Error: stale plan: the keys of ${rekeyed.map((g) => `guest ${g}`).join(', ')} changed since ${planFile} was made (keys published on GitHub are read again at apply); nothing was applied. Make a new plan: pairctl plan -o ${planFile}\n`,
+    );
+    return 1;
+  }
+  // Machines dropped from pair.yaml are reached as the saved plan says only while
+  // .pairctl/machines.json still lists them so: the file alone cannot send pairctl elsewhere.
+  const known = await readKnownMachines(config.file);
+  const moved = (saved.removed ?? []).filter(
+    (r) => !known.some((k) => k.id === r.id && k.ssh === r.ssh && k.sudo === r.sudo && k.role === r.role),
+  );
+  if (moved.length > 0) {
+    io.stderr(
+      `Error: stale plan: ${moved.map((m) => `machine ${m.id}`).join(', ')} ${moved.length === 1 ? 'is' : 'are'} not listed in .pairctl/machines.json as ${planFile} says; nothing was applied. Make a new plan: pairctl plan -o ${planFile}\n`,
     );
     return 1;
   }
