@@ -2,6 +2,8 @@
  * `pairctl join` pins the host's keys, on a real host, with the real ssh client: the known_hosts
  * lines it prints, alone in a fresh known_hosts file, let `ssh -o StrictHostKeyChecking=yes` into
  * the session (positive control), while a wrong line, or none, is refused before any login.
+ * Through a jump relay, the guest's ssh checks two machines: the relay (the -J hop) by its
+ * address, the host by its HostKeyAlias; the printed lines pin both, each read in one exec.
  * Also here because it needs a real host: a `pairctl` group that already holds an account pairctl
  * did not make stops the plan, naming it, and freeing the group lets the same plan through.
  */
@@ -12,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
 import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
 import { pairctl } from './pairctl-cli.js';
-import { waitUntil } from './tunnel-lab.js';
+import { execsSince, hostKeyLines, must, now, startTunnelLab, waitUntil, type TunnelLab } from './tunnel-lab.js';
 
 const unavailable = labUnavailableReason();
 const OWNER = 'bhorseman';
@@ -114,5 +116,76 @@ describe.skipIf(unavailable)('pairctl join pins the host keys a guest will see',
     const right = spawnSync('ssh', guestSsh(join(dir, 'known_hosts'), false).slice(1), { encoding: 'utf8', timeout: 60_000, input: '' });
     expect(right.stderr).toContain('pairctl: joining needs a terminal');
     expect(right.status).toBe(1);
+  });
+});
+
+describe.skipIf(unavailable)('pairctl join pins the relay and the host for a jump tunnel', () => {
+  let t: TunnelLab;
+  let file: string;
+  const terminals: GuestTerminal[] = [];
+  const PORT = 2222;
+  let command = '';
+  let pinned: string[] = [];
+
+  beforeAll(async () => {
+    t = await startTunnelLab('join-jump');
+    file = t.writeConfig(['tunnel: { provider: jump, relay: relay, port: 2222 }']);
+    expect((await t.cli('apply', '-f', file, '--yes')).code).toBe(0);
+    // The guest's ssh, and the ssh ProxyJump starts for the hop, know only the file written below.
+    await must(t.guest, "printf '%s\\n' 'Host *' '  StrictHostKeyChecking yes' '  UserKnownHostsFile /root/pinned_known_hosts' '  GlobalKnownHostsFile /dev/null' '  ConnectTimeout 20' > /root/.ssh/config");
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const term of terminals) await term.close();
+    await t?.lab.stop();
+  });
+
+  const inGuest = async (cmd: string): Promise<GuestTerminal> => {
+    const term = await openTerminal(['nsenter', '-t', String(t.guest.leaderPid), '-a', 'sh', '-c', cmd], { cols: 100, rows: 30 });
+    terminals.push(term);
+    return term;
+  };
+
+  it('prints a known_hosts line per key for the relay by its address and for the host by its alias, one exec each', async () => {
+    const since = { host: await now(t.host), relay: await now(t.relay) };
+    const j = await t.cli('join', 'todd', '-f', file);
+    expect(j.stderr).not.toContain('Error');
+    expect(j.code).toBe(0);
+    expect(await execsSince(t.host, since.host)).toEqual({ connections: 1, execs: 1 });
+    expect(await execsSince(t.relay, since.relay)).toEqual({ connections: 1, execs: 1 });
+    command = j.stdout.split('\n')[0]!;
+    expect(command).toBe(`ssh -J pair-todd@${t.relay.ip} -p ${PORT} -o HostKeyAlias=pairctl-box pair-todd@127.0.0.1`);
+    pinned = j.stdout.split('\n').filter((l) => /^\S+ (ssh-|ecdsa-)\S+ AAAA/.test(l));
+    // exactly the machines' own keys, under the names ssh looks up
+    const expected = [...(await hostKeyLines(t.relay, t.relay.ip)).split('\n'), ...(await hostKeyLines(t.host, 'pairctl-box')).split('\n')];
+    expect([...pinned].sort()).toEqual(expected.sort());
+  });
+
+  it('with only those lines the printed command joins through the relay; a wrong line for either machine is refused', async () => {
+    const asOwner = (a: string) => t.host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} ${a}`);
+    expect((await t.cli('up', '-f', file)).code).toBe(0);
+    await waitUntil('the shared shell prompt', async () => (await asOwner("capture-pane -p -t '=pair:'")).stdout.includes('$'), 15_000);
+    await asOwner("send-keys -t '=pair:' 'echo PINNED-THROUGH-THE-JUMP' Enter");
+    const write = (lines: string[]) => must(t.guest, `printf '%s\\n' ${lines.map((l) => `'${l}'`).join(' ')} > /root/pinned_known_hosts`);
+    await write(pinned);
+    const term = await inGuest(command);
+    await term.waitFor('PINNED-THROUGH-THE-JUMP', 30_000);
+    await term.close();
+
+    const fake = (await must(t.guest, "rm -f /tmp/fake /tmp/fake.pub; ssh-keygen -q -t ed25519 -N '' -f /tmp/fake && cut -d' ' -f1,2 /tmp/fake.pub")).trim();
+    const batch = command.replace(/^ssh /, 'ssh -o BatchMode=yes ');
+    for (const [what, lines] of [
+      ['the host under its alias', [...pinned.filter((l) => !l.startsWith('pairctl-box ')), `pairctl-box ${fake}`]],
+      ['the relay', [...pinned.filter((l) => !l.startsWith(`${t.relay.ip} `)), `${t.relay.ip} ${fake}`]],
+    ] as const) {
+      await write([...lines]);
+      const r = await t.guest.run(`${batch} true < /dev/null`);
+      expect(r.code, what).toBe(255);
+      expect(r.stderr, what).toMatch(/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
+    }
+    // positive control, same account, same way, right after: the pinned lines still get in
+    await write(pinned);
+    const ok = await t.guest.run(`${batch} < /dev/null`);
+    expect(ok.stderr).toContain('pairctl: joining needs a terminal');
   });
 });
