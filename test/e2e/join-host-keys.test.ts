@@ -189,3 +189,53 @@ describe.skipIf(unavailable)('pairctl join pins the relay and the host for a jum
     expect(ok.stderr).toContain('pairctl: joining needs a terminal');
   });
 });
+
+describe.skipIf(unavailable)('pairctl join pins the host behind a vps relay port', () => {
+  let t: TunnelLab;
+  let file: string;
+  const terminals: GuestTerminal[] = [];
+  const PORT = 2222;
+
+  beforeAll(async () => {
+    t = await startTunnelLab('join-vps');
+    file = t.writeConfig(['tunnel: { provider: vps, relay: relay, port: 2222 }']);
+    expect((await t.cli('apply', '-f', file, '--yes')).code).toBe(0);
+    await must(t.guest, "printf '%s\\n' 'Host *' '  StrictHostKeyChecking yes' '  UserKnownHostsFile /root/pinned_known_hosts' '  GlobalKnownHostsFile /dev/null' '  ConnectTimeout 20' > /root/.ssh/config");
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const term of terminals) await term.close();
+    await t?.lab.stop();
+  });
+
+  it("prints the host's keys under [relay]:port, and with only them the printed command joins; a wrong line is refused", async () => {
+    const j = await t.cli('join', 'todd', '-f', file);
+    expect(j.stderr).not.toContain('Error');
+    expect(j.code).toBe(0);
+    const command = j.stdout.split('\n')[0]!;
+    expect(command).toBe(`ssh -p ${PORT} pair-todd@${t.relay.ip}`);
+    const pinned = j.stdout.split('\n').filter((l) => /^\S+ (ssh-|ecdsa-)\S+ AAAA/.test(l));
+    // the relay only forwards: what answers on its port is the host's sshd, with the host's keys
+    expect([...pinned].sort()).toEqual((await hostKeyLines(t.host, `[${t.relay.ip}]:${PORT}`)).split('\n').sort());
+    const write = (lines: string[]) => must(t.guest, `printf '%s\\n' ${lines.map((l) => `'${l}'`).join(' ')} > /root/pinned_known_hosts`);
+
+    const asOwner = (a: string) => t.host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} ${a}`);
+    expect((await t.cli('up', '-f', file)).code).toBe(0);
+    await waitUntil('the shared shell prompt', async () => (await asOwner("capture-pane -p -t '=pair:'")).stdout.includes('$'), 15_000);
+    await asOwner("send-keys -t '=pair:' 'echo PINNED-THROUGH-THE-RELAY' Enter");
+    await write(pinned);
+    const term = await openTerminal(['nsenter', '-t', String(t.guest.leaderPid), '-a', 'sh', '-c', command], { cols: 100, rows: 30 });
+    terminals.push(term);
+    await term.waitFor('PINNED-THROUGH-THE-RELAY', 30_000);
+
+    // attack: the relay's own key under that name (what a relay answering itself would show) is refused
+    await write((await hostKeyLines(t.relay, `[${t.relay.ip}]:${PORT}`)).split('\n'));
+    const batch = command.replace(/^ssh /, 'ssh -o BatchMode=yes ');
+    const wrong = await t.guest.run(`${batch} true < /dev/null`);
+    expect(wrong.code).toBe(255);
+    expect(wrong.stderr).toMatch(/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
+    // positive control right after, same account and way
+    await write(pinned);
+    expect((await t.guest.run(`${batch} < /dev/null`)).stderr).toContain('pairctl: joining needs a terminal');
+  });
+});
