@@ -74,3 +74,31 @@ describe('host key pins', () => {
     expect(lines.filter((l) => l.startsWith('#   '))).toHaveLength(3);
   });
 });
+
+describe('pairctl join without the host keys', () => {
+  it('still prints the command, but says the keys could not be read and exits 1: no silent trust on first use', async () => {
+    const { createServer } = await import('node:net');
+    const { writeFileSync } = await import('node:fs');
+    const { main } = await import('../../../src/cli/main.js');
+    const { captureIo } = await import('../capture-io.js');
+    // a port that was just free: nothing answers there
+    const free = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const port = (s.address() as { port: number }).port;
+        s.close(() => resolve(port));
+      });
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'pairctl-join-'));
+    const file = join(dir, 'pair.yaml');
+    const { pubs } = realHostKeys();
+    writeFileSync(file, `version: 1\nhosts:\n  box: { platform: linux, ssh: "root@192.0.2.10:${free}", owner: bhorseman }\nguests:\n  todd:\n    keys: ["${pubs.split('\n')[0]}"]\n`);
+    writeFileSync(join(dir, 'ssh_config'), `Host 192.0.2.10\n  HostName 127.0.0.1\n`);
+    const io = captureIo();
+    const code = await main(['join', 'todd', '-f', file, '-F', join(dir, 'ssh_config')], io);
+    expect(code).toBe(1);
+    // (a loopback address is shown as this machine's mDNS name: see join.test.ts)
+    expect(io.out.split('\n')[0]).toMatch(new RegExp(`^ssh -p ${free} pair-todd@\\S+$`));
+    expect(io.out).not.toMatch(/ssh-ed25519 AAAA/);
+    expect(io.err).toContain('Error: could not read the host keys of host box');
+  }, 60_000);
+});
