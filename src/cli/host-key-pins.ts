@@ -11,18 +11,27 @@ import type { Endpoint } from '../graph/relay-endpoint.js';
 import { quote } from '../transport/shell-quote.js';
 import { guestAddress } from './join.js';
 
-/** The sshd config whose HostKey files the guests' connections are served with. */
+/** The machine's own sshd config: what lan guests and the jump hop on a relay connect to. */
 export const HOST_SSHD_CONFIG = '/etc/ssh/sshd_config';
+/**
+ * The config of a guest-only sshd that tunnels lead to, when the host has one (it serves the
+ * tunnel, so its HostKey files are what guests see through it); else the host's own sshd serves.
+ */
+export const TUNNEL_SSHD_CONFIGS = ['/etc/pairctl/sshd_config', HOST_SSHD_CONFIG];
 
 /**
  * Prints the public half of every host key sshd would offer: the HostKey files `sshd -T` names
- * (its defaults when the config names none), each `.pub` beside it, else derived from the key.
- * When sshd cannot be asked (not installed here), the usual /etc/ssh/ssh_host_*_key files.
+ * for the first of `configs` that exists (its defaults when it names none), each `.pub` beside
+ * it, else derived from the key. When sshd cannot be asked, the config's HostKey lines, else
+ * the usual /etc/ssh/ssh_host_*_key.
  */
-export function hostKeysScript(sshdConfig = HOST_SSHD_CONFIG): string {
-  const cfg = quote(sshdConfig);
+export function hostKeysScript(configs: readonly string[] = [HOST_SSHD_CONFIG]): string {
   return `sshd=$(command -v sshd 2>/dev/null || echo /usr/sbin/sshd)
-keys=$("$sshd" -T -f ${cfg} 2>/dev/null | awk 'tolower($1) == "hostkey" { print $2 }')
+cfg=${quote(HOST_SSHD_CONFIG)}
+for c in ${configs.map(quote).join(' ')}; do if [ -f "$c" ]; then cfg=$c; break; fi; done
+keys=$("$sshd" -T -f "$cfg" 2>/dev/null | awk 'tolower($1) == "hostkey" { print $2 }')
+# sshd -T fails without its privilege separation directory (sshd not running): read the config's own lines.
+[ -n "$keys" ] || keys=$(awk 'tolower($1) == "hostkey" { print $2 }' "$cfg" 2>/dev/null)
 [ -n "$keys" ] || keys=$(ls /etc/ssh/ssh_host_*_key 2>/dev/null)
 for k in $keys; do
   if [ -f "$k.pub" ]; then head -n 1 "$k.pub"; elif [ -f "$k" ]; then ssh-keygen -y -f "$k" 2>/dev/null; fi
@@ -71,6 +80,8 @@ export interface HostKeyPin {
   name: string;
   /** true when the address is not known before ngrok connects: the name is a placeholder */
   placeholder?: boolean;
+  /** the sshd configs whose host keys the guest sees, first existing one wins */
+  sshdConfigs: readonly string[];
 }
 
 /**
@@ -83,20 +94,20 @@ export function hostKeyPins(config: PairConfig, host: Host, sshConfigFile: strin
   const { provider } = host.tunnel;
   if (provider === 'lan') {
     const { address, port } = guestAddress(host, sshConfigFile);
-    return [{ machine: host.id, what: `host ${host.id}`, name: knownHostsName(address, port) }];
+    return [{ machine: host.id, what: `host ${host.id}`, name: knownHostsName(address, port), sshdConfigs: [HOST_SSHD_CONFIG] }];
   }
   if (provider === 'ngrok') {
-    return [{ machine: host.id, what: `host ${host.id} (through ngrok)`, name: '[N.tcp.ngrok.io]:PORT', placeholder: true }];
+    return [{ machine: host.id, what: `host ${host.id} (through ngrok)`, name: '[N.tcp.ngrok.io]:PORT', placeholder: true, sshdConfigs: TUNNEL_SSHD_CONFIGS }];
   }
   const e = relayAt();
   const port = host.tunnel.port ?? 22;
   if (provider === 'vps') {
-    return [{ machine: host.id, what: `host ${host.id} (through relay ${host.tunnel.relay} port ${port})`, name: knownHostsName(e.host, port) }];
+    return [{ machine: host.id, what: `host ${host.id} (through relay ${host.tunnel.relay} port ${port})`, name: knownHostsName(e.host, port), sshdConfigs: TUNNEL_SSHD_CONFIGS }];
   }
   const relay = config.relays.find((r) => r.id === host.tunnel.relay);
   return [
-    { machine: relay?.id ?? String(host.tunnel.relay), what: `relay ${host.tunnel.relay} (the -J hop)`, name: knownHostsName(e.host, e.port) },
-    { machine: host.id, what: `host ${host.id} (HostKeyAlias ${hostKeyAlias(host.id)})`, name: hostKeyAlias(host.id) },
+    { machine: relay?.id ?? String(host.tunnel.relay), what: `relay ${host.tunnel.relay} (the -J hop)`, name: knownHostsName(e.host, e.port), sshdConfigs: [HOST_SSHD_CONFIG] },
+    { machine: host.id, what: `host ${host.id} (HostKeyAlias ${hostKeyAlias(host.id)})`, name: hostKeyAlias(host.id), sshdConfigs: TUNNEL_SSHD_CONFIGS },
   ];
 }
 

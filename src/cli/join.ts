@@ -158,7 +158,9 @@ async function readHostKeys(
   pins: readonly HostKeyPin[],
   sshConfigFile: string | undefined,
 ): Promise<Map<string, { keys: PublicKey[] } | { error: string }>> {
-  const machines = [...new Set(pins.map((p) => p.machine))];
+  // A machine is one host or one relay (ids are unique across both), so its pins agree on the config.
+  const configs = new Map(pins.map((p) => [p.machine, p.sshdConfigs]));
+  const machines = [...configs.keys()];
   const targets = new Map([...config.hosts, ...config.relays].map((m) => [m.id, m]));
   const read = await Promise.all(
     machines.map(async (id): Promise<[string, { keys: PublicKey[] } | { error: string }]> => {
@@ -167,7 +169,7 @@ async function readHostKeys(
       try {
         const runner = await connect({ id, ssh: t.ssh, sudo: t.sudo }, { sshConfigFile });
         try {
-          const res = await runner.exec(hostKeysScript());
+          const res = await runner.exec(hostKeysScript(configs.get(id)));
           if (res.code !== 0) return [id, { error: `reading them failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-1)[0] ?? ''}` }];
           return [id, { keys: parseHostKeys(res.stdout) }];
         } finally {

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
 import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
 import { pairctl } from './pairctl-cli.js';
-import { execsSince, hostKeyLines, must, now, startTunnelLab, waitUntil, type TunnelLab } from './tunnel-lab.js';
+import { execsSince, hostKeyLines, must, now, reachesHost, startTunnelLab, waitUntil, type TunnelLab } from './tunnel-lab.js';
 
 const unavailable = labUnavailableReason();
 const OWNER = 'bhorseman';
@@ -131,6 +131,7 @@ describe.skipIf(unavailable)('pairctl join pins the relay and the host for a jum
     t = await startTunnelLab('join-jump');
     file = t.writeConfig(['tunnel: { provider: jump, relay: relay, port: 2222 }']);
     expect((await t.cli('apply', '-f', file, '--yes')).code).toBe(0);
+    await waitUntil('the tunnel is up on the relay loopback', () => reachesHost(t, PORT, '127.0.0.1', t.relay), 60_000);
     // The guest's ssh, and the ssh ProxyJump starts for the hop, know only the file written below.
     await must(t.guest, "printf '%s\\n' 'Host *' '  StrictHostKeyChecking yes' '  UserKnownHostsFile /root/pinned_known_hosts' '  GlobalKnownHostsFile /dev/null' '  ConnectTimeout 20' > /root/.ssh/config");
   }, 240_000);
@@ -200,6 +201,7 @@ describe.skipIf(unavailable)('pairctl join pins the host behind a vps relay port
     t = await startTunnelLab('join-vps');
     file = t.writeConfig(['tunnel: { provider: vps, relay: relay, port: 2222 }']);
     expect((await t.cli('apply', '-f', file, '--yes')).code).toBe(0);
+    await waitUntil('the tunnel is up on the relay', () => reachesHost(t, PORT), 60_000);
     await must(t.guest, "printf '%s\\n' 'Host *' '  StrictHostKeyChecking yes' '  UserKnownHostsFile /root/pinned_known_hosts' '  GlobalKnownHostsFile /dev/null' '  ConnectTimeout 20' > /root/.ssh/config");
   }, 240_000);
 

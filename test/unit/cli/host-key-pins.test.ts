@@ -3,11 +3,11 @@
  * them, under the exact known_hosts name the guest's ssh looks up for each tunnel provider.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hostKeyPins, keyTypeLabel, knownHostsName, parseHostKeys, renderPin } from '../../../src/cli/host-key-pins.js';
+import { HOST_SSHD_CONFIG, TUNNEL_SSHD_CONFIGS, hostKeysScript, hostKeyPins, keyTypeLabel, knownHostsName, parseHostKeys, renderPin } from '../../../src/cli/host-key-pins.js';
 import type { Host, PairConfig } from '../../../src/config/model.js';
 import { sampleConfig } from '../fixtures.js';
 
@@ -41,6 +41,14 @@ describe('host key pins', () => {
     expect(keys.map((k) => `${k.bits} ${k.fingerprint} root@box (${keyTypeLabel(k.type)})`)).toEqual(keygen);
   });
 
+  it('reads the HostKey files of the first sshd config that exists (a guest-only sshd before the host\'s own)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pairctl-hostkeys-cfg-'));
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'guest-sshd', '-f', join(dir, 'key')]);
+    writeFileSync(join(dir, 'sshd_config'), `HostKey ${join(dir, 'key')}\n`);
+    const out = execFileSync('sh', ['-c', hostKeysScript([join(dir, 'absent_config'), join(dir, 'sshd_config')])], { encoding: 'utf8' });
+    expect(parseHostKeys(out).map((k) => k.base64)).toEqual([readFileSync(join(dir, 'key.pub'), 'utf8').split(' ')[1]]);
+  });
+
   it('names the host the way ssh looks it up: [host]:port unless port 22', () => {
     expect(knownHostsName('192.0.2.10', 22)).toBe('192.0.2.10');
     expect(knownHostsName('203.0.113.5', 2222)).toBe('[203.0.113.5]:2222');
@@ -49,18 +57,18 @@ describe('host key pins', () => {
 
   it('lan: the host at its address; vps: the host\'s keys at [relay]:port; jump: the relay, then the alias', () => {
     const lan = config({});
-    expect(hostKeyPins(lan, lan.hosts[0]!, undefined, relayAt)).toEqual([{ machine: 'scotch', what: 'host scotch', name: '192.0.2.10' }]);
+    expect(hostKeyPins(lan, lan.hosts[0]!, undefined, relayAt)).toEqual([{ machine: 'scotch', what: 'host scotch', name: '192.0.2.10', sshdConfigs: [HOST_SSHD_CONFIG] }]);
     const lanPort = config({ ssh: 'root@192.0.2.10:2022' });
     expect(hostKeyPins(lanPort, lanPort.hosts[0]!, undefined, relayAt)[0]!.name).toBe('[192.0.2.10]:2022');
     const vps = config({ tunnel: { provider: 'vps', relay: 'elefante', port: 2222 } });
     expect(hostKeyPins(vps, vps.hosts[0]!, undefined, relayAt)).toEqual([
-      { machine: 'scotch', what: 'host scotch (through relay elefante port 2222)', name: '[203.0.113.5]:2222' },
+      { machine: 'scotch', what: 'host scotch (through relay elefante port 2222)', name: '[203.0.113.5]:2222', sshdConfigs: TUNNEL_SSHD_CONFIGS },
     ]);
     const jump = config({ tunnel: { provider: 'jump', relay: 'elefante', port: 2222 } });
     expect(hostKeyPins(jump, jump.hosts[0]!, undefined, relayAt)).toEqual([
-      { machine: 'elefante', what: 'relay elefante (the -J hop)', name: '[203.0.113.5]:2200' },
+      { machine: 'elefante', what: 'relay elefante (the -J hop)', name: '[203.0.113.5]:2200', sshdConfigs: [HOST_SSHD_CONFIG] },
       // HostKeyAlias is looked up bare, without the port (sshconnect.c)
-      { machine: 'scotch', what: 'host scotch (HostKeyAlias pairctl-scotch)', name: 'pairctl-scotch' },
+      { machine: 'scotch', what: 'host scotch (HostKeyAlias pairctl-scotch)', name: 'pairctl-scotch', sshdConfigs: TUNNEL_SSHD_CONFIGS },
     ]);
     const ngrok = config({ tunnel: { provider: 'ngrok', authtokenEnv: 'NGROK_AUTHTOKEN' } });
     expect(hostKeyPins(ngrok, ngrok.hosts[0]!, undefined, relayAt)[0]).toMatchObject({ machine: 'scotch', placeholder: true });
@@ -69,7 +77,7 @@ describe('host key pins', () => {
   it('prints fingerprints as comments, then one known_hosts line per key', () => {
     const { pubs } = realHostKeys();
     const keys = parseHostKeys(pubs);
-    const lines = renderPin({ machine: 'scotch', what: 'host scotch', name: '[203.0.113.5]:2222' }, keys);
+    const lines = renderPin({ machine: 'scotch', what: 'host scotch', name: '[203.0.113.5]:2222', sshdConfigs: [HOST_SSHD_CONFIG] }, keys);
     expect(lines.filter((l) => !l.startsWith('#'))).toEqual(keys.map((k) => `[203.0.113.5]:2222 ${k.type} ${k.base64}`));
     expect(lines.filter((l) => l.startsWith('#   '))).toHaveLength(3);
   });
