@@ -102,11 +102,15 @@ fi
 chmod u+rw,g+rw,o-rwx "$s"`;
 }
 
-/** The owner's read of the running server: running, socket state, ACL, open mode keys. */
+/**
+ * The owner's read of the running server: running, socket state, ACL, open mode keys.
+ * has-session and server-access run no after-hooks (no CMD_AFTERHOOK), so a hook planted from a
+ * pair guest's prompt cannot make the read fail; list-keys (mode-lock count) does run them.
+ */
 function ownerProbe(socket: string): string {
   return (
     sh`s=${socket}
-if [ -S "$s" ] && tmux -S "$s" list-sessions >/dev/null 2>&1; then
+if [ -S "$s" ] && tmux -S "$s" has-session >/dev/null 2>&1; then
   echo running=yes
   ` +
     statLine('socket', '"$s"', ['mode', 'user', 'group']) +
