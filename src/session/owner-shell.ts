@@ -6,6 +6,7 @@
  *   talks to, and the owner (or a pair guest typing into the owner's prompt) controls that server.
  * - Clean environment (`env -i`): a tmux client hands its whole environment to the server
  *   (MSG_IDENTIFY_ENVIRON), so root's variables would end up in a server the owner controls.
+ * - From `/`, not root's working directory.
  * - Deadline (Linux, GNU timeout, which signals its whole process group): whatever listens at
  *   the socket's path may never answer, and one machine must not stall the plan of all.
  *   macOS has no timeout(1); there the owner's client runs without one.
@@ -36,7 +37,9 @@ export function ownerShell(platform: Platform, owner: string, script: string, op
     deadline +
     sh`env -i PATH=${SESSION_PATH} ` +
     `HOME=${opts.home ?? '/'} ` +
-    sh`/bin/sh -c ${script}`
+    // From /: root's working directory (/root) is not the owner's to read, and find(1) refuses
+    // to start where it cannot come back to.
+    sh`/bin/sh -c ${`cd / || exit 1\n${script}`}`
   );
 }
 

@@ -31,6 +31,8 @@ export function upOwnerScript(config: PairConfig, host: Host): string {
   return (
     sh`set -eu
 s=${socket}
+# Whatever is at the socket's path and is not a socket (a symlink too) is the owner's: gone.
+if [ -L "$s" ] || { [ -e "$s" ] && [ ! -S "$s" ]; }; then rm -f -- "$s"; fi
 if tmux -S "$s" has-session -t ${'=' + name} 2>/dev/null; then
   echo state=running
 else

@@ -224,9 +224,9 @@ describe.skipIf(unavailable)('a hostile pair guest and owner against pairctl on 
     expect(a.code).toBe(0);
     expect((await host.run(`readlink ${SOCKET}`)).stdout.trim()).toBe('/etc/pairctl-victim');
     expect(await rootTraces()).toBe('root:root 600\n');
-    // up starts a server as the owner, whose socket replaces the symlink: root followed nothing.
+    // up, as the owner, removes the symlink and starts a server there: root followed nothing.
     const up = await cli('up', '-f', file);
-    expect(up.code).toBe(0);
+    expect(up.code, up.stderr).toBe(0);
     expect((await host.run(`stat -c '%F %U:%G' ${SOCKET}`)).stdout.trim()).toBe(`socket ${OWNER}:pairctl`);
     expect(await rootTraces()).toBe('root:root 600\n');
     await asOwner(`tmux -S ${SOCKET} kill-server`);
