@@ -195,7 +195,9 @@ describe.skipIf(unavailable)('pairctl core on a real host', () => {
     const t = await joinAs('todd');
     await t.waitFor('HELLO-FROM-HOST');
     await t.type('echo MIRROR-TYPED\n');
-    await asOwner("send-keys -t '=pair:' 'echo AFTER-MIRROR' Enter");
+    // tmux 3.7 refuses send-keys when its target client (the most recently active one: here the
+    // mirror guest who just typed) is read-only; paste-buffer types into the pane without one.
+    await asOwner("set-buffer -b t 'echo AFTER-MIRROR\n' \\; paste-buffer -d -b t -t '=pair:'");
     await t.waitFor('AFTER-MIRROR');
     expect(await hostPane()).not.toContain('MIRROR-TYPED');
     // tmux's ACL holds too, not only attach -r: the client is read-only server-side.
