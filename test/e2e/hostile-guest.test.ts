@@ -79,7 +79,8 @@ describe.skipIf(unavailable)('a hostile pair guest and owner against pairctl on 
     guestConfig = join(dir, 'guest_ssh_config');
     writeFileSync(
       guestConfig,
-      `Host pairhost\n  HostName ${host.ip}\n  UserKnownHostsFile ${lab.knownHostsFile}\n  StrictHostKeyChecking yes\n  IdentitiesOnly yes\n  ConnectTimeout 20\n`,
+      // honest guests connect from the lab's guest address, pairctl from the operator's
+      `Host pairhost\n  HostName ${host.ip}\n  BindAddress ${lab.sourceIp('guest')}\n  UserKnownHostsFile ${lab.knownHostsFile}\n  StrictHostKeyChecking yes\n  IdentitiesOnly yes\n  ConnectTimeout 20\n`,
     );
     file = join(dir, 'pair.yaml');
     writeFileSync(
