@@ -4,7 +4,7 @@
  * carry it out (apt and useradd on Linux, Homebrew and Directory Services on macOS).
  */
 import type { Guest, Host, PairConfig } from '../config/model.js';
-import type { AccountSpec } from '../resources/account.js';
+import type { AccountSpec, SessionRef } from '../resources/account.js';
 import type { DirectorySpec } from '../resources/directory.js';
 import type { FileSpec } from '../resources/file-state.js';
 import type { Resource } from '../resources/kind.js';
@@ -22,8 +22,13 @@ import {
   TMUX_CONF,
   guestAccount,
   guestHome,
+  sessionDir,
   sessionSocket,
 } from './paths.js';
+import { MODE_LOCK, modeLockProgram } from '../session/mode-lock.js';
+
+/** The newest tmux pairctl's mirror guarantees were checked against (end to end on 3.7c, from the sources for 3.8). */
+export const TMUX_PROVEN_UP_TO = '3.8';
 
 /** Builds addresses the way the plan shows them: kind["name"]. */
 export function address(kind: string, name: string): string {
@@ -106,11 +111,10 @@ export function hostResources(config: PairConfig, host: Host, platform: Platform
     versionCommand: ['tmux', '-V'],
     minVersion: '3.3',
     minReason: 'guests are admitted by tmux\'s server-side ACL (server-access), added in 3.3',
-    warnBelow: hasReadOnly
+    warnAbove: hasReadOnly
       ? {
-          version: '3.7',
-          message:
-            'a read-only (mirror) client that can run tmux commands can make itself writable; pairctl keeps guests from any shell (forced command + restrict), which is the boundary, and the ACL is the second wall',
+          version: TMUX_PROVEN_UP_TO,
+          message: `pairctl's mirror lockdown (read-only attach, no copy mode for read-only clients) was proven end to end on tmux 3.3a, 3.5a and 3.7c and checked against the sources up to ${TMUX_PROVEN_UP_TO}; before trusting mirror guests with this one, check that one cannot enter copy mode (prefix [): the pane must stay out of it`,
         }
       : undefined,
   });
@@ -128,13 +132,19 @@ export function hostResources(config: PairConfig, host: Host, platform: Platform
     ),
     [libexec.address, tmux.address],
   );
-  const tmuxConf = resource('file', TMUX_CONF, rootFile(TMUX_CONF, render('tmux.conf', { session: session.name })), [etc.address]);
+  const modeLock = resource('file', MODE_LOCK, rootFile(MODE_LOCK, modeLockProgram(), '0755'), [libexec.address]);
+  const tmuxConf = resource(
+    'file',
+    TMUX_CONF,
+    rootFile(TMUX_CONF, render('tmux.conf', { session: session.name, modeLock: MODE_LOCK })),
+    [etc.address, modeLock.address],
+  );
   const owner = resource('owner', host.owner, { name: host.owner, host: host.id });
-  out.push(owner, tmux, ...packages, group, etc, libexec, join, tmuxConf);
+  out.push(owner, tmux, ...packages, group, etc, libexec, join, modeLock, tmuxConf);
 
   const accounts: string[] = [];
   for (const g of guests) {
-    const res = guestResources(g, socket, [group.address, join.address], platform, rootFile, rootDir);
+    const res = guestResources(g, { socket, owner: host.owner, platform: host.platform }, [group.address, join.address], platform, rootFile, rootDir);
     accounts.push(res[0]!.address);
     out.push(...res);
   }
@@ -159,11 +169,13 @@ export function hostResources(config: PairConfig, host: Host, platform: Platform
       socket,
       {
         socket,
+        dir: sessionDir(session.name, host.platform),
+        platform: host.platform,
         owner: host.owner,
         group: GUEST_GROUP,
         grants: guests.map((g) => ({ account: guestAccount(g.name), mode: g.mode })),
       },
-      accounts,
+      [...accounts, tmuxConf.address],
     ),
   );
   return out;
@@ -172,7 +184,7 @@ export function hostResources(config: PairConfig, host: Host, platform: Platform
 /** A guest's account, its root-owned ~/.ssh, and its locked key lines. */
 function guestResources(
   g: Guest,
-  socket: string,
+  session: SessionRef,
   deps: string[],
   platform: PlatformProfile,
   rootFile: (path: string, content: string) => FileSpec,
@@ -183,7 +195,7 @@ function guestResources(
   const acc = resource<AccountSpec>(
     platform.accountKind,
     account,
-    { name: account, guest: g.name, home, shell: '/bin/sh', groups: [GUEST_GROUP], comment: `pairctl guest ${g.name}`, socket },
+    { name: account, guest: g.name, home, shell: '/bin/sh', groups: [GUEST_GROUP], comment: `pairctl guest ${g.name}`, ...session },
     deps,
   );
   const sshDir = resource('directory', `${home}/.ssh`, rootDir(`${home}/.ssh`), [acc.address]);

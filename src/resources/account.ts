@@ -4,6 +4,8 @@
  * first), password field `*` (key logins work; `!` with `UsePAM no` would refuse them too), no
  * admin groups, and a root-owned home so the guest cannot plant rc files.
  */
+import type { Platform } from '../config/model.js';
+import { ownerShell } from '../session/owner-shell.js';
 import { sh } from '../transport/shell-quote.js';
 import { defineKind, keyValues, noop, type AttributeChange, type Delta } from './kind.js';
 
@@ -17,6 +19,17 @@ export interface AccountSpec {
   comment: string;
   /** the session's tmux socket: removing a connected guest revokes them there first */
   socket: string;
+  /** the session's owner, who revokes (root never runs tmux); absent in records made before */
+  owner?: string;
+  /** default linux */
+  platform?: Platform;
+}
+
+/** Where a guest is revoked from the running session, and by whom. */
+export interface SessionRef {
+  socket: string;
+  owner?: string;
+  platform?: Platform;
 }
 
 export interface AccountObserved {
@@ -37,19 +50,30 @@ export interface AccountObserved {
  * key away, revoke in tmux (which detaches them), end their processes. Deleting the account
  * comes after, with the platform's own tool (userdel fails while they run).
  */
-export function cutOffGuestScript(spec: AccountRef & { socket: string }): string {
-  return (
-    sh`rm -f ${spec.home + '/.ssh/authorized_keys'}
-if [ -S ${spec.socket} ]; then tmux -S ${spec.socket} server-access -d ${spec.name} >/dev/null 2>&1 || :; fi
-` + endProcessesScript(spec.name)
-  );
+export function cutOffGuestScript(spec: AccountRef & SessionRef): string {
+  return sh`rm -f ${spec.home + '/.ssh/authorized_keys'}
+` + revokeScript(spec) + endProcessesScript(spec.name);
+}
+
+/**
+ * Revokes the guest in the running session, as its owner: the socket and its directory are the
+ * owner's, so root neither tests that path nor runs tmux there. A record without the owner
+ * (made before pairctl recorded it) skips this: ending the guest's processes detaches them, and
+ * the ACL entry names a uid that the deleted account no longer has.
+ */
+function revokeScript(spec: AccountRef & SessionRef): string {
+  if (!spec.owner) return '';
+  const revoke = sh`s=${spec.socket}
+if [ -S "$s" ]; then tmux -S "$s" server-access -d ${spec.name} >/dev/null 2>&1 || :; fi`;
+  return `${ownerShell(spec.platform ?? 'linux', spec.owner, revoke)} >/dev/null 2>&1 || :
+`;
 }
 
 /**
  * Removes a Linux account pairctl made: its key first (no new logins), then its processes
  * (revoked from the session too, for a guest), then the account and its root-owned home.
  */
-export function removeLinuxAccountScript(spec: AccountRef & { socket?: string }): string {
+export function removeLinuxAccountScript(spec: AccountRef & Partial<SessionRef>): string {
   const cutOff = spec.socket
     ? cutOffGuestScript({ ...spec, socket: spec.socket })
     : sh`rm -f ${spec.home + '/.ssh/authorized_keys'}

@@ -3,6 +3,7 @@
  * Intel. A missing tmux is installed with brew as the owner (brew refuses to run as root), with
  * the same version gate as on Linux (server-access needs 3.3).
  */
+import { ownerOutput, ownerShell } from '../session/owner-shell.js';
 import { sh } from '../transport/shell-quote.js';
 import { compareVersions } from './version.js';
 import { defineKind, keyValues, noop } from './kind.js';
@@ -23,17 +24,28 @@ export interface BrewPackageObserved {
 export const brewPackageKind = defineKind<BrewPackageSpec, BrewPackageObserved>({
   kind: 'brew_package',
   name: (spec) => spec.name,
-  probe: (spec) => sh`for d in /opt/homebrew/bin /usr/local/bin; do
+  // Homebrew's prefix belongs to the owner: root neither tests nor runs anything in it. The
+  // owner looks, and only a known path and a version-shaped answer are kept.
+  probe: (spec) =>
+    ownerOutput(
+      ownerShell(
+        'macos',
+        spec.owner,
+        sh`for d in /opt/homebrew/bin /usr/local/bin; do
   if [ -x "$d/"${spec.name} ]; then echo "path=$d/"${spec.name}; echo "toolversion=$("$d/"${spec.name} -V 2>/dev/null | head -n 1)"; break; fi
 done
-for d in /opt/homebrew/bin /usr/local/bin; do if [ -x "$d/brew" ]; then echo "brew=$d/brew"; break; fi; done
+for d in /opt/homebrew/bin /usr/local/bin; do if [ -x "$d/brew" ]; then echo "brew=$d/brew"; break; fi; done`,
+      ),
+      `^(path=(/opt/homebrew|/usr/local)/bin/${spec.name}|toolversion=[A-Za-z0-9 ._-]*|brew=(/opt/homebrew|/usr/local)/bin/brew)$`,
+    ) + `
 echo "arch=$(uname -m)"`,
-  parse: (output) => {
+  parse: (output, spec) => {
     const kv = keyValues(output);
+    const known = (v: string | undefined, leaf: string) => (v === `/opt/homebrew/bin/${leaf}` || v === `/usr/local/bin/${leaf}` ? v : undefined);
     return {
-      path: kv.get('path'),
+      path: known(kv.get('path'), spec.name),
       version: kv.get('toolversion')?.match(/\d+(?:\.\d+)+[a-z]?/)?.[0],
-      brew: kv.get('brew'),
+      brew: known(kv.get('brew'), 'brew'),
       arch: kv.get('arch'),
     };
   },
@@ -48,6 +60,9 @@ echo "arch=$(uname -m)"`,
     }
     if (observed.version && spec.warnBelow && compareVersions(observed.version, spec.warnBelow.version) < 0) {
       warnings.push(`${spec.name} ${observed.version} is older than ${spec.warnBelow.version}: ${spec.warnBelow.message}`);
+    }
+    if (observed.version && spec.warnAbove && compareVersions(observed.version, spec.warnAbove.version) > 0) {
+      warnings.push(`${spec.name} ${observed.version} is newer than ${spec.warnAbove.version}: ${spec.warnAbove.message}`);
     }
     if (observed.path) return noop(warnings, errors);
     if (!observed.brew) {

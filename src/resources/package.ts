@@ -17,6 +17,8 @@ export interface PackageSpec {
   minReason?: string;
   /** warn below this version */
   warnBelow?: { version: string; message: string };
+  /** warn above this version (newer than what pairctl's guarantees were proven on) */
+  warnAbove?: { version: string; message: string };
 }
 
 export interface PackageObserved {
@@ -76,6 +78,9 @@ fi
     }
     if (spec.warnBelow && version && compareVersions(version, spec.warnBelow.version) < 0) {
       warnings.push(`${spec.name} ${version} is older than ${spec.warnBelow.version}: ${spec.warnBelow.message}`);
+    }
+    if (spec.warnAbove && version && compareVersions(version, spec.warnAbove.version) > 0) {
+      warnings.push(`${spec.name} ${version} is newer than ${spec.warnAbove.version}: ${spec.warnAbove.message}`);
     }
     if (observed.installed) return noop(warnings, errors);
     if (observed.manager === 'none') {

@@ -150,10 +150,24 @@ describe('macOS host', () => {
     expect(work.plan.errors.join('\n')).toContain('sudo systemsetup -setremotelogin on');
   });
 
+  it('never tests or runs Homebrew\'s tmux as root: the owner looks, in a clean environment', () => {
+    const tmux = machine!.resources.find((r) => r.address === 'brew_package["tmux"]')!;
+    const probe = kindOf('brew_package').probe(tmux.spec);
+    const ownerPart = probe.indexOf('sudo -u bhorseman -H -- env -i');
+    expect(ownerPart).toBeGreaterThanOrEqual(0);
+    // Everything that names Homebrew's bin directory is inside the owner's quoted script.
+    expect(probe.slice(0, ownerPart)).not.toContain('/opt/homebrew');
+    execFileSync('sh', ['-n'], { input: probe });
+  });
+
   it('starts the session with sudo (no runuser on a Mac) under /var/run', () => {
     const config = macConfig();
     const script = upScript(config, config.hosts[0]!);
-    expect(script).toContain('sudo -u bhorseman -H tmux -S /var/run/pairctl/pair/tmux.sock -f /etc/pairctl/tmux.conf new-session');
+    // The whole owner side is one script run with sudo as the owner, in a clean environment.
+    expect(script).toContain('sudo -u bhorseman -H -- env -i PATH=/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin HOME="$home" /bin/sh -c');
+    expect(script).toContain('tmux -S /var/run/pairctl/pair/tmux.sock -f /etc/pairctl/tmux.conf new-session');
+    expect(script).toContain('chmod 2710 "$d"');
+    expect(script).not.toMatch(/^(chown|chmod)[^\n]*tmux\.sock/m);
     expect(script).toContain("dscl . -read /Users/bhorseman NFSHomeDirectory");
     expect(script).not.toContain('runuser');
     expect(script).not.toContain('getent');

@@ -19,6 +19,8 @@ interface Case {
     attributes?: string[];
     script?: string[];
     scriptOrder?: string[];
+    /** text the script must not contain (e.g. root touching the owner's socket) */
+    scriptLacks?: string[];
     errors?: string[];
     warnings?: string[];
     diff?: string;
@@ -53,6 +55,7 @@ describe.each(cases)('%s', (_file, c) => {
       expect(i, `"${s}" after position ${at}`).toBeGreaterThan(at);
       at = i;
     }
+    for (const s of c.expect.scriptLacks ?? []) expect(delta.script).not.toContain(s);
     if (delta.script) execFileSync('sh', ['-n'], { input: delta.script });
   });
   it('probes with a snippet that is valid POSIX sh', () => {
