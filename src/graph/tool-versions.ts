@@ -4,17 +4,13 @@
  * PerSourcePenalties, 10.0's DSA removal) is decided from them, and the plan shows them.
  */
 import type { Platform } from '../config/model.js';
-import { asUser } from '../resources/as-owner.js';
-import { sh } from '../transport/shell-quote.js';
+import { ownerOutput, ownerShell } from '../session/owner-shell.js';
 import { factValue, type FactProbe, type Facts } from './facts.js';
 
 /** `tmux -V` of the tmux the host's session runs, as its first line ("tmux 3.3a"). */
 export const TMUX_VERSION_FACT = 'tmux-version';
 /** The release line of the machine's sshd ("OpenSSH_9.2p1 Debian-2+deb12u3, OpenSSL 3.0.15 3 Sep 2024"). */
 export const OPENSSH_VERSION_FACT = 'openssh-version';
-
-/** The PATH the join program and the session's tmux run with (templates/join.sh.hbs). */
-const SESSION_PATH = '/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin';
 
 /**
  * tmux's version, read as the session's owner with the session's PATH, so it is the tmux the
@@ -24,7 +20,7 @@ const SESSION_PATH = '/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin';
 export function tmuxVersionProbe(platform: Platform, owner: string): FactProbe {
   return {
     key: TMUX_VERSION_FACT,
-    snippet: `${asUser(platform, owner)} ` + sh`env -i PATH=${SESSION_PATH} HOME=/ /bin/sh -c ${'if command -v tmux >/dev/null 2>&1; then tmux -V; fi'}` + ' 2>/dev/null | head -n 1',
+    snippet: ownerOutput(ownerShell(platform, owner, 'if command -v tmux >/dev/null 2>&1; then tmux -V; fi'), '^tmux [^[:space:]]+$') + ' | head -n 1',
   };
 }
 
