@@ -160,34 +160,16 @@ describe('macOS host', () => {
     execFileSync('sh', ['-n'], { input: script });
   });
 
-  it('holds a vps tunnel up with a launchd daemon (KeepAlive) running the same pinned ssh command', () => {
+  it('refuses a vps or jump tunnel until the guest-only listener exists on macOS: the tunnel would reach every account', () => {
     const config = macConfig();
     const pos = config.hosts[0]!.pos;
     config.relays = [{ id: 'elefante', platform: 'linux', ssh: 'root@203.0.113.5', sudo: false, pos }];
-    config.hosts[0] = { ...config.hosts[0]!, tunnel: { provider: 'vps', relay: 'elefante', port: 2222 } };
-    const [mac] = buildGraph(config);
-    expect(mac!.errors ?? []).toEqual([]);
-    const kinds = mac!.resources.map((r) => r.kind);
-    expect(kinds).toContain('launchd_service');
-    expect(kinds).not.toContain('systemd_service');
-    const service = mac!.resources.find((r) => r.kind === 'launchd_service')!.spec as FileSpec & { label: string };
-    expect(service.path).toBe('/Library/LaunchDaemons/dev.pairctl.tunnel.plist');
-    expect(`${service.owner}:${service.group}`).toBe('root:wheel');
-    const plist = JSON.parse(
-      execFileSync('python3', ['-c', 'import sys, json, plistlib; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))'], {
-        input: service.content,
-        encoding: 'utf8',
-      }),
-    ) as { Label: string; ProgramArguments: string[]; KeepAlive: boolean; RunAtLoad: boolean };
-    expect(plist.Label).toBe('dev.pairctl.tunnel');
-    expect(plist.KeepAlive).toBe(true);
-    expect(plist.RunAtLoad).toBe(true);
-    expect(plist.ProgramArguments[0]).toBe('/usr/bin/ssh');
-    expect(plist.ProgramArguments.join(' ')).toContain('-o ExitOnForwardFailure=yes');
-    expect(plist.ProgramArguments.join(' ')).toContain('-R 0.0.0.0:2222:localhost:22 -l tunnel-mini 203.0.113.5');
-    const key = mac!.resources.find((r) => r.kind === 'directory' && (r.spec as FileSpec).path === '/var/lib/pairctl/tunnel')!.spec as FileSpec;
-    expect(`${key.owner}:${key.group}:${key.mode}`).toBe('root:wheel:0700');
-
+    for (const provider of ['vps', 'jump'] as const) {
+      config.hosts[0] = { ...config.hosts[0]!, tunnel: { provider, relay: 'elefante', port: 2222 } };
+      const [mac] = buildGraph(config);
+      expect(mac!.errors).toEqual([expect.stringContaining(`a ${provider} tunnel on a macOS host would lead to its own sshd`)]);
+      expect(mac!.resources.map((r) => r.kind)).not.toContain('launchd_service');
+    }
     config.hosts[0] = { ...config.hosts[0]!, tunnel: { provider: 'ngrok', authtokenEnv: 'NGROK_AUTHTOKEN' } };
     expect(buildGraph(config)[0]!.errors).toEqual([expect.stringContaining('ngrok tunnel is not built for macOS hosts yet')]);
   });

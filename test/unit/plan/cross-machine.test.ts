@@ -6,6 +6,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PairConfig } from '../../../src/config/model.js';
 import { buildGraph } from '../../../src/graph/build-graph.js';
+import { OPENSSH_VERSION_FACT } from '../../../src/graph/sshd-settings.js';
 import { SSH_HOST_KEYS_FACT, TUNNEL_PUBLIC_KEY_FACT } from '../../../src/graph/facts.js';
 import type { FileSpec } from '../../../src/resources/file-state.js';
 import { applyAll } from '../../../src/plan/apply-all.js';
@@ -41,6 +42,7 @@ function freshAnswer(snippet: string, m: { keyMade: boolean }): string {
   if (snippet.includes('state.json')) return '';
   if (snippet.startsWith('if [ -f /var/lib/pairctl/tunnel/id_ed25519 ]')) return m.keyMade ? TUNNEL_PUB : '';
   if (snippet.includes('/etc/ssh/ssh_host_')) return RELAY_KEY;
+  if (snippet.includes('/usr/sbin/sshd -V')) return 'OpenSSH_9.2';
   if (snippet.includes('dpkg-query')) return 'manager=apt\ninstalled=3.3a-3\ntoolversion=tmux 3.3a';
   if (snippet.includes('getent passwd') && snippet.includes('bhorseman')) return 'uid=1000';
   if (snippet.includes('systemctl is-enabled')) return 'type=absent\nsystemd=yes\nenabled=\nactive=inactive\nexecutable=yes';
@@ -94,7 +96,7 @@ describe('plan across a host and its relay', () => {
     const kh = s.plan.machines[0]!.changes.find((c) => c.address === 'file["/var/lib/pairctl/tunnel/known_hosts"]')!;
     expect(kh.diff).toContain(`+203.0.113.5 ${RELAY_KEY}`);
     expect([...s.crossMachine!.waits.keys()]).toEqual(['elefante']);
-    expect(s.crossMachine!.facts).toEqual({ scotch: { [TUNNEL_PUBLIC_KEY_FACT]: '' }, elefante: { [SSH_HOST_KEYS_FACT]: RELAY_KEY } });
+    expect(s.crossMachine!.facts).toEqual({ scotch: { [OPENSSH_VERSION_FACT]: 'OpenSSH_9.2', [TUNNEL_PUBLIC_KEY_FACT]: '' }, elefante: { [SSH_HOST_KEYS_FACT]: RELAY_KEY } });
   });
 
   it('needs no waiting once the key exists: the relay gets it at plan time', async () => {
