@@ -104,6 +104,17 @@ describe('ssh runner against an in-process ssh2 server', () => {
     expect(chunks.join('')).toBe('h\u00e9\n');
   });
 
+  it('connects from the BindAddress the ssh config names, as OpenSSH does', async () => {
+    // any 127/8 address is this machine's loopback on Linux; the server sees which one we used
+    const bound = await connected(config('bind', [...keyed(), '  BindAddress 127.0.0.2']));
+    expect((await bound.exec('true')).code).toBe(0);
+    expect(server.remoteAddresses.at(-1)).toBe('127.0.0.2');
+    // positive control: without it the kernel picks the source (127.0.0.1 towards 127.0.0.1)
+    const plain = await connected(config('nobind', keyed()));
+    expect((await plain.exec('true')).code).toBe(0);
+    expect(server.remoteAddresses.at(-1)).toBe('127.0.0.1');
+  });
+
   it('reports death by a signal as 128+n', async () => {
     const runner = await connected(config('signal', keyed()));
     const r = await runner.exec('kill -9 $$');
