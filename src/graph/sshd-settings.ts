@@ -78,6 +78,14 @@ export const GUEST_SSHD_SERVICE = 'pairctl-sshd.service';
 export const GUEST_SSHD_ADDRESS = '127.0.0.1';
 export const GUEST_SSHD_PORT = 822;
 export const SSHD_BINARY = '/usr/sbin/sshd';
+/** macOS: the same listener as a launchd daemon (the Mac's own sshd is com.openssh.sshd). */
+export const GUEST_SSHD_LAUNCHD_LABEL = 'dev.pairctl.sshd';
+export const GUEST_SSHD_LAUNCHD_LOG = '/var/log/pairctl-sshd.log';
+
+/** The listener's command line under launchd: in the foreground, so launchd keeps it up. */
+export function guestSshdArgv(): string[] {
+  return [SSHD_BINARY, '-D', '-f', GUEST_SSHD_CONFIG];
+}
 
 /**
  * Through a tunnel every guest arrives from loopback, so OpenSSH >= 9.8's PerSourcePenalties

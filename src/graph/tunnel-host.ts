@@ -41,12 +41,15 @@ import type { SshdConfigSpec } from '../resources/sshd-config.js';
 import {
   GUEST_SSHD_ADDRESS,
   GUEST_SSHD_CONFIG,
+  GUEST_SSHD_LAUNCHD_LABEL,
+  GUEST_SSHD_LAUNCHD_LOG,
   GUEST_SSHD_PORT,
   GUEST_SSHD_SERVICE,
   OPENSSH_VERSION_PROBE,
   SSHD_BINARY,
   expectations,
   guestListenerSettings,
+  guestSshdArgv,
   opensshVersion,
 } from './sshd-settings.js';
 
@@ -136,12 +139,6 @@ export function hostTunnelPart(
     );
   }
   if (provider === 'lan') return part;
-  if (host.platform === 'macos') {
-    part.errors.push(
-      `a ${provider} tunnel on a macOS host would lead to its own sshd, where every account of the Mac can be tried; the guest-only listener tunnels need is not built for macOS yet: use provider lan there, or tunnel from a Linux host`,
-    );
-    return part;
-  }
   const listener = guestListener(config, host, inputs.facts);
   const rest = provider === 'ngrok' ? ngrok(host, inputs.env ?? {}, part.errors) : relayTunnel(config, host, inputs, part.errors);
   return {
@@ -158,7 +155,8 @@ export function hostTunnelPart(
  * host's own, so root's and the owner's keys (and passwords) cannot even be tried.
  */
 function guestListener(config: PairConfig, host: Host, facts: Facts | undefined): Omit<MachinePart, 'errors'> {
-  const root = { owner: 'root', group: 'root' };
+  const mac = host.platform === 'macos';
+  const root = { owner: 'root', group: mac ? 'wheel' : 'root' };
   const version = opensshVersion(facts, host.id);
   const first = config.guests[0];
   const sshdConfig = resource<SshdConfigSpec>(
@@ -173,32 +171,54 @@ function guestListener(config: PairConfig, host: Host, facts: Facts | undefined)
       }),
       mode: '0644',
       ...root,
-      unit: GUEST_SSHD_SERVICE,
+      unit: mac ? GUEST_SSHD_LAUNCHD_LABEL : GUEST_SSHD_SERVICE,
+      reload: mac ? 'launchd' : 'systemd',
       listen: { address: GUEST_SSHD_ADDRESS, port: GUEST_SSHD_PORT },
       checks: first ? [{ user: guestAccount(first.name), expect: expectations(guestListenerSettings(version)) }] : [],
     },
-    [address('package', 'openssh-server'), address('directory', ETC_DIR), address('group', GUEST_GROUP), address('file', JOIN_PROGRAM)],
+    mac
+      ? [address('directory', ETC_DIR), address('macos_group', GUEST_GROUP), address('file', JOIN_PROGRAM)]
+      : [address('package', 'openssh-server'), address('directory', ETC_DIR), address('group', GUEST_GROUP), address('file', JOIN_PROGRAM)],
   );
-  const service = resource<SystemdServiceSpec>(
-    'systemd_service',
-    GUEST_SSHD_SERVICE,
-    {
-      unit: GUEST_SSHD_SERVICE,
-      path: `${SYSTEMD_DIR}/${GUEST_SSHD_SERVICE}`,
-      content: render('guest-sshd.service', {
-        provider: host.tunnel.provider,
-        address: GUEST_SSHD_ADDRESS,
-        port: GUEST_SSHD_PORT,
-        sshd: unitArg(SSHD_BINARY),
-        config: unitArg(GUEST_SSHD_CONFIG),
-      }),
-      mode: '0644',
-      ...root,
-      executable: SSHD_BINARY,
-      missingHint: 'install openssh-server',
-    },
-    [sshdConfig.address],
-  );
+  // macOS: launchd holds `sshd -D` up (KeepAlive), as systemd does on Linux.
+  const service = mac
+    ? resource<LaunchdServiceSpec>(
+        'launchd_service',
+        GUEST_SSHD_LAUNCHD_LABEL,
+        {
+          label: GUEST_SSHD_LAUNCHD_LABEL,
+          path: `${LAUNCHD_DIR}/${GUEST_SSHD_LAUNCHD_LABEL}.plist`,
+          content: render('launchd.plist', {
+            label: GUEST_SSHD_LAUNCHD_LABEL,
+            args: guestSshdArgv(),
+            throttle: TUNNEL_RESTART_SEC,
+            log: GUEST_SSHD_LAUNCHD_LOG,
+          }),
+          mode: '0644',
+          ...root,
+        },
+        [sshdConfig.address],
+      )
+    : resource<SystemdServiceSpec>(
+        'systemd_service',
+        GUEST_SSHD_SERVICE,
+        {
+          unit: GUEST_SSHD_SERVICE,
+          path: `${SYSTEMD_DIR}/${GUEST_SSHD_SERVICE}`,
+          content: render('guest-sshd.service', {
+            provider: host.tunnel.provider,
+            address: GUEST_SSHD_ADDRESS,
+            port: GUEST_SSHD_PORT,
+            sshd: unitArg(SSHD_BINARY),
+            config: unitArg(GUEST_SSHD_CONFIG),
+          }),
+          mode: '0644',
+          ...root,
+          executable: SSHD_BINARY,
+          missingHint: 'install openssh-server',
+        },
+        [sshdConfig.address],
+      );
   return { resources: [sshdConfig, service], facts: [OPENSSH_VERSION_PROBE], deferred: [] };
 }
 

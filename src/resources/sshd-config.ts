@@ -22,8 +22,10 @@ import {
 } from './sshd-effective.js';
 
 export interface SshdConfigSpec extends FileSpec {
-  /** the systemd unit running `sshd -D -f <path>`: reloaded after a change when it runs */
+  /** the service running `sshd -D -f <path>` (systemd unit, or launchd label on macOS): reloaded after a change */
   unit: string;
+  /** how: `systemctl reload` (Linux, default), or SIGHUP through launchctl (macOS), when it runs */
+  reload?: 'systemd' | 'launchd';
   /** where the listener listens: the connection `sshd -T` evaluates arrives there */
   listen: { address: string; port: number };
   /** accounts whose effective settings must be these (absent from `sshd -T` until they exist) */
@@ -41,6 +43,16 @@ function connection(spec: SshdConfigSpec): SshdTestConnection {
   return { config: spec.path, addresses: [spec.listen.address], local: spec.listen };
 }
 
+/**
+ * sshd re-executes itself on SIGHUP with the new file, keeping its pid (launchd and systemd see
+ * the same process) and its guests' sessions (each in a session of its own).
+ */
+function reloadScript(spec: SshdConfigSpec): string {
+  return spec.reload === 'launchd'
+    ? sh`launchctl kill HUP ${`system/${spec.unit}`} 2>/dev/null || :`
+    : sh`if systemctl is-active --quiet ${spec.unit} 2>/dev/null; then systemctl reload ${spec.unit}; fi`;
+}
+
 /** Writes a candidate beside the file, validates it, then moves it into place and reloads. */
 function changeScript(spec: SshdConfigSpec): string {
   const candidate = `${spec.path}.pairctl-new`;
@@ -53,8 +65,9 @@ if ! out=$(${SSHD} -t -f ${candidate} 2>&1); then
   exit 1
 fi
 mv -f ${candidate} ${spec.path}
-if systemctl is-active --quiet ${spec.unit} 2>/dev/null; then systemctl reload ${spec.unit}; fi
 ` +
+    reloadScript(spec) +
+    '\n' +
     verifyEffectiveScript(spec.checks, connection(spec), `${spec.path} is the whole config of ${spec.unit}`)
   );
 }
