@@ -2,8 +2,10 @@
  * The sshd drop-in that locks guest accounts down. It is a file with three extra rules: the
  * candidate config is checked with `sshd -t` before any reload and the previous file restored
  * if it fails (an apply must never lock the operator out); it only works if sshd_config
- * includes sshd_config.d (checked); and what sshd really gives a guest is proven with
- * `sshd -T -C user=…` — another drop-in sorting earlier would win, since the first value does.
+ * includes sshd_config.d (checked); and what sshd really gives each kind of account is proven
+ * with `sshd -T -C user=…,addr=…` from several source addresses — another drop-in sorting
+ * earlier, or a `Match Address` block, would win, since the first value does. Global-only
+ * keywords and user CAs, which no Match block of pairctl's can fix, are plan errors with the fix.
  */
 import { sh } from '../transport/shell-quote.js';
 import { diffFile } from './file.js';
@@ -55,8 +57,6 @@ const CONNECTION: SshdTestConnection = { addresses: VERIFY_ADDRESSES };
 function watched(spec: SshdDropinSpec): string[] {
   return [...Object.keys(spec.globalExpect ?? {}), ...WATCHED_SSHD_KEYWORDS];
 }
-
-
 
 /** True (exit 0) when sshd_config reads the drop-in directory (Debian: `*.conf`, macOS: `*`). */
 const INCLUDE_CHECK = String.raw`grep -Eiq '^[[:space:]]*Include[[:space:]]+(/etc/ssh/)?sshd_config\.d/\*(\.conf)?([[:space:]]|$)' /etc/ssh/sshd_config`;
@@ -157,7 +157,8 @@ elif ${INCLUDE_CHECK}; then echo included=yes; else echo included=no; fi
         spec.checks,
         CONNECTION,
         observed.effective,
-        `Move TrustedUserCAKeys into a Match block that leaves pairctl's accounts out (e.g. "Match User *,${spec.checks.map((c) => `!${c.user}`).join(',')}"), or remove it`,
+        // Every account pairctl makes is pair-<guest> or tunnel-<host> (graph/paths.ts).
+        `Move TrustedUserCAKeys into a Match block that leaves pairctl's accounts out (e.g. "Match User *,!pair-*,!tunnel-*"), or remove it`,
       ),
     );
     if (fileDelta.action === 'noop') {

@@ -218,6 +218,34 @@ describe.skipIf(unavailable)('vps tunnel through a relay', () => {
     expect(await must(t.host, 'systemctl is-active pairctl-sshd.service ssh.service')).toBe('active\nactive\n');
   });
 
+  it('a user CA that admits guest accounts, or PermitUserEnvironment, is a plan error with the fix', async () => {
+    // The attack is real: with a CA in the host's sshd_config, a certificate for pair-todd logs in
+    // on port 22 without its authorized_keys line (no restrict, no expiry, no from).
+    await must(t.host, "rm -f /etc/ssh/pt_user_ca /etc/ssh/pt_user_ca.pub && ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/pt_user_ca");
+    await must(t.relay, "rm -f /root/cert /root/cert.pub /root/cert-cert.pub && ssh-keygen -q -t ed25519 -N '' -f /root/cert");
+    const pub = await must(t.relay, 'cat /root/cert.pub');
+    await must(t.host, `printf '%s' '${pub}' > /tmp/cert.pub && ssh-keygen -q -s /etc/ssh/pt_user_ca -I attacker -n pair-todd /tmp/cert.pub`);
+    await must(t.relay, `printf '%s\\n' '${(await must(t.host, 'cat /tmp/cert-cert.pub')).trim()}' > /root/cert-cert.pub`);
+    await must(t.host, "printf '%s\\n' 'TrustedUserCAKeys /etc/ssh/pt_user_ca.pub' 'PermitUserEnvironment yes' >> /etc/ssh/sshd_config && systemctl reload ssh");
+    const cert = '-o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -i /root/cert -o CertificateFile=/root/cert-cert.pub';
+    await t.relay.run(`timeout 20 ssh ${cert} pair-todd@${t.host.ip} </dev/null`);
+    await waitUntil('the certificate was accepted', async () => /Accepted publickey for pair-todd from \S+ port \d+ ssh2: ED25519-CERT/.test((await t.host.run('journalctl --no-pager -o cat -u ssh.service')).stdout), 10_000);
+    const p = await t.cli('plan', '-f', file);
+    expect(p.code).not.toBe(0);
+    expect(p.stdout + p.stderr).toContain('sshd trusts the user CA keys in /etc/ssh/pt_user_ca.pub for pair-todd');
+    expect(p.stdout + p.stderr).toContain('Match User *,!pair-*,!tunnel-*');
+    expect(p.stdout + p.stderr).toContain('sshd has permituserenvironment yes');
+    expect(p.stdout + p.stderr).toContain('set "permituserenvironment no" in /etc/ssh/sshd_config');
+    // The guest-only sshd trusts no CA: through the tunnel the same certificate is refused.
+    const viaTunnel = await t.relay.run(`timeout 20 ssh ${cert} -p ${PORT} pair-todd@${t.relay.ip} </dev/null`);
+    expect(viaTunnel.code).toBe(255);
+    expect(viaTunnel.stderr).toMatch(/Permission denied \(publickey\)/);
+    await must(t.host, "sed -i '/^TrustedUserCAKeys \\/etc\\/ssh\\/pt_user_ca.pub$/d; /^PermitUserEnvironment yes$/d' /etc/ssh/sshd_config && systemctl reload ssh");
+    const again = await t.cli('plan', '-f', file, '--detailed-exitcode');
+    expect(again.stdout).toContain('No changes.');
+    expect(again.code).toBe(0);
+  });
+
   it('the tunnel account gets no shell on the relay and may listen on no other port', async () => {
     const as = '-F /dev/null -i /var/lib/pairctl/tunnel/id_ed25519 -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile=/var/lib/pairctl/tunnel/known_hosts -o StrictHostKeyChecking=yes -o ExitOnForwardFailure=yes -l tunnel-box';
     const shell = await t.host.run(`timeout 10 ssh ${as} ${t.relay.ip} id`);
