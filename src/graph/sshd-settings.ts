@@ -30,6 +30,11 @@ export const NO_ENV_PATTERN = 'pairctl-accepts-no-environment';
 /**
  * Where sshd finds keys and certificates for pairctl's accounts: only the root-owned
  * authorized_keys pairctl writes; no command, no principals (these are allowed in Match blocks).
+ * sshd clears `none` for these only at the top level (servconf.c CLEAR_ON_NONE); a Match block
+ * keeps the word, so sshd treats "none" as a principals file and command it never finds: measured
+ * on 9.2, a certificate from a trusted user CA is then refused for these accounts, and an unlisted
+ * key logs "No user for AuthorizedKeysCommand specified". Harmless, and a second wall only: a
+ * trusted user CA is still a plan error (resources/sshd-effective.ts).
  */
 export const ACCOUNT_KEY_SOURCES: ReadonlyArray<[string, string]> = [
   ['AuthorizedKeysFile', '.ssh/authorized_keys'],
