@@ -186,8 +186,12 @@ describe.skipIf(unavailable)('vps tunnel through a relay', () => {
       expect(r.stdout).not.toContain('in-as-');
       expect(r.stderr).toMatch(/Permission denied \(publickey\)/);
     }
-    const log = await must(t.host, 'journalctl --no-pager -o cat -u pairctl-sshd.service');
-    for (const user of ['root', OWNER]) expect(log).toContain(`User ${user} from 127.0.0.1 not allowed because none of user's groups are listed in AllowGroups`);
+    // journald takes each sshd-session's lines when it gets to them: wait for both.
+    const refusedLine = (user: string) => `User ${user} from 127.0.0.1 not allowed because none of user's groups are listed in AllowGroups`;
+    await waitUntil('the guest-only sshd logged both refusals', async () => {
+      const log = await must(t.host, 'journalctl --no-pager -o cat -u pairctl-sshd.service');
+      return log.includes(refusedLine('root')) && log.includes(refusedLine(OWNER));
+    }, 15_000, 250);
     // The tunnel's end on the host is the listener on 127.0.0.1:822; nothing listens there but loopback.
     expect(await must(t.host, "ss -Hltn 'sport = :822'")).toMatch(/^LISTEN .* 127\.0\.0\.1:822 /m);
     expect(await must(t.host, "ss -Hltn 'sport = :822'")).not.toMatch(/0\.0\.0\.0:822|\*:822|\[::\]:822/);
