@@ -13,6 +13,7 @@ import type { SessionAccessSpec } from '../resources/session-access.js';
 import type { SshdDropinSpec } from '../resources/sshd-dropin.js';
 import { render } from '../templates/render.js';
 import { authorizedKeyEntries } from './authorized-keys.js';
+import { GLOBAL_ONLY_SETTINGS, GUEST_SSHD_SETTINGS, expectations } from './sshd-settings.js';
 import {
   ETC_DIR,
   GUEST_GROUP,
@@ -39,32 +40,8 @@ function resource<S>(kind: string, name: string, spec: S, deps: string[] = []): 
   return { kind, address: address(kind, name), spec, deps };
 }
 
-/** Every account pairctl makes, on a host or a relay, logs in with a listed key and nothing else. */
-export const KEY_ONLY_AUTH: ReadonlyArray<[string, string]> = [
-  ['AuthenticationMethods', 'publickey'],
-  ['PubkeyAuthentication', 'yes'],
-  ['PasswordAuthentication', 'no'],
-  ['KbdInteractiveAuthentication', 'no'],
-  ['HostbasedAuthentication', 'no'],
-  ['PermitEmptyPasswords', 'no'],
-];
-
-/** sshd settings every guest connection must get, as `sshd -T` prints them (lower case). */
-export const GUEST_SSHD_SETTINGS: ReadonlyArray<[string, string]> = [
-  ...KEY_ONLY_AUTH,
-  ['DisableForwarding', 'yes'],
-  ['AllowTcpForwarding', 'no'],
-  ['AllowStreamLocalForwarding', 'no'],
-  ['AllowAgentForwarding', 'no'],
-  ['X11Forwarding', 'no'],
-  ['PermitTunnel', 'no'],
-  ['GatewayPorts', 'no'],
-  ['PermitListen', 'none'],
-  ['PermitOpen', 'none'],
-  ['PermitUserRC', 'no'],
-  ['PermitTTY', 'yes'],
-  ['ForceCommand', JOIN_PROGRAM],
-];
+// The settings live in sshd-settings.ts (shared with the relay and the guest-only listener).
+export { GUEST_SSHD_SETTINGS, KEY_ONLY_AUTH } from './sshd-settings.js';
 
 /** How one platform carries out the same setup. */
 export interface PlatformProfile {
@@ -158,8 +135,8 @@ export function hostResources(config: PairConfig, host: Host, platform: Platform
           SSHD_DROPIN,
           render('sshd-dropin.conf', { group: GUEST_GROUP, settings: GUEST_SSHD_SETTINGS.map(([key, value]) => ({ key, value })) }),
         ),
-        verifyUser: guests[0] ? guestAccount(guests[0].name) : undefined,
-        expect: Object.fromEntries(GUEST_SSHD_SETTINGS.map(([k, v]) => [k.toLowerCase(), v])),
+        checks: guests[0] ? [{ user: guestAccount(guests[0].name), expect: expectations(GUEST_SSHD_SETTINGS) }] : [],
+        globalExpect: expectations(GLOBAL_ONLY_SETTINGS),
         reload: platform.sshdReload,
       },
       [...packages.map((p) => p.address), group.address, join.address, ...accounts],

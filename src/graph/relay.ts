@@ -28,12 +28,13 @@ import {
   relayHome,
   tunnelAccount,
 } from './paths.js';
-import { KEY_ONLY_AUTH } from './linux-host.js';
+import { ACCOUNT_KEY_SOURCES, GLOBAL_ONLY_SETTINGS, KEY_ONLY_AUTH, expectations } from './sshd-settings.js';
 import { emptyPart, listenAddress, relayPorts, resource, type MachinePart } from './tunnel-host.js';
 
 /** Settings every account pairctl makes on a relay gets: keys only, nothing but what is granted. */
 const LOCKED: ReadonlyArray<[string, string]> = [
   ...KEY_ONLY_AUTH,
+  ...ACCOUNT_KEY_SOURCES,
   ['AllowAgentForwarding', 'no'],
   ['AllowStreamLocalForwarding', 'no'],
   ['X11Forwarding', 'no'],
@@ -180,7 +181,10 @@ export function relayPart(config: PairConfig, relay: Relay, facts: Facts | undef
     block(`Guests jumping to ${jumpHosts.map((h) => h.id).join(', ')}: they may open those ports on loopback, nothing else.`, `Group ${JUMP_GROUP}`, jumpGuestSettings(jumpHosts));
   }
 
-  const first = hosts[0]!;
+  // Proven for every kind of account made here: each host's tunnel account, and a jump guest.
+  const checks = hosts.map((h) => ({ user: tunnelAccount(h.id), expect: expectations(tunnelSettings(h)) }));
+  const firstGuest = config.guests[0];
+  if (jumpHosts.length > 0 && firstGuest) checks.push({ user: guestAccount(firstGuest.name), expect: expectations(jumpGuestSettings(jumpHosts)) });
   part.resources.push(
     resource<SshdDropinSpec>(
       'sshd_dropin',
@@ -190,9 +194,8 @@ export function relayPart(config: PairConfig, relay: Relay, facts: Facts | undef
         content: render('relay-sshd-dropin.conf', { blocks }),
         mode: '0644',
         ...root,
-        // Proven on the first host's tunnel account: sshd -T must give it exactly these.
-        verifyUser: tunnelAccount(first.id),
-        expect: Object.fromEntries(tunnelSettings(first).map(([k, v]) => [k.toLowerCase(), v])),
+        checks,
+        globalExpect: expectations(GLOBAL_ONLY_SETTINGS),
       },
       [sshd.address, ...accounts],
     ),

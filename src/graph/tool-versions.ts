@@ -20,7 +20,7 @@ export const OPENSSH_VERSION_FACT = 'openssh-version';
 export function tmuxVersionProbe(platform: Platform, owner: string): FactProbe {
   return {
     key: TMUX_VERSION_FACT,
-    snippet: ownerOutput(ownerShell(platform, owner, 'if command -v tmux >/dev/null 2>&1; then tmux -V; fi'), '^tmux [^[:space:]]+$') + ' | head -n 1',
+    snippet: '{ ' + ownerOutput(ownerShell(platform, owner, 'if command -v tmux >/dev/null 2>&1; then tmux -V; fi'), '^tmux [^[:space:]]+$') + '; } | head -n 1',
   };
 }
 
@@ -32,8 +32,11 @@ export function tmuxVersionProbe(platform: Platform, owner: string): FactProbe {
  */
 export const OPENSSH_VERSION_PROBE: FactProbe = {
   key: OPENSSH_VERSION_FACT,
-  snippet: `for s in /usr/sbin/sshd /usr/bin/sshd; do if [ -x "$s" ]; then "$s" -V 2>&1 </dev/null | grep '^OpenSSH_' | head -n 1; break; fi; done
-if [ -x /usr/bin/ssh ]; then /usr/bin/ssh -V 2>&1 </dev/null | grep '^OpenSSH_' | head -n 1 | sed 's/^/client /'; fi`,
+  // Without sshd (a fresh host) apt's candidate is what apply installs, and what the guest
+  // listener's config must suit (tunnel-host.ts), so a first apply converges in one go.
+  snippet: `sshd=; for s in /usr/sbin/sshd /usr/bin/sshd; do if [ -x "$s" ]; then sshd=$s; "$s" -V 2>&1 </dev/null | grep '^OpenSSH_' | head -n 1; break; fi; done
+if [ -x /usr/bin/ssh ]; then /usr/bin/ssh -V 2>&1 </dev/null | grep '^OpenSSH_' | head -n 1 | sed 's/^/client /'; fi
+if [ -z "$sshd" ] && command -v apt-cache >/dev/null 2>&1; then apt-cache policy openssh-server 2>/dev/null | sed -n 's/^ *Candidate: *\\([0-9]\\)/candidate \\1/p' | head -n 1; fi`,
 };
 
 /**
@@ -63,6 +66,15 @@ export function parseOpensshVersion(output: string | undefined): string | undefi
 /** The machine's tmux version as read in its probe, when known. */
 export function tmuxVersionOf(facts: Facts | undefined, machine: string): string | undefined {
   return parseTmuxVersion(factValue(facts, { machine, key: TMUX_VERSION_FACT }));
+}
+
+/**
+ * The OpenSSH version sshd's configuration must suit: the installed sshd's, else the one apt
+ * would install ("candidate 1:10.0p1-7" → "10.0p1"); undefined when neither is known.
+ */
+export function opensshTargetVersionOf(facts: Facts | undefined, machine: string): string | undefined {
+  const printed = factValue(facts, { machine, key: OPENSSH_VERSION_FACT });
+  return parseOpensshVersion(printed) ?? /^candidate (?:\d+:)?(\d+\.\d+(?:p\d+)?)/m.exec(printed ?? '')?.[1];
 }
 
 /** The machine's OpenSSH (sshd) version as read in its probe, when known. */

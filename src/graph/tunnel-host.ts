@@ -18,6 +18,8 @@ import { render } from '../templates/render.js';
 import { SSH_HOST_KEYS_FACT, factValue, publicKeyLines, tunnelPublicKeyProbe, type Deferred, type FactProbe, type Facts } from './facts.js';
 import {
   ETC_DIR,
+  GUEST_GROUP,
+  JOIN_PROGRAM,
   LAUNCHD_DIR,
   NGROK_BINARY,
   NGROK_CONFIG,
@@ -30,10 +32,25 @@ import {
   TUNNEL_LAUNCHD_LABEL,
   TUNNEL_LAUNCHD_LOG,
   TUNNEL_SERVICE,
+  guestAccount,
   tunnelAccount,
 } from './paths.js';
 import type { Endpoint } from './relay-endpoint.js';
-import { execStart } from './systemd-unit.js';
+import { execStart, unitArg } from './systemd-unit.js';
+import type { SshdConfigSpec } from '../resources/sshd-config.js';
+import {
+  GUEST_SSHD_ADDRESS,
+  GUEST_SSHD_CONFIG,
+  GUEST_SSHD_LAUNCHD_LABEL,
+  GUEST_SSHD_LAUNCHD_LOG,
+  GUEST_SSHD_PORT,
+  GUEST_SSHD_SERVICE,
+  SSHD_BINARY,
+  expectations,
+  guestListenerSettings,
+  guestSshdArgv,
+} from './sshd-settings.js';
+import { opensshTargetVersionOf } from './tool-versions.js';
 
 /** What one part of the graph contributes to a machine. */
 export interface MachinePart {
@@ -69,10 +86,13 @@ export function listenAddress(host: Host): string {
   return host.tunnel.provider === 'vps' ? '0.0.0.0' : '127.0.0.1';
 }
 
-/** The relay ports a host's tunnel opens: its ssh port, then one per forward. */
-export function relayPorts(host: Host): Array<{ port: number; to: number; what: string }> {
-  const ports = host.tunnel.port !== undefined ? [{ port: host.tunnel.port, to: 22, what: 'ssh' }] : [];
-  for (const f of host.forwards) ports.push({ port: f.remote, to: f.local, what: f.name });
+/** Where the tunnel's ssh port leads on the host: the guest-only listener, never port 22. */
+export const GUEST_SSHD_TARGET = `${GUEST_SSHD_ADDRESS}:${GUEST_SSHD_PORT}`;
+
+/** The relay ports a host's tunnel opens: its ssh port (to the guest-only listener), then one per forward. */
+export function relayPorts(host: Host): Array<{ port: number; to: string; what: string }> {
+  const ports = host.tunnel.port !== undefined ? [{ port: host.tunnel.port, to: GUEST_SSHD_TARGET, what: 'ssh' }] : [];
+  for (const f of host.forwards) ports.push({ port: f.remote, to: `localhost:${f.local}`, what: f.name });
   return ports;
 }
 
@@ -97,7 +117,7 @@ export function tunnelArgv(host: Host, relayEndpoint: Endpoint): string[] {
     '-o', 'IdentitiesOnly=yes',
     '-i', TUNNEL_KEY,
     '-p', String(relayEndpoint.port),
-    ...relayPorts(host).flatMap((p) => ['-R', `${bind}:${p.port}:localhost:${p.to}`]),
+    ...relayPorts(host).flatMap((p) => ['-R', `${bind}:${p.port}:${p.to}`]),
     '-l', tunnelAccount(host.id),
     relayEndpoint.host,
   ];
@@ -117,9 +137,89 @@ export function hostTunnelPart(
       `guests ${fromGuests.join(', ')} have "from", which a ${provider} tunnel cannot enforce: every connection reaches ${host.id} from its own loopback. Use provider jump (the relay checks "from"), or remove "from"`,
     );
   }
-  if (provider === 'vps' || provider === 'jump') return { ...part, ...relayTunnel(config, host, inputs, part.errors) };
-  if (provider === 'ngrok') return { ...part, ...ngrok(host, inputs.env ?? {}, part.errors) };
-  return part;
+  if (provider === 'lan') return part;
+  const listener = guestListener(config, host, inputs.facts);
+  const rest = provider === 'ngrok' ? ngrok(host, inputs.env ?? {}, part.errors) : relayTunnel(config, host, inputs, part.errors);
+  return {
+    ...part,
+    resources: [...listener.resources, ...rest.resources],
+    facts: [...listener.facts, ...rest.facts],
+    deferred: [...listener.deferred, ...rest.deferred],
+  };
+}
+
+/**
+ * The sshd the tunnel leads to (issue 10): its own config and unit, on loopback, where only
+ * guest accounts can log in. A stranger on the relay's public port meets this sshd, never the
+ * host's own, so root's and the owner's keys (and passwords) cannot even be tried.
+ */
+function guestListener(config: PairConfig, host: Host, facts: Facts | undefined): Omit<MachinePart, 'errors'> {
+  const mac = host.platform === 'macos';
+  const root = { owner: 'root', group: mac ? 'wheel' : 'root' };
+  const version = opensshTargetVersionOf(facts, host.id);
+  const first = config.guests[0];
+  const sshdConfig = resource<SshdConfigSpec>(
+    'sshd_config',
+    GUEST_SSHD_CONFIG,
+    {
+      path: GUEST_SSHD_CONFIG,
+      content: render('guest-sshd.conf', {
+        provider: host.tunnel.provider,
+        group: GUEST_GROUP,
+        settings: guestListenerSettings(version).map(([key, value]) => ({ key, value })),
+      }),
+      mode: '0644',
+      ...root,
+      unit: mac ? GUEST_SSHD_LAUNCHD_LABEL : GUEST_SSHD_SERVICE,
+      reload: mac ? 'launchd' : 'systemd',
+      listen: { address: GUEST_SSHD_ADDRESS, port: GUEST_SSHD_PORT },
+      checks: first ? [{ user: guestAccount(first.name), expect: expectations(guestListenerSettings(version)) }] : [],
+    },
+    mac
+      ? [address('directory', ETC_DIR), address('macos_group', GUEST_GROUP), address('file', JOIN_PROGRAM)]
+      : [address('package', 'openssh-server'), address('directory', ETC_DIR), address('group', GUEST_GROUP), address('file', JOIN_PROGRAM)],
+  );
+  // macOS: launchd holds `sshd -D` up (KeepAlive), as systemd does on Linux.
+  const service = mac
+    ? resource<LaunchdServiceSpec>(
+        'launchd_service',
+        GUEST_SSHD_LAUNCHD_LABEL,
+        {
+          label: GUEST_SSHD_LAUNCHD_LABEL,
+          path: `${LAUNCHD_DIR}/${GUEST_SSHD_LAUNCHD_LABEL}.plist`,
+          content: render('launchd.plist', {
+            label: GUEST_SSHD_LAUNCHD_LABEL,
+            args: guestSshdArgv(),
+            throttle: TUNNEL_RESTART_SEC,
+            log: GUEST_SSHD_LAUNCHD_LOG,
+          }),
+          mode: '0644',
+          ...root,
+        },
+        [sshdConfig.address],
+      )
+    : resource<SystemdServiceSpec>(
+        'systemd_service',
+        GUEST_SSHD_SERVICE,
+        {
+          unit: GUEST_SSHD_SERVICE,
+          path: `${SYSTEMD_DIR}/${GUEST_SSHD_SERVICE}`,
+          content: render('guest-sshd.service', {
+            provider: host.tunnel.provider,
+            address: GUEST_SSHD_ADDRESS,
+            port: GUEST_SSHD_PORT,
+            sshd: unitArg(SSHD_BINARY),
+            config: unitArg(GUEST_SSHD_CONFIG),
+          }),
+          mode: '0644',
+          ...root,
+          executable: SSHD_BINARY,
+          missingHint: 'install openssh-server',
+        },
+        [sshdConfig.address],
+      );
+  // The OpenSSH version is read for every host (build-graph.ts, tool-versions.ts).
+  return { resources: [sshdConfig, service], facts: [], deferred: [] };
 }
 
 function relayTunnel(
@@ -185,7 +285,7 @@ function relayTunnel(
             unit: TUNNEL_SERVICE,
             path,
             content: render('service', {
-              summary: `Reverse tunnel (${host.tunnel.provider}) from host ${host.id} to relay ${relay.id}: this host's sshd is reachable at ${where}.`,
+              summary: `Reverse tunnel (${host.tunnel.provider}) from host ${host.id} to relay ${relay.id}: this host's guest-only sshd (${GUEST_SSHD_TARGET}) is reachable at ${where}.`,
               description: `pairctl ${host.tunnel.provider} tunnel to relay ${relay.id}`,
               execStart: execStart(tunnelArgv(host, inputs.endpoint)),
               restartSec: TUNNEL_RESTART_SEC,
@@ -213,6 +313,7 @@ function ngrok(host: Host, env: Record<string, string | undefined>, errors: stri
     secretEnv,
     authtoken: SECRET_SLOT,
     region: host.tunnel.region,
+    sshTarget: GUEST_SSHD_TARGET,
     forwards: host.forwards,
   });
   const token = env[secretEnv];
@@ -234,7 +335,7 @@ function ngrok(host: Host, env: Record<string, string | undefined>, errors: stri
       unit: NGROK_SERVICE,
       path: `${SYSTEMD_DIR}/${NGROK_SERVICE}`,
       content: render('service', {
-        summary: `ngrok agent for host ${host.id}: a tcp tunnel to this host's sshd${host.forwards.length > 0 ? ` and http tunnels for ${host.forwards.map((f) => f.name).join(', ')}` : ''}; the authtoken is ${sensitive(secretEnv)}.`,
+        summary: `ngrok agent for host ${host.id}: a tcp tunnel to this host's guest-only sshd (${GUEST_SSHD_TARGET})${host.forwards.length > 0 ? ` and http tunnels for ${host.forwards.map((f) => f.name).join(', ')}` : ''}; the authtoken is ${sensitive(secretEnv)}.`,
         description: 'pairctl ngrok agent',
         execStart: execStart([NGROK_BINARY, 'start', '--all', '--config', NGROK_CONFIG, '--log', 'stdout']),
         restartSec: 5,

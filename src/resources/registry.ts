@@ -14,6 +14,7 @@ import { packageKind } from './package.js';
 import { relayAccountKind } from './relay-account.js';
 import { secretFileKind } from './secret-file.js';
 import { sessionAccessKind } from './session-access.js';
+import { sshdConfigKind } from './sshd-config.js';
 import { sshdDropinKind } from './sshd-dropin.js';
 import { systemdServiceKind } from './systemd-service.js';
 import { tunnelKeyKind } from './tunnel-key.js';
@@ -22,7 +23,7 @@ import { ufwRuleKind } from './ufw-rule.js';
 const kinds: AnyKind[] = [ownerKind, packageKind, groupKind, accountKind, directoryKind, fileKind, sshdDropinKind, sessionAccessKind,
   macosHostKind, brewPackageKind, macosGroupKind, macosAccountKind, launchdServiceKind];
 // Tunnels and relays (vps, jump, ngrok).
-kinds.push(tunnelKeyKind, systemdServiceKind, secretFileKind, relayAccountKind, ufwRuleKind);
+kinds.push(tunnelKeyKind, systemdServiceKind, secretFileKind, relayAccountKind, ufwRuleKind, sshdConfigKind);
 
 const byName = new Map(kinds.map((k) => [k.kind, k]));
 

@@ -26,7 +26,9 @@ export type TemplateName = 'join.sh' | 'tmux.conf' | 'sshd-dropin.conf' | 'autho
   | 'ngrok.yml'
   | 'relay-sshd-dropin.conf'
   | 'relay-authorized-keys'
-  | 'known-hosts';
+  | 'known-hosts'
+  | 'guest-sshd.conf'
+  | 'guest-sshd.service';
 
 /** The template's source text (for tests that inspect templates). */
 export function templateSource(name: TemplateName): string {

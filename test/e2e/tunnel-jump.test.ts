@@ -21,6 +21,16 @@ import {
 } from './tunnel-lab.js';
 
 const unavailable = labUnavailableReason();
+/** What sshd -T must print for every account pairctl makes (keywords lower-cased: 10.4+ mixes case). */
+const PINNED = [
+  'acceptenv pairctl-accepts-no-environment',
+  'permituserenvironment no',
+  'authorizedkeysfile .ssh/authorized_keys',
+  'authorizedkeyscommand none',
+  'authorizedprincipalscommand none',
+  'authorizedprincipalsfile none',
+  'trustedusercakeys none',
+];
 const PORT = 2222;
 
 describe.skipIf(unavailable)('jump tunnel through a relay', () => {
@@ -62,7 +72,7 @@ describe.skipIf(unavailable)('jump tunnel through a relay', () => {
     expect(p.stdout).toMatch(/\+restrict,port-forwarding,permitopen="127\.0\.0\.1:2222",permitopen="127\.0\.0\.1:8080",command="\/bin\/false",from="10\.213\.5\.0\/24" ssh-ed25519 /);
     expect(p.stdout).toMatch(/\+ +PermitListen 127\.0\.0\.1:2222 127\.0\.0\.1:8080/);
     expect(p.stdout).toMatch(/\+ +PermitOpen 127\.0\.0\.1:2222 127\.0\.0\.1:8080/);
-    expect(p.stdout).toMatch(/-R 127\.0\.0\.1:2222:localhost:22 -R 127\.0\.0\.1:8080:localhost:3000 -l tunnel-box/);
+    expect(p.stdout).toMatch(/-R 127\.0\.0\.1:2222:127\.0\.0\.1:822 -R 127\.0\.0\.1:8080:localhost:3000 -l tunnel-box/);
     expect(p.stdout).not.toContain('ufw_rule');
     expect(await execsSince(t.host, since.host)).toEqual({ connections: 1, execs: 1 });
     expect(await execsSince(t.relay, since.relay)).toEqual({ connections: 1, execs: 1 });
@@ -77,9 +87,16 @@ describe.skipIf(unavailable)('jump tunnel through a relay', () => {
     expect(listening).toMatch(/127\.0\.0\.1:2222/);
     expect(listening).not.toMatch(/0\.0\.0\.0:2222|\*:2222/);
     expect(await reachesHost(t, PORT)).toBe(false); // nothing public on the relay
-    const eff = await must(t.relay, 'sshd -T -C user=pair-todd,host=x,addr=10.213.5.13');
-    for (const line of ['allowtcpforwarding local', 'permitopen 127.0.0.1:2222 127.0.0.1:8080', 'permitlisten none', 'permittty no', 'forcecommand /bin/false']) {
-      expect(eff).toContain(`${line}\n`);
+    // Both kinds of relay account, from the lab's LAN, the internet and loopback alike.
+    for (const addr of ['10.213.5.13', '192.0.2.1', '127.0.0.1']) {
+      const eff = (await must(t.relay, `sshd -T -C user=pair-todd,host=x,addr=${addr}`)).toLowerCase();
+      for (const line of ['allowtcpforwarding local', 'permitopen 127.0.0.1:2222 127.0.0.1:8080', 'permitlisten none', 'permittty no', 'forcecommand /bin/false', ...PINNED]) {
+        expect(eff).toContain(`${line}\n`);
+      }
+      expect(eff).not.toMatch(/^acceptenv (lang|lc_)/m);
+      const tunnel = (await must(t.relay, `sshd -T -C user=tunnel-box,host=x,addr=${addr}`)).toLowerCase();
+      for (const line of ['allowtcpforwarding remote', 'permitlisten 127.0.0.1:2222 127.0.0.1:8080', ...PINNED]) expect(tunnel).toContain(`${line}\n`);
+      expect(tunnel).not.toMatch(/^acceptenv (lang|lc_)/m);
     }
     await adminLoginWorks(t, 'relay');
     const again = await t.cli('apply', '-f', file, '--yes');
@@ -116,6 +133,40 @@ describe.skipIf(unavailable)('jump tunnel through a relay', () => {
     expect((await t.guest.run(`ssh-keygen -F '[127.0.0.1]:${PORT}' -f /root/.ssh/known_hosts`)).stdout).toBe('');
   });
 
+  it("through the jump, root's and the owner's keys are refused on the tunnel port while the guest joins through it", async () => {
+    const pub = (await must(t.guest, "ssh-keygen -q -t ed25519 -N '' -C stranger -f /root/stranger && cat /root/stranger.pub")).trim();
+    await must(t.host, `mkdir -p /root/.ssh && echo '${pub}' >> /root/.ssh/authorized_keys`);
+    await must(t.host, `install -d -o ${OWNER} -m 0700 /home/${OWNER}/.ssh && echo '${pub}' >> /home/${OWNER}/.ssh/authorized_keys && chown ${OWNER} /home/${OWNER}/.ssh/authorized_keys`);
+    const priv = await must(t.guest, 'cat /root/stranger');
+    await must(t.host, `umask 077 && printf '%s' '${priv}' > /root/stranger`);
+    const opts = '-o BatchMode=yes -o IdentitiesOnly=yes -o ConnectTimeout=10';
+    for (const user of ['root', OWNER]) {
+      // Positive control: the key logs in on the host's own port 22.
+      expect(await must(t.host, `ssh ${opts} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -i /root/stranger ${user}@127.0.0.1 'echo in-as-$(id -un)'`)).toBe(`in-as-${user}\n`);
+      // Through the jump (the guest's own relay account) to the tunnel port: refused by the guest-only sshd.
+      const r = await t.guest.run(`ssh ${opts} -o HostKeyAlias=pairctl-box -i /root/stranger -J pair-todd@${t.relay.ip} -p ${PORT} ${user}@127.0.0.1 'echo in-as-$(id -un)'`);
+      expect(r.code).toBe(255);
+      expect(r.stdout).not.toContain('in-as-');
+      expect(r.stderr).toMatch(/Permission denied \(publickey\)/);
+    }
+    // journald takes each sshd-session's lines when it gets to them: wait for both.
+    const refusedLine = (user: string) => `User ${user} from 127.0.0.1 not allowed because none of user's groups are listed in AllowGroups`;
+    await waitUntil('the guest-only sshd logged both refusals', async () => {
+      const log = await must(t.host, 'journalctl --no-pager -o cat -u pairctl-sshd.service');
+      return log.includes(refusedLine('root')) && log.includes(refusedLine(OWNER));
+    }, 15_000, 250);
+    // The guest joins through the same port in the same run.
+    const asOwner = (a: string) => t.host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} ${a}`);
+    await asOwner("send-keys -t '=pair:' 'echo AFTER-THE-STRANGERS' Enter");
+    const term = await inGuest(`ssh -J pair-todd@${t.relay.ip} -p ${PORT} -o HostKeyAlias=pairctl-box pair-todd@127.0.0.1`);
+    await term.waitFor('AFTER-THE-STRANGERS', 15_000);
+    await term.close();
+    // The host's port 22 is not what the relay's port leads to: the relay may open only the tunnel's ports.
+    const eff = (await must(t.host, `sshd -T -f /etc/pairctl/sshd_config -C user=${OWNER},host=x,addr=127.0.0.1,laddr=127.0.0.1,lport=822`)).toLowerCase();
+    expect(eff).toMatch(/^allowgroups pairctl$/m);
+    expect(eff).toMatch(/^permitrootlogin no$/m);
+  });
+
   it("the guest's relay account opens only the host's ports: no shell, no other port, no listening", async () => {
     const ssh = 'ssh -o BatchMode=yes -o ConnectTimeout=5';
     const shell = await t.guest.run(`${ssh} pair-todd@${t.relay.ip} id`);
@@ -142,7 +193,7 @@ describe.skipIf(unavailable)('jump tunnel through a relay', () => {
     await waitUntil('the port is free', async () => !(await onRelay()), 10_000);
     const publicBind = await t.host.run(`timeout 10 ssh -N ${as} -R 0.0.0.0:${PORT}:localhost:22 ${t.relay.ip}`);
     expect(publicBind.stderr).toMatch(new RegExp(`remote port forwarding failed for listen port ${PORT}`));
-    const loopback = await t.host.run(`timeout 3 ssh -N ${as} -R 127.0.0.1:${PORT}:localhost:22 ${t.relay.ip}`);
+    const loopback = await t.host.run(`timeout 3 ssh -N ${as} -R 127.0.0.1:${PORT}:127.0.0.1:822 ${t.relay.ip}`);
     expect(loopback.code).toBe(124); // still holding the forward when timeout ended it
     await must(t.host, 'systemctl start pairctl-tunnel.service');
     await waitUntil('the tunnel is back', onRelay, 20_000);
@@ -173,7 +224,7 @@ describe.skipIf(unavailable)('jump tunnel through a relay', () => {
   it('removing the tunnel removes it on both ends, guests\' relay accounts included', async () => {
     t.writeConfig(['tunnel: { provider: lan }'], guestLines);
     const p = await t.cli('plan', '-f', file);
-    for (const gone of ['- relay_account "tunnel-box"', '- relay_account "pair-todd"', '- group "pairctl-jump"', '- systemd_service "pairctl-tunnel.service"', '- sshd_dropin "/etc/ssh/sshd_config.d/00-pairctl-relay.conf"']) {
+    for (const gone of ['- relay_account "tunnel-box"', '- relay_account "pair-todd"', '- group "pairctl-jump"', '- systemd_service "pairctl-tunnel.service"', '- systemd_service "pairctl-sshd.service"', '- sshd_config "/etc/pairctl/sshd_config"', '- sshd_dropin "/etc/ssh/sshd_config.d/00-pairctl-relay.conf"']) {
       expect(p.stdout).toContain(gone);
     }
     const a = await t.cli('apply', '-f', file, '--yes');

@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { startLab, type Lab, type LabMachine } from '../machines/lab.js';
+import { startLab, type Lab, type LabMachine, type Release } from '../machines/lab.js';
 import { pairctl, type CliResult } from './pairctl-cli.js';
 
 export const OWNER = 'bhorseman';
@@ -47,8 +47,8 @@ export async function waitUntil(what: string, fn: () => Promise<boolean>, timeou
   }
 }
 
-export async function startTunnelLab(name: string): Promise<TunnelLab> {
-  const lab = await startLab({ machines: ['host', 'relay', 'guest'] });
+export async function startTunnelLab(name: string, opts: { release?: Release } = {}): Promise<TunnelLab> {
+  const lab = await startLab({ machines: ['host', 'relay', 'guest'], ...(opts.release ? { release: opts.release } : {}) });
   const host = lab.machine('host');
   const relay = lab.machine('relay');
   const guest = lab.machine('guest');

@@ -82,10 +82,22 @@ describe.skipIf(unavailable)('ngrok tunnel (stand-in agent)', () => {
     expect(a.code).toBe(0);
     expect(await must(host, "stat -c '%U:%G %a' /etc/pairctl/ngrok.yml")).toBe('root:root 600\n');
     const parsed = parseYaml(await must(host, 'cat /etc/pairctl/ngrok.yml')) as Record<string, unknown>;
-    expect(parsed).toEqual({ version: '2', authtoken: TOKEN, web_addr: false, tunnels: { ssh: { proto: 'tcp', addr: 22 }, web: { proto: 'http', addr: 3000 } } });
+    expect(parsed).toEqual({ version: '2', authtoken: TOKEN, web_addr: false, tunnels: { ssh: { proto: 'tcp', addr: '127.0.0.1:822' }, web: { proto: 'http', addr: 3000 } } });
     await waitUntil('the agent started', async () => (await starts()).length === 1, 10_000);
     expect((await starts())[0]).toMatch(/^\d+ start --all --config \/etc\/pairctl\/ngrok\.yml --log stdout$/);
     expect(await must(host, 'systemctl is-active pairctl-ngrok.service; systemctl is-enabled pairctl-ngrok.service')).toBe('active\nenabled\n');
+  });
+
+  it("the agent's tcp target is the guest-only sshd: the host's keys, and root refused there while port 22 admits it", async () => {
+    expect(await must(host, 'systemctl is-active pairctl-sshd.service')).toBe('active\n');
+    const hostKey = (await must(host, "cut -d' ' -f2 /etc/ssh/ssh_host_ed25519_key.pub")).trim();
+    expect(await must(host, 'ssh-keyscan -T 5 -t ed25519 -p 822 127.0.0.1 2>/dev/null')).toContain(hostKey);
+    await must(host, "rm -f /root/k /root/k.pub && ssh-keygen -q -t ed25519 -N '' -f /root/k && mkdir -p /root/.ssh && cat /root/k.pub >> /root/.ssh/authorized_keys");
+    const as = '-F /dev/null -i /root/k -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null';
+    expect(await must(host, `ssh ${as} -p 22 root@127.0.0.1 id -un`)).toBe('root\n');
+    const r = await host.run(`ssh ${as} -p 822 root@127.0.0.1 id -un`);
+    expect(r.code).toBe(255);
+    expect(r.stderr).toMatch(/Permission denied \(publickey\)/);
   });
 
   it('plans no changes with the token, and says it cannot check without it', async () => {
@@ -120,6 +132,7 @@ describe.skipIf(unavailable)('ngrok tunnel (stand-in agent)', () => {
     expect(a.code).toBe(0);
     expect(a.stdout).toContain('pairctl-ngrok.service');
     expect((await host.run('ls /etc/pairctl/ngrok.yml /etc/systemd/system/pairctl-ngrok.service 2>/dev/null; systemctl is-active pairctl-ngrok.service')).stdout).toBe('inactive\n');
+    expect((await host.run('ls /etc/pairctl/sshd_config /etc/systemd/system/pairctl-sshd.service 2>/dev/null; systemctl is-active pairctl-sshd.service')).stdout).toBe('inactive\n');
     expect((await cli({}, 'plan', '-f', file)).stdout).toContain('No changes.');
   });
 });

@@ -23,6 +23,16 @@ import {
 } from './tunnel-lab.js';
 
 const unavailable = labUnavailableReason();
+/** What sshd -T must print for every account pairctl makes (keywords lower-cased: 10.4+ mixes case). */
+const PINNED = [
+  'acceptenv pairctl-accepts-no-environment',
+  'permituserenvironment no',
+  'authorizedkeysfile .ssh/authorized_keys',
+  'authorizedkeyscommand none',
+  'authorizedprincipalscommand none',
+  'authorizedprincipalsfile none',
+  'trustedusercakeys none',
+];
 const PORT = 2222;
 const WEB = 8080;
 
@@ -69,6 +79,8 @@ describe.skipIf(unavailable)('vps tunnel through a relay', () => {
     expect(p.stdout).toMatch(/^relay relay \(relay\):$/m);
     expect(p.stdout).toContain('+ tunnel_key "/var/lib/pairctl/tunnel/id_ed25519"');
     expect(p.stdout).toContain('+ systemd_service "pairctl-tunnel.service"');
+    expect(p.stdout).toContain('+ sshd_config "/etc/pairctl/sshd_config"');
+    expect(p.stdout).toContain('+ systemd_service "pairctl-sshd.service"');
     expect(p.stdout).toContain('+ relay_account "tunnel-box"');
     expect(p.stdout).toContain('+ sshd_dropin "/etc/ssh/sshd_config.d/00-pairctl-relay.conf"');
     expect(p.stdout).toContain('+ ufw_rule "2222/tcp"');
@@ -80,7 +92,7 @@ describe.skipIf(unavailable)('vps tunnel through a relay', () => {
     expect(keysChange).toMatch(/^ +content = "\(known after apply\)"$/m);
     expect(keysChange).toMatch(/^ +waits for = "the tunnel public key of host box/m);
     expect(p.stdout).toMatch(/\+ +PermitListen 0\.0\.0\.0:2222 0\.0\.0\.0:8080/);
-    expect(p.stdout).toMatch(/ExecStart=\/usr\/bin\/ssh -N .* -R 0\.0\.0\.0:2222:localhost:22 -R 0\.0\.0\.0:8080:localhost:3000 -l tunnel-box 10\.213\.5\.\d+/);
+    expect(p.stdout).toMatch(/ExecStart=\/usr\/bin\/ssh -N .* -R 0\.0\.0\.0:2222:127\.0\.0\.1:822 -R 0\.0\.0\.0:8080:localhost:3000 -l tunnel-box 10\.213\.5\.\d+/);
     const counts = { host: await execsSince(t.host, since.host), relay: await execsSince(t.relay, since.relay) };
     expect(counts).toEqual({ host: { connections: 1, execs: 1 }, relay: { connections: 1, execs: 1 } });
     console.log(`[vps] plan, per machine: host ${JSON.stringify(counts.host)}, relay ${JSON.stringify(counts.relay)}`);
@@ -102,9 +114,13 @@ describe.skipIf(unavailable)('vps tunnel through a relay', () => {
     console.log(`[vps] tunnel reached the host ${up} ms after apply returned`);
     expect(await must(t.host, 'systemctl is-active pairctl-tunnel.service; systemctl is-enabled pairctl-tunnel.service')).toBe('active\nenabled\n');
     expect(await must(t.host, "stat -c '%U:%G %a' /var/lib/pairctl/tunnel /var/lib/pairctl/tunnel/id_ed25519")).toBe('root:root 700\nroot:root 600\n');
-    const eff = await must(t.relay, 'sshd -T -C user=tunnel-box,host=x,addr=192.0.2.1');
-    for (const line of ['allowtcpforwarding remote', 'permitlisten 0.0.0.0:2222 0.0.0.0:8080', 'gatewayports clientspecified', 'permittty no', 'forcecommand /bin/false', 'passwordauthentication no', 'permitopen none']) {
-      expect(eff).toContain(`${line}\n`);
+    // The tunnel account's settings, from the internet, a LAN and loopback alike.
+    for (const addr of ['192.0.2.1', '192.168.1.10', '127.0.0.1']) {
+      const eff = (await must(t.relay, `sshd -T -C user=tunnel-box,host=x,addr=${addr}`)).toLowerCase();
+      for (const line of ['allowtcpforwarding remote', 'permitlisten 0.0.0.0:2222 0.0.0.0:8080', 'gatewayports clientspecified', 'permittty no', 'forcecommand /bin/false', 'passwordauthentication no', 'permitopen none', ...PINNED]) {
+        expect(eff).toContain(`${line}\n`);
+      }
+      expect(eff).not.toMatch(/^acceptenv (lang|lc_)/m);
     }
     const ak = await must(t.relay, 'cat /home/tunnel-box/.ssh/authorized_keys');
     const hostPub = (await must(t.host, "cut -d' ' -f1,2 /var/lib/pairctl/tunnel/id_ed25519.pub")).trim();
@@ -151,6 +167,96 @@ describe.skipIf(unavailable)('vps tunnel through a relay', () => {
     terminals.push(term);
     await term.waitFor('HELLO-THROUGH-THE-RELAY', 15_000);
     await term.close();
+  });
+
+  it("through the relay, root's and the owner's keys are refused while the guest joins: the tunnel reaches the guest-only sshd, not port 22", async () => {
+    // A key root and the owner both accept on the host's own sshd (positive control below).
+    const pub = (await must(t.guest, "ssh-keygen -q -t ed25519 -N '' -C stranger -f /root/stranger && cat /root/stranger.pub")).trim();
+    await must(t.host, `mkdir -p /root/.ssh && echo '${pub}' >> /root/.ssh/authorized_keys`);
+    await must(t.host, `install -d -o ${OWNER} -m 0700 /home/${OWNER}/.ssh && echo '${pub}' >> /home/${OWNER}/.ssh/authorized_keys && chown ${OWNER} /home/${OWNER}/.ssh/authorized_keys`);
+    const priv = await must(t.guest, 'cat /root/stranger');
+    await must(t.host, `umask 077 && printf '%s' '${priv}' > /root/stranger`);
+    const opts = '-o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=10';
+    for (const user of ['root', OWNER]) {
+      // Positive control: the key logs in on the host's port 22.
+      expect(await must(t.host, `ssh ${opts} -i /root/stranger ${user}@127.0.0.1 'echo in-as-$(id -un)'`)).toBe(`in-as-${user}\n`);
+      // Through the relay's public port: refused, and the guest-only sshd is who refused it.
+      const r = await t.guest.run(`ssh ${opts} -i /root/stranger -p ${PORT} ${user}@${t.relay.ip} 'echo in-as-$(id -un)'`);
+      expect(r.code).toBe(255);
+      expect(r.stdout).not.toContain('in-as-');
+      expect(r.stderr).toMatch(/Permission denied \(publickey\)/);
+    }
+    // journald takes each sshd-session's lines when it gets to them: wait for both.
+    const refusedLine = (user: string) => `User ${user} from 127.0.0.1 not allowed because none of user's groups are listed in AllowGroups`;
+    await waitUntil('the guest-only sshd logged both refusals', async () => {
+      const log = await must(t.host, 'journalctl --no-pager -o cat -u pairctl-sshd.service');
+      return log.includes(refusedLine('root')) && log.includes(refusedLine(OWNER));
+    }, 15_000, 250);
+    // The tunnel's end on the host is the listener on 127.0.0.1:822; nothing listens there but loopback.
+    expect(await must(t.host, "ss -Hltn 'sport = :822'")).toMatch(/^LISTEN .* 127\.0\.0\.1:822 /m);
+    expect(await must(t.host, "ss -Hltn 'sport = :822'")).not.toMatch(/0\.0\.0\.0:822|\*:822|\[::\]:822/);
+    // In the same run, the guest joins through the same port (positive control of the refusal).
+    await must(t.host, `runuser -u ${OWNER} -- tmux -S ${SOCKET} send-keys -t '=pair:' 'echo AFTER-THE-STRANGERS' Enter`);
+    const join = await openTerminal(['nsenter', '-t', String(t.guest.leaderPid), '-a', 'sh', '-c', `ssh -p ${PORT} pair-todd@${t.relay.ip}`], { cols: 100, rows: 30 });
+    terminals.push(join);
+    await join.waitFor('AFTER-THE-STRANGERS', 15_000);
+    await join.close();
+  });
+
+  it('the guest-only sshd gives guests their settings and refuses every other account (sshd -T with lport)', async () => {
+    const at = 'host=x,addr=127.0.0.1,laddr=127.0.0.1,lport=822';
+    const eff = (await must(t.host, `sshd -T -f /etc/pairctl/sshd_config -C user=pair-todd,${at}`)).toLowerCase();
+    for (const line of ['listenaddress 127.0.0.1:822', 'allowgroups pairctl', 'permitrootlogin no', 'authenticationmethods publickey', 'passwordauthentication no', 'kbdinteractiveauthentication no', 'disableforwarding yes', 'permittty yes', 'forcecommand /usr/local/libexec/pairctl/join', ...PINNED]) {
+      expect(eff).toContain(`${line}\n`);
+    }
+    expect(eff).not.toMatch(/^acceptenv (lang|lc_)/m);
+    for (const user of ['root', OWNER]) {
+      expect((await must(t.host, `sshd -T -f /etc/pairctl/sshd_config -C user=${user},${at}`)).toLowerCase()).toMatch(/^allowgroups pairctl$/m);
+    }
+    // The host's own sshd still serves port 22 (for the operator), and the drop-in pins the same for guests there, from any address.
+    for (const addr of ['10.213.5.1', '127.0.0.1', '192.0.2.1']) {
+      const main = (await must(t.host, `sshd -T -C user=pair-todd,host=x,addr=${addr}`)).toLowerCase();
+      for (const line of PINNED) expect(main).toContain(`${line}\n`);
+      expect(main).not.toMatch(/^acceptenv (lang|lc_)/m);
+    }
+    expect(await must(t.host, 'systemctl is-active pairctl-sshd.service ssh.service')).toBe('active\nactive\n');
+  });
+
+  it('a user CA in sshd_config, or PermitUserEnvironment, is a plan error with the fix', async () => {
+    // A CA the host's sshd trusts, and a certificate it signed for the owner and for pair-todd.
+    await must(t.host, "rm -f /etc/ssh/pt_user_ca /etc/ssh/pt_user_ca.pub && ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/pt_user_ca");
+    await must(t.relay, "rm -f /root/cert /root/cert.pub /root/cert-cert.pub && ssh-keygen -q -t ed25519 -N '' -f /root/cert");
+    const pub = (await must(t.relay, 'cat /root/cert.pub')).trim();
+    await must(t.host, `printf '%s\\n' '${pub}' > /tmp/cert.pub && ssh-keygen -q -s /etc/ssh/pt_user_ca -I attacker -n ${OWNER},pair-todd /tmp/cert.pub`);
+    await must(t.relay, `printf '%s\\n' '${(await must(t.host, 'cat /tmp/cert-cert.pub')).trim()}' > /root/cert-cert.pub`);
+    const cert = '-o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=10 -i /root/cert -o CertificateFile=/root/cert-cert.pub';
+    await must(t.host, "cp -p /etc/ssh/sshd_config /etc/ssh/sshd_config.pt-orig && printf '%s\\n' 'TrustedUserCAKeys /etc/ssh/pt_user_ca.pub' 'PermitUserEnvironment yes' >> /etc/ssh/sshd_config && systemctl reload ssh");
+    try {
+      // Positive control: the CA works; the certificate logs in as the owner on port 22.
+      await waitUntil('the CA admits the owner', async () => (await t.relay.run(`timeout 20 ssh ${cert} ${OWNER}@${t.host.ip} id -un </dev/null`)).stdout === `${OWNER}\n`, 15_000);
+      const p = await t.cli('plan', '-f', file);
+      const out = p.stdout + p.stderr;
+      expect(p.code).not.toBe(0);
+      expect(out).toContain('sshd trusts the user CA keys in /etc/ssh/pt_user_ca.pub for pair-todd');
+      expect(out).toContain('Match User *,!pair-*,!tunnel-*');
+      expect(out).toContain('sshd has permituserenvironment yes');
+      expect(out).toContain('set "permituserenvironment no" in /etc/ssh/sshd_config');
+      // Measured besides: pairctl's Match block pins AuthorizedPrincipalsFile/Command none, which
+      // sshd keeps as literal names inside a Match, so it demands principals it never finds and
+      // refuses the same certificate for pair-todd on port 22 (a second wall, not the one relied on).
+      const guestCert = await t.relay.run(`timeout 20 ssh ${cert} pair-todd@${t.host.ip} </dev/null`);
+      expect(guestCert.code).toBe(255);
+      expect(guestCert.stderr).toMatch(/Permission denied \(publickey\)/);
+      // The guest-only sshd trusts no CA at all: through the tunnel the certificate is refused too.
+      const viaTunnel = await t.relay.run(`timeout 20 ssh ${cert} -p ${PORT} pair-todd@${t.relay.ip} </dev/null`);
+      expect(viaTunnel.code).toBe(255);
+      expect(viaTunnel.stderr).toMatch(/Permission denied \(publickey\)/);
+    } finally {
+      await must(t.host, 'mv -f /etc/ssh/sshd_config.pt-orig /etc/ssh/sshd_config && systemctl reload ssh');
+    }
+    const again = await t.cli('plan', '-f', file, '--detailed-exitcode');
+    expect(again.stdout).toContain('No changes.');
+    expect(again.code).toBe(0);
   });
 
   it('the tunnel account gets no shell on the relay and may listen on no other port', async () => {
@@ -210,6 +316,8 @@ describe.skipIf(unavailable)('vps tunnel through a relay', () => {
     expect(p.code).toBe(0);
     for (const gone of [
       '- systemd_service "pairctl-tunnel.service"',
+      '- systemd_service "pairctl-sshd.service"',
+      '- sshd_config "/etc/pairctl/sshd_config"',
       '- tunnel_key "/var/lib/pairctl/tunnel/id_ed25519"',
       '- relay_account "tunnel-box"',
       '- sshd_dropin "/etc/ssh/sshd_config.d/00-pairctl-relay.conf"',
@@ -222,6 +330,8 @@ describe.skipIf(unavailable)('vps tunnel through a relay', () => {
     expect(a.stderr).not.toMatch(/error/i);
     expect(a.code).toBe(0);
     expect(await must(t.host, 'systemctl is-active pairctl-tunnel.service; ls /etc/systemd/system/pairctl-tunnel.service /var/lib/pairctl/tunnel 2>&1 || :')).toMatch(/^inactive\n.*No such file.*\n.*No such file/);
+    expect(await must(t.host, 'systemctl is-active pairctl-sshd.service; ls /etc/pairctl/sshd_config /etc/systemd/system/pairctl-sshd.service 2>&1 || :')).toMatch(/^inactive\n.*No such file.*\n.*No such file/);
+    expect(await must(t.host, "ss -Hltn 'sport = :822'")).toBe('');
     expect((await t.relay.run('getent passwd tunnel-box; ls /etc/ssh/sshd_config.d/00-pairctl-relay.conf /home/tunnel-box')).stdout).toBe('');
     const ufw = await must(t.relay, 'ufw status');
     expect(ufw).toContain('Status: active');

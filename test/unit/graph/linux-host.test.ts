@@ -6,7 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { authorizedKeyLines, expiryTime } from '../../../src/graph/authorized-keys.js';
 import { buildGraph, topoSort } from '../../../src/graph/build-graph.js';
 import { JOIN_PROGRAM } from '../../../src/graph/paths.js';
+import { GUEST_SSHD_SETTINGS } from '../../../src/graph/sshd-settings.js';
 import type { FileSpec } from '../../../src/resources/file-state.js';
+import { kindOf } from '../../../src/resources/registry.js';
+import type { SshdDropinSpec } from '../../../src/resources/sshd-dropin.js';
 import { templateSource } from '../../../src/templates/render.js';
 import { guest, sampleConfig } from '../fixtures.js';
 
@@ -58,6 +61,22 @@ describe('linux host graph', () => {
     const file = join_(dir, 'join');
     writeFileSync(file, join.content);
     execFileSync('shellcheck', ['-s', 'sh', file]); // throws with the findings when it fails
+  });
+
+  it("pins every guest sshd setting in the drop-in's Match block, and checks the global-only ones", () => {
+    const dropin = byAddress.get('sshd_dropin["/etc/ssh/sshd_config.d/00-pairctl.conf"]')!.spec as SshdDropinSpec;
+    const block = dropin.content.slice(dropin.content.indexOf('Match Group pairctl\n'));
+    for (const [k, v] of GUEST_SSHD_SETTINGS) expect(block).toContain(`\n    ${k} ${v}\n`);
+    for (const line of ['AcceptEnv pairctl-accepts-no-environment', 'AuthorizedKeysFile .ssh/authorized_keys', 'AuthorizedKeysCommand none', 'AuthorizedPrincipalsCommand none', 'AuthorizedPrincipalsFile none']) {
+      expect(block).toContain(`\n    ${line}\n`);
+    }
+    // Global-only in sshd (SSHCFG_GLOBAL): in a Match block sshd -t would refuse it.
+    expect(dropin.content).not.toMatch(/PermitUserEnvironment/);
+    expect(dropin.globalExpect).toEqual({ permituserenvironment: 'no' });
+    expect(dropin.checks).toEqual([{ user: 'pair-todd', expect: expect.objectContaining({ acceptenv: 'pairctl-accepts-no-environment', forcecommand: JOIN_PROGRAM }) }]);
+    const probe = kindOf('sshd_dropin').probe(dropin);
+    for (const addr of ['127.0.0.1', '192.168.1.10', '192.0.2.1']) expect(probe).toContain(`/usr/sbin/sshd -T -C user=pair-todd,host=pairctl.invalid,addr=${addr}`);
+    expect(probe).toMatch(/grep -iE '\^\([a-z0-9|]*trustedusercakeys[a-z0-9|]*\) '/);
   });
 
   it('interpolates shell templates only through the quoting helper', () => {

@@ -184,7 +184,7 @@ describe('macOS host', () => {
     const kinds = mac!.resources.map((r) => r.kind);
     expect(kinds).toContain('launchd_service');
     expect(kinds).not.toContain('systemd_service');
-    const service = mac!.resources.find((r) => r.kind === 'launchd_service')!.spec as FileSpec & { label: string };
+    const service = mac!.resources.find((r) => r.address === 'launchd_service["dev.pairctl.tunnel"]')!.spec as FileSpec & { label: string };
     expect(service.path).toBe('/Library/LaunchDaemons/dev.pairctl.tunnel.plist');
     expect(`${service.owner}:${service.group}`).toBe('root:wheel');
     const plist = JSON.parse(
@@ -198,9 +198,37 @@ describe('macOS host', () => {
     expect(plist.RunAtLoad).toBe(true);
     expect(plist.ProgramArguments[0]).toBe('/usr/bin/ssh');
     expect(plist.ProgramArguments.join(' ')).toContain('-o ExitOnForwardFailure=yes');
-    expect(plist.ProgramArguments.join(' ')).toContain('-R 0.0.0.0:2222:localhost:22 -l tunnel-mini 203.0.113.5');
+    expect(plist.ProgramArguments.join(' ')).toContain('-R 0.0.0.0:2222:127.0.0.1:822 -l tunnel-mini 203.0.113.5');
     const key = mac!.resources.find((r) => r.kind === 'directory' && (r.spec as FileSpec).path === '/var/lib/pairctl/tunnel')!.spec as FileSpec;
     expect(`${key.owner}:${key.group}:${key.mode}`).toBe('root:wheel:0700');
+
+    // The tunnel leads to the guest-only sshd, a launchd daemon of its own (sshd -D -f), root:wheel.
+    const listener = mac!.resources.find((r) => r.address === 'launchd_service["dev.pairctl.sshd"]')!;
+    expect(listener.deps).toEqual(['sshd_config["/etc/pairctl/sshd_config"]']);
+    const lp = listener.spec as FileSpec & { label: string };
+    expect(lp.path).toBe('/Library/LaunchDaemons/dev.pairctl.sshd.plist');
+    expect(`${lp.owner}:${lp.group}`).toBe('root:wheel');
+    const parsed = JSON.parse(
+      execFileSync('python3', ['-c', 'import sys, json, plistlib; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))'], { input: lp.content, encoding: 'utf8' }),
+    ) as { Label: string; ProgramArguments: string[]; KeepAlive: boolean };
+    expect(parsed).toMatchObject({ Label: 'dev.pairctl.sshd', ProgramArguments: ['/usr/sbin/sshd', '-D', '-f', '/etc/pairctl/sshd_config'], KeepAlive: true });
+    const cfg = mac!.resources.find((r) => r.address === 'sshd_config["/etc/pairctl/sshd_config"]')!;
+    const cfgSpec = cfg.spec as FileSpec & { reload: string; unit: string };
+    expect(cfgSpec).toMatchObject({ owner: 'root', group: 'wheel', reload: 'launchd', unit: 'dev.pairctl.sshd' });
+    expect(cfgSpec.content).toMatch(/^ListenAddress 127\.0\.0\.1:822$/m);
+    expect(cfgSpec.content).toMatch(/^AllowGroups pairctl$/m);
+    expect(cfg.deps).toContain('macos_group["pairctl"]');
+    // A changed config is validated, then sshd re-executes on SIGHUP from launchctl (sessions stay).
+    const change = kindOf('sshd_config').diff(cfgSpec, kindOf('sshd_config').parse('type=absent\nsshd=yes', cfgSpec), { wanted: true, recorded: false });
+    expect(change.script).toContain('/usr/sbin/sshd -t -f /etc/pairctl/sshd_config.pairctl-new');
+    expect(change.script).toContain('launchctl kill HUP system/dev.pairctl.sshd');
+    expect(change.script).not.toContain('systemctl');
+    execFileSync('sh', ['-n'], { input: change.script });
+    // PerSourcePenalties: macOS 15 ships OpenSSH 9.8, and sshd -V says so.
+    const withVersion = buildGraph(config, { facts: { mini: { 'openssh-version': 'OpenSSH_9.8' } } })[0]!;
+    const exempt = (withVersion.resources.find((r) => r.address === 'sshd_config["/etc/pairctl/sshd_config"]')!.spec as FileSpec).content;
+    expect(exempt).toMatch(/^PerSourcePenaltyExemptList 127\.0\.0\.1,::1$/m);
+    expect(cfgSpec.content).not.toMatch(/PerSourcePenalty/);
 
     config.hosts[0] = { ...config.hosts[0]!, tunnel: { provider: 'ngrok', authtokenEnv: 'NGROK_AUTHTOKEN' } };
     expect(buildGraph(config)[0]!.errors).toEqual([expect.stringContaining('ngrok tunnel is not built for macOS hosts yet')]);

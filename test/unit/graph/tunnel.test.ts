@@ -19,7 +19,9 @@ import { unitArg } from '../../../src/graph/systemd-unit.js';
 import type { FileSpec } from '../../../src/resources/file-state.js';
 import { kindOf } from '../../../src/resources/registry.js';
 import { SECRET_SLOT, type SecretFileSpec } from '../../../src/resources/secret-file.js';
+import type { SshdConfigSpec } from '../../../src/resources/sshd-config.js';
 import type { SshdDropinSpec } from '../../../src/resources/sshd-dropin.js';
+import { GUEST_SSHD_SETTINGS } from '../../../src/graph/sshd-settings.js';
 import type { SystemdServiceSpec } from '../../../src/resources/systemd-service.js';
 import { ED25519, guest, sampleConfig } from '../fixtures.js';
 
@@ -38,7 +40,7 @@ function tunnelled(over: Partial<Host> & Pick<Host, 'tunnel'>, relays: Relay[] =
 
 const vps = () => tunnelled({ tunnel: { provider: 'vps', relay: 'elefante', port: 2222 }, forwards: [{ name: 'rails', local: 3000, remote: 8080 }] });
 const jump = () => tunnelled({ tunnel: { provider: 'jump', relay: 'elefante', port: 2222 }, forwards: [{ name: 'rails', local: 3000, remote: 8080 }] });
-const allFacts: Facts = { scotch: { [TUNNEL_PUBLIC_KEY_FACT]: TUNNEL_PUB }, elefante: { [SSH_HOST_KEYS_FACT]: RELAY_KEYS } };
+const allFacts: Facts = { scotch: { [TUNNEL_PUBLIC_KEY_FACT]: TUNNEL_PUB, [OPENSSH_VERSION_FACT]: 'OpenSSH_10.0' }, elefante: { [SSH_HOST_KEYS_FACT]: RELAY_KEYS } };
 
 const machine = (g: DesiredMachine[], id: string) => g.find((m) => m.target.id === id)!;
 const spec = <S>(m: DesiredMachine, address: string) => {
@@ -88,7 +90,7 @@ describe('vps tunnel', () => {
     expect(found.stdout).toContain('ssh-ed25519');
   });
 
-  it('runs ssh -N with every option pinned, -R on 0.0.0.0 for the session and each forward', () => {
+  it('runs ssh -N with every option pinned, -R on 0.0.0.0 for the session (to the guest-only listener, never port 22) and each forward', () => {
     const c = vps();
     expect(tunnelArgv(c.hosts[0]!, { host: '203.0.113.5', port: 22 })).toEqual([
       '/usr/bin/ssh', '-N', '-T', '-F', '/dev/null',
@@ -96,11 +98,11 @@ describe('vps tunnel', () => {
       '-o', 'ConnectTimeout=10', '-o', 'StrictHostKeyChecking=yes', '-o', 'UserKnownHostsFile=/var/lib/pairctl/tunnel/known_hosts',
       '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'UpdateHostKeys=no', '-o', 'IdentitiesOnly=yes',
       '-i', '/var/lib/pairctl/tunnel/id_ed25519', '-p', '22',
-      '-R', '0.0.0.0:2222:localhost:22', '-R', '0.0.0.0:8080:localhost:3000',
+      '-R', '0.0.0.0:2222:127.0.0.1:822', '-R', '0.0.0.0:8080:localhost:3000',
       '-l', 'tunnel-scotch', '203.0.113.5',
     ]);
     const unit = spec<SystemdServiceSpec>(machine(after, 'scotch'), 'systemd_service["pairctl-tunnel.service"]');
-    expect(unit.content).toMatch(/^ExecStart=\/usr\/bin\/ssh -N -T .* -R 0\.0\.0\.0:2222:localhost:22 -R 0\.0\.0\.0:8080:localhost:3000 -l tunnel-scotch 203\.0\.113\.5$/m);
+    expect(unit.content).toMatch(/^ExecStart=\/usr\/bin\/ssh -N -T .* -R 0\.0\.0\.0:2222:127\.0\.0\.1:822 -R 0\.0\.0\.0:8080:localhost:3000 -l tunnel-scotch 203\.0\.113\.5$/m);
     expect(unit.content).toMatch(/^Restart=always$/m);
     expect(unit.content).toMatch(/^RestartSec=2$/m);
     expect(unit.content).toMatch(/^StartLimitIntervalSec=0$/m);
@@ -121,11 +123,19 @@ describe('vps tunnel', () => {
       'PermitOpen none',
       'AllowAgentForwarding no',
       'X11Forwarding no',
+      'AuthorizedKeysFile .ssh/authorized_keys',
+      'AuthorizedKeysCommand none',
+      'AuthorizedPrincipalsCommand none',
+      'AuthorizedPrincipalsFile none',
+      'AcceptEnv pairctl-accepts-no-environment',
     ]) {
       expect(block).toContain(`\n    ${line}\n`);
     }
-    expect(dropin.verifyUser).toBe('tunnel-scotch');
-    expect(dropin.expect).toMatchObject({ permitlisten: '0.0.0.0:2222 0.0.0.0:8080', allowtcpforwarding: 'remote', forcecommand: '/bin/false', permittty: 'no' });
+    expect(dropin.checks.map((c) => c.user)).toEqual(['tunnel-scotch']);
+    expect(dropin.checks[0]!.expect).toMatchObject({ permitlisten: '0.0.0.0:2222 0.0.0.0:8080', allowtcpforwarding: 'remote', forcecommand: '/bin/false', permittty: 'no', acceptenv: 'pairctl-accepts-no-environment' });
+    // PermitUserEnvironment is global-only in sshd: checked, never set for the relay's other users.
+    expect(dropin.globalExpect).toEqual({ permituserenvironment: 'no' });
+    expect(dropin.content).not.toMatch(/PermitUserEnvironment/);
   });
 
   it("locks the host's tunnel key on the relay to forwarding its own ports, and OpenSSH reads the line", () => {
@@ -202,7 +212,7 @@ describe('jump tunnel', () => {
   const g = buildGraph(c, { facts: allFacts });
 
   it('binds the relay end to loopback only', () => {
-    expect(tunnelArgv(c.hosts[0]!, { host: '203.0.113.5', port: 22 })).toEqual(expect.arrayContaining(['-R', '127.0.0.1:2222:localhost:22', '-R', '127.0.0.1:8080:localhost:3000']));
+    expect(tunnelArgv(c.hosts[0]!, { host: '203.0.113.5', port: 22 })).toEqual(expect.arrayContaining(['-R', '127.0.0.1:2222:127.0.0.1:822', '-R', '127.0.0.1:8080:localhost:3000']));
     expect(machine(g, 'elefante').resources.some((r) => r.kind === 'ufw_rule')).toBe(false);
   });
 
@@ -239,7 +249,7 @@ describe('ngrok tunnel', () => {
       authtoken: token,
       web_addr: false,
       region: 'eu',
-      tunnels: { ssh: { proto: 'tcp', addr: 22 }, rails: { proto: 'http', addr: 3000 } },
+      tunnels: { ssh: { proto: 'tcp', addr: '127.0.0.1:822' }, rails: { proto: 'http', addr: 3000 } },
     });
     expect(cfg).toMatchObject({ mode: '0600', owner: 'root', group: 'root', secretEnv: 'NGROK_AUTHTOKEN', restartUnit: 'pairctl-ngrok.service' });
   });
@@ -258,7 +268,7 @@ describe('ngrok tunnel', () => {
         'tunnels:',
         '  ssh:',
         '    proto: tcp',
-        '    addr: 22',
+        '    addr: 127.0.0.1:822',
         '  rails:',
         '    proto: http',
         '    addr: 3000',
@@ -290,6 +300,70 @@ describe('ngrok tunnel', () => {
   });
 });
 
+describe('the guest-only sshd a tunnel leads to', () => {
+  const host = (g: DesiredMachine[]) => machine(g, 'scotch');
+  const listener = (g: DesiredMachine[]) => spec<SshdConfigSpec>(host(g), 'sshd_config["/etc/pairctl/sshd_config"]');
+  const lines = (content: string) => content.split('\n').filter((l) => l && !l.startsWith('#'));
+
+  it('is a complete config on loopback: guests only, publickey only, the join program, every guest setting', () => {
+    const cfg = listener(buildGraph(vps(), { facts: allFacts }));
+    const got = lines(cfg.content);
+    for (const line of ['ListenAddress 127.0.0.1:822', 'AllowGroups pairctl', 'PermitRootLogin no', 'PidFile none', 'PermitUserEnvironment no', 'TrustedUserCAKeys none']) {
+      expect(got).toContain(line);
+    }
+    for (const [k, v] of GUEST_SSHD_SETTINGS) expect(got).toContain(`${k} ${v}`);
+    // Nothing of the machine's sshd_config or its drop-ins: no Include, no Match, no Subsystem (sftp).
+    expect(cfg.content).not.toMatch(/^(Include|Match|Subsystem|Port|HostKey) /im);
+    expect(cfg).toMatchObject({ mode: '0644', owner: 'root', group: 'root', unit: 'pairctl-sshd.service', listen: { address: '127.0.0.1', port: 822 } });
+    expect(cfg.checks.map((c) => c.user)).toEqual(['pair-todd']);
+    expect(cfg.checks[0]!.expect).toMatchObject({ allowgroups: 'pairctl', permitrootlogin: 'no', forcecommand: '/usr/local/libexec/pairctl/join', acceptenv: 'pairctl-accepts-no-environment' });
+    const probe = kindOf('sshd_config').probe(cfg);
+    expect(probe).toContain('/usr/sbin/sshd -T -f /etc/pairctl/sshd_config -C user=pair-todd,host=pairctl.invalid,addr=127.0.0.1,laddr=127.0.0.1,lport=822');
+  });
+
+  it('exempts loopback from PerSourcePenalties only where OpenSSH knows the keyword (>= 9.8), installed or about to be', () => {
+    const withVersion = (v: string | undefined) => {
+      const facts: Facts = { ...allFacts, scotch: { ...allFacts.scotch!, [OPENSSH_VERSION_FACT]: v ?? '' } };
+      return lines(listener(buildGraph(vps(), { facts })).content);
+    };
+    const exemption = 'PerSourcePenaltyExemptList 127.0.0.1,::1';
+    expect(withVersion('OpenSSH_10.0')).toContain(exemption);
+    expect(withVersion('OpenSSH_9.8')).toContain(exemption);
+    expect(withVersion('candidate 1:10.0p1-7')).toContain(exemption);
+    expect(withVersion('OpenSSH_9.7')).not.toContain(exemption);
+    expect(withVersion('OpenSSH_9.2')).not.toContain(exemption);
+    expect(withVersion('candidate 1:9.2p1-2+deb12u3')).not.toContain(exemption);
+    expect(withVersion(undefined)).not.toContain(exemption);
+    expect(listener(buildGraph(vps(), { facts: allFacts })).checks[0]!.expect).toMatchObject({ persourcepenaltyexemptlist: '127.0.0.1,::1' });
+    // The version changes the content and the expectation, never the probe (facts may not).
+    const nine = buildGraph(vps(), { facts: { ...allFacts, scotch: { ...allFacts.scotch!, [OPENSSH_VERSION_FACT]: 'OpenSSH_9.2' } } });
+    expect(kindOf('sshd_config').probe(listener(nine))).toBe(kindOf('sshd_config').probe(listener(buildGraph(vps(), { facts: allFacts }))));
+  });
+
+  it('reads the version from sshd itself (its usage text before 9.8), else from apt', () => {
+    const probe = host(buildGraph(vps())).facts!.find((f) => f.key === OPENSSH_VERSION_FACT)!;
+    expect(probe.snippet).toContain('/usr/sbin/sshd /usr/bin/sshd');
+    expect(probe.snippet).toContain('-V 2>&1');
+    expect(probe.snippet).toContain('apt-cache policy openssh-server');
+    execFileSync('sh', ['-n'], { input: probe.snippet });
+  });
+
+  it('is what vps, jump and ngrok lead to, runs as its own unit, and a lan host has none', () => {
+    for (const c of [vps(), jump(), tunnelled({ tunnel: { provider: 'ngrok', authtokenEnv: 'NGROK_AUTHTOKEN' }, forwards: [] }, [])]) {
+      const g = buildGraph(c, { facts: allFacts });
+      expect(listener(g).path).toBe('/etc/pairctl/sshd_config');
+      const unit = spec<SystemdServiceSpec>(host(g), 'systemd_service["pairctl-sshd.service"]');
+      expect(unit.content).toMatch(/^ExecStart=\/usr\/sbin\/sshd -D -f \/etc\/pairctl\/sshd_config$/m);
+      expect(unit.content).toMatch(/^ExecStartPre=\/usr\/sbin\/sshd -t -f \/etc\/pairctl\/sshd_config$/m);
+      expect(unit.content).toMatch(/^KillMode=process$/m);
+      expect(host(g).resources.find((r) => r.address === 'systemd_service["pairctl-sshd.service"]')!.deps).toEqual(['sshd_config["/etc/pairctl/sshd_config"]']);
+    }
+    const lan = buildGraph(tunnelled({ tunnel: { provider: 'lan' } }, []));
+    expect(host(lan).resources.map((r) => r.kind)).not.toContain('sshd_config');
+    expect((host(lan).facts ?? []).map((f) => f.key)).toEqual([TMUX_VERSION_FACT, OPENSSH_VERSION_FACT]);
+  });
+});
+
 describe('generated systemd units pass systemd-analyze verify with nothing on stderr', () => {
   // Verified inside a throwaway root that has the system's own units and the programs ExecStart
   // names (ngrok cannot be installed here: a stand-in executable takes its place).
@@ -308,8 +382,9 @@ describe('generated systemd units pass systemd-analyze verify with nothing on st
     return `${r.status} ${r.stderr}`;
   }
 
-  it('for the vps, jump and ngrok services', () => {
+  it('for the vps, jump and ngrok services, and the guest-only sshd', () => {
     const units = [
+      spec<SystemdServiceSpec>(machine(buildGraph(vps(), { facts: allFacts }), 'scotch'), 'systemd_service["pairctl-sshd.service"]'),
       spec<SystemdServiceSpec>(machine(buildGraph(vps(), { facts: allFacts }), 'scotch'), 'systemd_service["pairctl-tunnel.service"]'),
       spec<SystemdServiceSpec>(
         machine(buildGraph(tunnelled({ tunnel: { provider: 'ngrok', authtokenEnv: 'NGROK_AUTHTOKEN' }, forwards: [] }, [])), 'scotch'),

@@ -42,6 +42,7 @@ function freshAnswer(snippet: string, m: { keyMade: boolean }): string {
   if (snippet.includes('state.json')) return '';
   if (snippet.startsWith('if [ -f /var/lib/pairctl/tunnel/id_ed25519 ]')) return m.keyMade ? TUNNEL_PUB : '';
   if (snippet.includes('/etc/ssh/ssh_host_')) return RELAY_KEY;
+  if (snippet.includes('/usr/sbin/sshd -V')) return 'OpenSSH_9.2';
   if (snippet.includes('dpkg-query')) return 'manager=apt\ninstalled=3.3a-3\ntoolversion=tmux 3.3a';
   if (snippet.includes('getent passwd') && snippet.includes('bhorseman')) return 'uid=1000';
   if (snippet.includes('systemctl is-enabled')) return 'type=absent\nsystemd=yes\nenabled=\nactive=inactive\nexecutable=yes';
