@@ -114,10 +114,9 @@ describe('macOS 15 Sequoia with Homebrew tmux 3.7c (recorded)', () => {
     expect(script).not.toContain('runuser');
   });
 
-  // PENDING the merge of branch `session` (tmux 3.7 mirror join): until it lands, the join
-  // program still attaches mirror guests with `attach -r`, which tmux 3.7 refuses from a client
-  // the ACL made read-only. This one assertion is expected to fail on this branch alone.
-  it('PENDING session merge: mirror on tmux >= 3.7 uses -f read-only,ignore-size', async () => {
+  // tmux 3.7 refuses `attach -r` from a client the ACL made read-only; `-f read-only,ignore-size`
+  // joins on every tmux from 3.3 (flags since 3.2).
+  it('mirror on tmux >= 3.7 uses -f read-only,ignore-size', async () => {
     const { settled } = await planMac(recorded('sequoia-fresh.json'), false);
     const joinProgram = (settled.resources.find((r) => r.address === `file["${JOIN_PROGRAM}"]`)!.spec as FileSpec).content;
     const mirror = joinProgram.split('\n').find((l) => /^\s*mirror\)/.test(l)) ?? '';
