@@ -184,7 +184,7 @@ export const apply: Command = async (args, rawIO) => {
   const planned = await planScoped(config, sshConfig, { limit: listFlag(f.flags.limit) });
   try {
     if (!run.json) printPlan(planned, io, { json: false, color: run.color, command: 'apply' });
-    if (reportBlockers(planned.session, io)) return await nothingToApply(config, planned, io, run, 1);
+    if (reportBlockers(planned.session, io, { listed: !run.json })) return await nothingToApply(config, planned, io, run, 1);
     if (isEmpty(planned.session.plan)) return await nothingToApply(config, planned, io, run, 0);
     if (!(await confirm(io, 'Do you want to perform these actions?', Boolean(f.flags.yes)))) return 1;
     return await applyPlanned(config, planned, io, run);

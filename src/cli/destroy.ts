@@ -28,7 +28,7 @@ export const destroy: Command = async (args, rawIO) => {
   const { session } = planned;
   try {
     if (!run.json) printPlan(planned, io, { json: false, color: run.color, command: 'destroy' });
-    if (reportBlockers(session, io)) return await nothingToApply(config, planned, io, run, 1);
+    if (reportBlockers(session, io, { listed: !run.json })) return await nothingToApply(config, planned, io, run, 1);
     if (isEmpty(session.plan)) return await nothingToApply(config, planned, io, run, 0);
     const names = session.plan.machines.filter((m) => m.changes.length > 0).map((m) => m.machine);
     if (!(await confirm(io, `Do you really want to remove everything pairctl made on ${names.join(', ')}?`, Boolean(f.flags.yes)))) return 1;
