@@ -13,7 +13,7 @@ import { applyJson, jsonText } from '../plan/render-json.js';
 import { createProgress } from '../plan/render-progress.js';
 import { renderApplyFailures, renderPlanText } from '../plan/render-text.js';
 import { changedGuestKeys, guestKeyDigests, readSavedPlan } from '../plan/saved-plan.js';
-import { parseCommon } from './args.js';
+import { parseCommand } from './args.js';
 import { UsageError, type CliIO, type Command } from './io.js';
 import { listFlag, loadResolvedOrReport, parseDuration, sshConfigFrom, useColor } from './load.js';
 import { jsonContext, planScoped, printPlan, redactedIO, reportBlockers, type ScopedPlan } from './plan.js';
@@ -162,13 +162,7 @@ async function applySaved(planFile: string, rawIO: CliIO, sshConfig: string | un
 }
 
 export const apply: Command = async (args, rawIO) => {
-  const f = parseCommon(args, {
-    yes: { type: 'boolean', short: 'y' },
-    'no-color': { type: 'boolean' },
-    json: { type: 'boolean' },
-    limit: { type: 'string', multiple: true },
-    'lock-timeout': { type: 'string' },
-  });
+  const f = parseCommand('apply', args);
   if (f.positionals.length > 1) throw new UsageError('usage: pairctl apply [PLANFILE] [-f FILE] [--yes] [--limit ID] [--lock-timeout 60s] [--json]');
   const run = applyRun('apply', f.flags, rawIO);
   const sshConfig = sshConfigFrom(f.sshConfig, rawIO);

@@ -8,7 +8,7 @@ import { jsonText, planJson, type JsonContext } from '../plan/render-json.js';
 import { renderPlanText } from '../plan/render-text.js';
 import { guestKeyDigests, pairctlVersion, toSavedPlan, writeSavedPlan } from '../plan/saved-plan.js';
 import { planScope, type Scope, type ScopeRequest } from '../plan/scope.js';
-import { parseCommon } from './args.js';
+import { parseCommand } from './args.js';
 import { UsageError, type CliIO, type Command } from './io.js';
 import { listFlag, loadResolvedOrReport, sshConfigFrom, useColor } from './load.js';
 
@@ -96,14 +96,7 @@ export function printPlan(planned: ScopedPlan, io: CliIO, opts: { json: boolean;
 }
 
 export const plan: Command = async (args, rawIO) => {
-  const f = parseCommon(args, {
-    'no-color': { type: 'boolean' },
-    'detailed-exitcode': { type: 'boolean' },
-    out: { type: 'string', short: 'o' },
-    json: { type: 'boolean' },
-    limit: { type: 'string', multiple: true },
-    destroy: { type: 'boolean' },
-  });
+  const f = parseCommand('plan', args);
   if (f.positionals.length > 0) throw new UsageError(`unexpected argument "${f.positionals[0]}" (use -f FILE, -o PLANFILE)`);
   const config = await loadResolvedOrReport(f.file, rawIO);
   if (!config) return 1;
