@@ -54,7 +54,7 @@ export function bashCompletion(): string {
 
 /** Text safe inside a zsh _arguments spec in single quotes. */
 function zq(text: string): string {
-  return text.replace(/'/g, "'\\''").replace(/([[\]:\\])/g, '\\$1');
+  return text.replace(/([[\]:\\])/g, '\\$1').replace(/'/g, "'\\''");
 }
 
 function zshAction(v: { completes?: string; choices?: readonly string[] }): string {
