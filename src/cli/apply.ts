@@ -76,7 +76,7 @@ async function rememberMachines(config: PairConfig, planned: ScopedPlan, results
 export async function applyPlanned(config: PairConfig, planned: ScopedPlan, io: CliIO, run: ApplyRun): Promise<number> {
   const { session } = planned;
   const live = !run.json && io.interactive;
-  const progress = createProgress({ live, color: run.color, write: run.json ? io.stderr : io.stdout });
+  const progress = createProgress({ live, color: run.color, write: run.json ? io.stderr : io.stdout, columns: io.columns });
   if (!run.json) io.stdout('\n');
   const results = await applyAll(session, (e) => progress.onEvent(e), { lockTimeoutSeconds: run.lockTimeoutSeconds, holder: holder() });
   progress.finish();

@@ -62,6 +62,7 @@ function processIO(): CliIO {
       }
     },
     env: process.env,
+    columns: () => (process.stdout.isTTY ? process.stdout.columns : undefined),
   };
 }
 
