@@ -38,6 +38,8 @@ export interface SshClientConfig {
   hostKeyAlias?: string;
   /** ConnectTimeout in milliseconds, when the config sets one */
   connectTimeoutMs?: number;
+  /** local address to connect from (OpenSSH BindAddress), when the config sets one */
+  bindAddress?: string;
   /** directives that would make OpenSSH connect differently and that pairctl cannot honour */
   unsupported: string[];
   /** directives with values pairctl could not understand, as "Keyword: reason" */
@@ -410,6 +412,8 @@ export function resolveSshConfig(source: SshConfigSource, target: SshTarget, loc
   const hostKeyAlias = one('hostkeyalias');
   if (hostKeyAlias !== undefined) resolved.hostKeyAlias = hostKeyAlias;
   if (connectTimeoutMs !== undefined) resolved.connectTimeoutMs = connectTimeoutMs;
+  const bindAddress = one('bindaddress');
+  if (bindAddress !== undefined && bindAddress !== '') resolved.bindAddress = bindAddress;
   return resolved;
 }
 

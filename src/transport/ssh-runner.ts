@@ -308,7 +308,7 @@ function readyTimeoutMs(timeoutMs: number): number {
 
 function openSocket(cfg: SshClientConfig, timeoutMs: number, id: string, endpoint: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const sock = netConnect({ host: cfg.hostName, port: cfg.port });
+    const sock = netConnect({ host: cfg.hostName, port: cfg.port, ...(cfg.bindAddress !== undefined && { localAddress: cfg.bindAddress }) });
     const timer = setTimeout(() => {
       sock.destroy();
       reject(

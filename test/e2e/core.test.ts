@@ -64,11 +64,19 @@ describe.skipIf(unavailable)('pairctl core on a real host', () => {
 
   const cli = (...args: string[]) => pairctl([...args, '-F', lab.sshConfigFile]);
 
-  /** ssh as a guest, no terminal; returns exit status and output. */
+  /**
+   * The address of the next attack: refused logins come from the attacker's addresses, one
+   * after another, so sshd's per-source penalties (OpenSSH >= 9.8) never cut an honest guest
+   * or pairctl, and no attacker address is refused before its own reason can be checked.
+   */
+  let attacks = 0;
+  const attacker = (): string => lab.sourceIp('attacker', attacks++);
+
+  /** ssh as a guest trying what it must not, no terminal, from an attacker address; returns exit status and output. */
   function guestSsh(account: string, key: string, extra: string[] = [], command?: string) {
     const r = spawnSync(
       'ssh',
-      ['-F', guestConfig, '-i', key, '-o', 'BatchMode=yes', ...extra, '-l', account, 'pairhost', ...(command ? [command] : [])],
+      ['-F', guestConfig, '-b', attacker(), '-i', key, '-o', 'BatchMode=yes', ...extra, '-l', account, 'pairhost', ...(command ? [command] : [])],
       { encoding: 'utf8', timeout: 20_000, input: '' },
     );
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -100,7 +108,8 @@ describe.skipIf(unavailable)('pairctl core on a real host', () => {
     guestConfig = join(dir, 'guest_ssh_config');
     writeFileSync(
       guestConfig,
-      `Host pairhost\n  HostName ${host.ip}\n  UserKnownHostsFile ${lab.knownHostsFile}\n  StrictHostKeyChecking yes\n  IdentitiesOnly yes\n  ConnectTimeout 10\n`,
+      // honest guests connect from the guest address; attacks override it (-b attacker())
+      `Host pairhost\n  HostName ${host.ip}\n  BindAddress ${lab.sourceIp('guest')}\n  UserKnownHostsFile ${lab.knownHostsFile}\n  StrictHostKeyChecking yes\n  IdentitiesOnly yes\n  ConnectTimeout 10\n`,
     );
     const made = await host.run(`useradd -m -s /bin/bash ${OWNER} && echo ok`);
     expect(made.stdout).toContain('ok');
@@ -246,13 +255,13 @@ describe.skipIf(unavailable)('pairctl core on a real host', () => {
     const bash = guestSsh('pair-ann', key, ['-T'], 'bash --noprofile -c id');
     expect(bash.code).not.toBe(0);
     expect(bash.stdout).not.toMatch(/uid=/);
-    const sftp = spawnSync('sftp', ['-F', guestConfig, '-i', key, '-b', '-', 'pair-ann@pairhost'], { input: 'ls /\n', encoding: 'utf8', timeout: 20_000 });
+    const sftp = spawnSync('sftp', ['-F', guestConfig, '-o', `BindAddress=${attacker()}`, '-i', key, '-b', '-', 'pair-ann@pairhost'], { input: 'ls /\n', encoding: 'utf8', timeout: 20_000 });
     expect(sftp.status).not.toBe(0);
     expect(sftp.stdout).not.toContain('etc');
     const local = join(dir, 'payload.txt');
     writeFileSync(local, 'x');
     for (const mode of [['-O'], []]) {
-      const scp = spawnSync('scp', ['-F', guestConfig, '-i', key, ...mode, local, 'pair-ann@pairhost:/tmp/payload.txt'], { encoding: 'utf8', timeout: 20_000 });
+      const scp = spawnSync('scp', ['-F', guestConfig, '-o', `BindAddress=${attacker()}`, '-i', key, ...mode, local, 'pair-ann@pairhost:/tmp/payload.txt'], { encoding: 'utf8', timeout: 20_000 });
       expect(scp.status).not.toBe(0);
     }
   });
@@ -276,7 +285,7 @@ describe.skipIf(unavailable)('pairctl core on a real host', () => {
 
   /** Opens a -L or -D forward and tries to reach the host's sshd through it; returns what came back. */
   async function throughLocalForward(key: string, forward: string[], port: number, socks: boolean): Promise<string> {
-    const child = spawn('ssh', ['-F', guestConfig, '-i', key, '-o', 'BatchMode=yes', '-N', ...forward, '-l', 'pair-ann', 'pairhost'], { stdio: 'ignore' });
+    const child = spawn('ssh', ['-F', guestConfig, '-b', attacker(), '-i', key, '-o', 'BatchMode=yes', '-N', ...forward, '-l', 'pair-ann', 'pairhost'], { stdio: 'ignore' });
     try {
       const deadline = Date.now() + 10_000;
       for (;;) {
@@ -312,7 +321,7 @@ describe.skipIf(unavailable)('pairctl core on a real host', () => {
     const agentPid = Number(/SSH_AGENT_PID=(\d+)/.exec(agent.stdout)?.[1]);
     try {
       spawnSync('ssh-add', [keys.ann_key!], { env: { ...process.env, SSH_AUTH_SOCK: agentSock } });
-      const t = await openTerminal(['ssh', '-F', guestConfig, '-i', keys.ann_key!, '-A', '-tt', '-l', 'pair-ann', 'pairhost'], { env: { SSH_AUTH_SOCK: agentSock } });
+      const t = await openTerminal(['ssh', '-F', guestConfig, '-b', attacker(), '-i', keys.ann_key!, '-A', '-tt', '-l', 'pair-ann', 'pairhost'], { env: { SSH_AUTH_SOCK: agentSock } });
       terminals.push(t);
       await t.waitFor('[pair]');
       const sockets = await host.run("find /tmp -name 'agent.*' -user pair-ann 2>/dev/null; ls -d /tmp/ssh-* 2>/dev/null || true");

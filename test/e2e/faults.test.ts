@@ -3,14 +3,16 @@
  * sshd -t rejects (on the first apply and on destroy), and two applies at once.
  *
  * A slow step is made the way a slow machine would have one: a `useradd` on PATH before the real
- * one that sleeps first, so there is time to act while a step runs.
+ * one, which waits while a gate file for the account it creates exists (GATE_DIR/<name>). The test
+ * holds the gate for as long as it needs the step to run, and opens it when it has acted, so
+ * nothing depends on how fast a busy machine is (a fixed sleep here once did).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
 import { pairctl, type CliResult } from './pairctl-cli.js';
 
@@ -18,6 +20,12 @@ const unavailable = labUnavailableReason();
 const OWNER = 'bhorseman';
 const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const DROPIN = '/etc/ssh/sshd_config.d/00-pairctl.conf';
+const GATE_DIR = '/run/pt-gate';
+const USERADD_GATE = `#!/bin/sh
+for name; do :; done
+while [ -e ${GATE_DIR}/"$name" ]; do sleep 0.05; done
+exec /usr/sbin/useradd "$@"
+`;
 
 /** pairctl started in the background, its stdout readable while it runs. */
 interface Running {
@@ -36,7 +44,7 @@ function startPairctl(args: string[]): Running {
   return { pid: child.pid!, stdout: () => out, done };
 }
 
-async function until(what: string, test: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+async function until(what: string, test: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await test())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -60,6 +68,8 @@ describe.skipIf(unavailable)('faults during apply, on a real host', () => {
 
   const cli = (...args: string[]) => pairctl([...args, '-F', lab.sshConfigFile]);
   const operatorLogin = () => spawnSync('ssh', ['-F', lab.sshConfigFile, '-o', 'BatchMode=yes', 'box', 'true']).status;
+  const hold = async (account: string) => expect((await box.run(`mkdir -p ${GATE_DIR} && touch ${GATE_DIR}/${account} && echo held`)).stdout).toBe('held\n');
+  const release = async (account: string) => expect((await box.run(`rm ${GATE_DIR}/${account} && echo open`)).stdout).toBe('open\n');
   const sshdState = async () => (await box.run("systemctl show -p MainPID --value ssh; journalctl -u ssh --no-pager | grep -c 'Received SIGHUP' || true")).stdout;
 
   beforeAll(async () => {
@@ -73,11 +83,16 @@ describe.skipIf(unavailable)('faults during apply, on a real host', () => {
       spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', g, '-f', key]);
       keys[g] = readFileSync(`${key}.pub`, 'utf8').trim();
     }
-    const setup = await box.run(
-      `useradd -m -s /bin/bash ${OWNER} && printf '#!/bin/sh\\nsleep 1.5\\nexec /usr/sbin/useradd "$@"\\n' > /usr/local/sbin/useradd && chmod 0755 /usr/local/sbin/useradd && echo ok`,
-    );
+    const setup = await box.run(`useradd -m -s /bin/bash ${OWNER} && cat > /usr/local/sbin/useradd && chmod 0755 /usr/local/sbin/useradd && echo ok`, {
+      input: USERADD_GATE,
+    });
     expect(setup.stdout).toBe('ok\n');
   }, 180_000);
+
+  afterEach(async () => {
+    // a test that failed while holding a gate must not stall the next one
+    await box?.run(`rm -rf ${GATE_DIR}`);
+  });
 
   afterAll(async () => {
     await lab?.stop();
@@ -85,11 +100,13 @@ describe.skipIf(unavailable)('faults during apply, on a real host', () => {
 
   it('reports what was made when the connection drops mid-apply; no file is half-written; the next apply converges', async () => {
     writeConfig(['ga', 'gb', 'gc', 'gd', 'ge', 'gf']);
+    await hold('pair-gc');
     const run = startPairctl(['apply', '-f', file, '--yes', '-F', lab.sshConfigFile]);
     await until('the third account to start', () => run.stdout().includes('box: account["pair-gc"]: applying'));
     // Kill the sshd processes serving pairctl's connection, from inside the machine.
-    await box.run("pkill -KILL -f '^sshd: root@notty'; pkill -KILL -f '^sshd: root \\[priv\\]'; true");
+    await box.run("pkill -KILL -f '^sshd: root@notty'; pkill -KILL -f '^sshd: root \\[priv\\]'; pkill -KILL -f '^sshd-session: root@notty'; pkill -KILL -f '^sshd-session: root \\[priv\\]'; true");
     const r = await run.done;
+    await release('pair-gc');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/Error: box: apply stopped during account\["pair-gc"\]: machine "box": lost the ssh connection/);
     const made = /made: (.*)\n/.exec(r.stderr)?.[1] ?? '';
@@ -99,7 +116,7 @@ describe.skipIf(unavailable)('faults during apply, on a real host', () => {
     expect(r.stderr).toMatch(/not made: .*account\["pair-gf"\].*sshd_dropin/);
 
     // The cut-off shell ends at its next progress line (it cannot report, so it does not go on).
-    await until('the cut-off apply to end', async () => (await box.run("pgrep -f 'slee[p] 1.5' || echo none")).stdout === 'none\n');
+    await until('the cut-off step to end', async () => (await box.run("pgrep -f '[u]seradd' || echo none")).stdout === 'none\n');
     // Nothing after the interrupted step ran, and no temp file of an atomic write was left behind.
     const leftovers = await box.run("find /etc /usr/local/libexec /home /var/lib/pairctl -name '.pairctl.*' 2>/dev/null; getent passwd pair-gd || echo no-gd; test -e " + DROPIN + ' || echo no-dropin');
     expect(leftovers.stdout).toBe('no-gd\nno-dropin\n');
@@ -157,11 +174,15 @@ describe.skipIf(unavailable)('faults during apply, on a real host', () => {
   it('two applies at once: one applies, the other waits for the lock and then refuses, changing nothing; the machine converges', async () => {
     writeConfig(['ga', 'gb', 'gc']);
     // Started together, a fast apply could finish before the other even read the machine; so
-    // the second starts once the first holds the lock inside a slow step (3 × 1.5 s useradd).
+    // the second starts once the first holds the lock inside a slow step, and the step ends
+    // only once the second is waiting for the lock.
+    await hold('pair-ga');
     const first = startPairctl(['apply', '-f', file, '--yes', '-F', lab.sshConfigFile]);
     await until('the first apply to take the lock', () => first.stdout().includes('box: account["pair-ga"]: applying'));
-    const loser = await cli('apply', '-f', file, '--yes');
-    const winner = await first.done;
+    const second = startPairctl(['apply', '-f', file, '--yes', '-F', lab.sshConfigFile]);
+    await until('the second apply to wait for the lock', () => second.stdout().includes('box: waiting for the lock'));
+    await release('pair-ga');
+    const [winner, loser] = await Promise.all([first.done, second.done]);
     expect(winner.code).toBe(0);
     expect(loser.code).toBe(1);
     expect(loser.stdout).toMatch(/box: waiting for the lock \(held by pairctl pid \d+ on .+ as root, since \S+; its shell there is pid \d+, still running\)/);
@@ -172,11 +193,12 @@ describe.skipIf(unavailable)('faults during apply, on a real host', () => {
 
   it('gives up after --lock-timeout, naming the apply that holds the lock', async () => {
     writeConfig(['ga', 'gb', 'gc', 'gd', 'ge']);
+    await hold('pair-gd');
     const first = startPairctl(['apply', '-f', file, '--yes', '-F', lab.sshConfigFile]);
     await until('the first apply to take the lock', () => first.stdout().includes('box: account["pair-gd"]: applying'));
-    const t0 = Date.now();
+    // The first holds the lock until the gate opens, so the second can only return by giving up.
     const second = await cli('apply', '-f', file, '--yes', '--lock-timeout', '1');
-    expect(Date.now() - t0).toBeLessThan(10_000);
+    await release('pair-gd');
     expect(second.code).toBe(1);
     expect(second.stdout).toContain('Warning: an apply is running on box right now');
     expect(second.stderr).toContain(

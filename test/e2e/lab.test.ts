@@ -1,11 +1,11 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quote } from '../../src/transport/shell-quote.js';
 import { openGuestTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
-import { labUnavailableReason, startLab, type Lab } from '../machines/lab.js';
+import { defaultRelease, labUnavailableReason, SOURCE_ADDRESSES, SOURCE_ROLES, startLab, type Lab } from '../machines/lab.js';
 
 const execFileP = promisify(execFile);
 const reason = labUnavailableReason();
@@ -47,6 +47,12 @@ describe.skipIf(reason !== undefined)(`test lab: real machines${reason ? ` (skip
     }
   });
 
+  it('runs the Debian release it was asked for', async () => {
+    expect(lab.release).toBe(defaultRelease());
+    const r = await lab.machine('alpha').run('. /etc/os-release; echo "$VERSION_CODENAME"');
+    expect(r).toMatchObject({ code: 0, stdout: `${lab.release}\n` });
+  });
+
   it('run() passes stdin and reports the exit code', async () => {
     const r = await lab.machine('alpha').run('cat; echo oops >&2; exit 3', { input: 'hello\n' });
     expect(r).toEqual({ code: 3, stdout: 'hello\n', stderr: 'oops\n' });
@@ -59,6 +65,26 @@ describe.skipIf(reason !== undefined)(`test lab: real machines${reason ? ` (skip
       const admin = await ssh(lab, ['-l', 'admin', name, 'id -un; sudo -n true && sudo -n id -un']);
       expect(admin, admin.stderr).toMatchObject({ code: 0, stdout: 'admin\nroot\n' });
     }
+  });
+
+  it('gives operator, guest and attacker their own source addresses; the ssh config binds the operator', async () => {
+    const ips = SOURCE_ROLES.flatMap((r) => Array.from({ length: SOURCE_ADDRESSES[r] }, (_, i) => lab.sourceIp(r, i)));
+    expect(new Set(ips).size).toBe(6);
+    expect(lab.sourceIp('attacker', 4)).toBe(lab.sourceIp('attacker', 0));
+    const machineIps = ['alpha', 'beta'].map((n) => lab.machine(n).ip);
+    for (const ip of ips) {
+      expect(ip).toMatch(/^10\.213\.5\.[0-9]+$/);
+      expect(machineIps).not.toContain(ip);
+    }
+    // sshd sees each connection come from the address it was bound to
+    const from = async (args: string[]): Promise<string> => {
+      const r = await ssh(lab, [...args, 'alpha', 'echo "${SSH_CONNECTION%% *}"']);
+      expect(r, r.stderr).toMatchObject({ code: 0 });
+      return r.stdout.trim();
+    };
+    expect(await from([])).toBe(lab.sourceIp('operator'));
+    expect(await from(['-b', lab.sourceIp('guest')])).toBe(lab.sourceIp('guest'));
+    expect(await from(['-o', `BindAddress=${lab.sourceIp('attacker')}`])).toBe(lab.sourceIp('attacker'));
   });
 
   it('checks host keys strictly: a wrong known_hosts entry is refused', async () => {
@@ -116,6 +142,7 @@ describe.skipIf(reason !== undefined)(`test lab: real machines${reason ? ` (skip
         sshConfigFile: lab.sshConfigFile,
         host: 'alpha',
         user: 'admin',
+        from: lab.sourceIp('guest'),
         command: 'tmux attach-session -r -t demo',
       });
       await term.waitFor('[demo]', 15_000);
@@ -142,6 +169,7 @@ describe.skipIf(reason !== undefined)(`test lab: real machines${reason ? ` (skip
     const machines = ['alpha', 'beta'].map((n) => lab.machine(n));
     const pids = machines.flatMap((m) => [m.nspawnPid, m.leaderPid]);
     const copies = machines.map((m) => m.rootDir);
+    const sources = SOURCE_ROLES.flatMap((r) => Array.from({ length: SOURCE_ADDRESSES[r] }, (_, i) => lab.sourceIp(r, i)));
     const t0 = Date.now();
     await lab.stop();
     console.log(`[lab.test] stop took ${Date.now() - t0} ms`);
@@ -156,6 +184,13 @@ describe.skipIf(reason !== undefined)(`test lab: real machines${reason ? ` (skip
       if (fs.existsSync(lease)) expect(fs.readFileSync(lease, 'utf8')).not.toContain(path.basename(m.rootDir));
     }
     expect(fs.existsSync(lab.dir), lab.dir).toBe(false);
+    // its source addresses are off the bridge (unless a concurrent lab leased one again since)
+    const onBridge = execFileSync('ip', ['-4', '-o', 'addr', 'show', 'dev', 'br-pairtest'], { encoding: 'utf8' });
+    for (const ip of sources) {
+      const lease = `/run/pairctl-test/leases/${ip}`;
+      if (!fs.existsSync(lease)) expect(onBridge).not.toContain(` ${ip}/32 `);
+      else expect(fs.readFileSync(lease, 'utf8')).not.toContain(lab.dir);
+    }
     await lab.stop(); // idempotent
   });
 });

@@ -5,7 +5,7 @@
  * Tests type into it and read the screen exactly as the guest would see it.
  *
  *     const term = await openGuestTerminal({ sshConfigFile: lab.sshConfigFile, host: 'host',
- *       user: 'guest' });
+ *       user: 'guest', from: lab.sourceIp('guest') });
  *     await term.waitFor(/\[pair\]/);
  *     await term.sendKeys('C-b', 'd');
  *     expect(await term.exited()).toBe(true);
@@ -53,6 +53,12 @@ export interface GuestSshOptions extends TerminalOptions {
   host: string;
   /** Login name (`-l`); default: the config's User. */
   user?: string;
+  /**
+   * Local address to connect from (`ssh -b`), e.g. lab.sourceIp('guest'): honest guests and
+   * attackers use different ones, so sshd's per-source penalties for an attacker's failed
+   * logins (OpenSSH >= 9.8) never cut an honest guest.
+   */
+  from?: string;
   /** Extra ssh arguments placed before the host, e.g. ['-i', key, '-p', '2222']. */
   sshArgs?: string[];
   /** Remote command (one string, as ssh sends it); default: none (the account's forced command or shell). */
@@ -67,6 +73,7 @@ export function guestSshArgv(o: GuestSshOptions): string[] {
     o.sshConfigFile,
     '-tt',
     ...(o.user !== undefined ? ['-l', o.user] : []),
+    ...(o.from !== undefined ? ['-b', o.from] : []),
     ...(o.sshArgs ?? []),
     '--',
     o.host,

@@ -8,12 +8,15 @@
  * later lab can kill and clean up what a crashed run left behind; `stop()` and a best-effort
  * exit hook clean up by PID. Needs root.
  *
- *     const lab = await startLab({ machines: ['host', 'relay'] });
+ * The Debian release (bookworm, trixie or forky) is a parameter: `startLab({ machines, release })`,
+ * default `$PAIRCTL_TEST_RELEASE`, else bookworm; build-template.sh caches one rootfs per release.
+ *
+ *     const lab = await startLab({ machines: ['host', 'relay'], release: 'trixie' });
  *     await lab.machine('host').run('systemctl is-active ssh');
  *     // ssh -F lab.sshConfigFile host true
  *     await lab.stop();
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -36,10 +39,52 @@ export interface LabMachine {
   run(cmd: string, opts?: { input?: string }): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
+/** A Debian release the lab can boot: 12, 13 and testing (TESTING.md lists their tmux/OpenSSH). */
+export type Release = 'bookworm' | 'trixie' | 'forky';
+
+/** Every release the lab supports, oldest first. */
+export const RELEASES: readonly Release[] = ['bookworm', 'trixie', 'forky'];
+
+/** The release a lab boots when none is given: $PAIRCTL_TEST_RELEASE, else bookworm. */
+export function defaultRelease(): Release {
+  const env = process.env.PAIRCTL_TEST_RELEASE;
+  if (env === undefined || env === '') return 'bookworm';
+  if (!(RELEASES as readonly string[]).includes(env)) {
+    throw new Error(`PAIRCTL_TEST_RELEASE=${JSON.stringify(env)} is not one of ${RELEASES.join(', ')}`);
+  }
+  return env as Release;
+}
+
+/**
+ * Who a connection to a lab machine stands for. Each role gets its own address on the bridge's
+ * host side, because OpenSSH >= 9.8 (PerSourcePenalties) cuts every connection from an address
+ * after a few failed logins from it: attacks must not lock out honest guests or pairctl.
+ */
+export type SourceRole = 'operator' | 'guest' | 'attacker';
+
+/** Every source role, in the order their addresses are leased. */
+export const SOURCE_ROLES: readonly SourceRole[] = ['operator', 'guest', 'attacker'];
+
+/**
+ * How many addresses each role gets. sshd blocks an address once its failed logins add up to
+ * more than 15 s of penalty (5 s each, decaying in real time): the 5th refused login in a
+ * burst is cut before the handshake, so a test that checks why each of many logins was refused
+ * spreads them over the attacker's addresses (sourceIp('attacker', i)).
+ */
+export const SOURCE_ADDRESSES: Readonly<Record<SourceRole, number>> = { operator: 1, guest: 1, attacker: 4 };
+
 export interface Lab {
+  /** The Debian release every machine of this lab runs. */
+  release: Release;
+  /**
+   * This lab's own address on the bridge's host side for a role, to bind connections to
+   * (`ssh -b`, `-o BindAddress=`). lab.sshConfigFile binds the operator's. `n` picks one of
+   * the role's SOURCE_ADDRESSES (modulo their number); default the first.
+   */
+  sourceIp(role: SourceRole, n?: number): string;
   /** Temp dir holding keys, ssh config, known_hosts and each machine's console log. */
   dir: string;
-  /** ssh client config: one `Host <alias>` block per machine. */
+  /** ssh client config: one `Host <alias>` block per machine, bound to sourceIp('operator'). */
   sshConfigFile: string;
   /** Each machine's real host keys, as plain `<ip> <type> <key>` lines. */
   knownHostsFile: string;
@@ -294,6 +339,12 @@ interface Lease {
   labDir: string;
   nspawnPid?: number;
   nspawnStart?: string;
+  /**
+   * Set on the lease of a source address (an address this lab added to the bridge's host side,
+   * not a machine). Its `machine` is a name no cgroup or copy has, so older lab code that
+   * reclaims it touches nothing but the lease.
+   */
+  source?: { role: SourceRole; n: number; bridge: string };
 }
 
 const myStart = procStat(process.pid)?.start ?? '';
@@ -465,7 +516,8 @@ async function reclaimLeftovers(): Promise<Lease[]> {
       continue;
     }
     try {
-      if (lease) await reclaim(lease);
+      if (lease?.source) await removeSourceAddress(lease.source.bridge, lease.ip);
+      else if (lease) await reclaim(lease);
       fs.rmSync(file, { force: true });
     } catch (e) {
       // keep the lease: its address stays reserved until a later run manages the cleanup
@@ -497,6 +549,20 @@ async function reclaimLeftovers(): Promise<Lease[]> {
   return live;
 }
 
+/**
+ * Under the lock: removes source addresses (the /32s a lab adds) that no live lease names,
+ * e.g. left by a run killed before its lease was written or after it was reclaimed.
+ */
+async function reclaimOrphanSources(bridge: string, live: Lease[]): Promise<void> {
+  const leased = new Set(live.filter((l) => l.source).map((l) => l.ip));
+  for (const ip of await bridgeAddresses(bridge, true)) {
+    if (ip !== GATEWAY && !leased.has(ip)) {
+      log(`removing source address ${ip} left on ${bridge} by a dead run`);
+      await removeSourceAddress(bridge, ip);
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Host network
 
@@ -520,12 +586,41 @@ async function ensureBridge(bridge: string): Promise<void> {
   await mustExec('ip', ['link', 'set', bridge, 'up']);
 }
 
+/** The test subnet's IPv4 addresses on the bridge; with onlyHost, just the /32s labs add as source addresses. */
+async function bridgeAddresses(bridge: string, onlyHost = false): Promise<string[]> {
+  const r = await exec('ip', ['-4', '-o', 'addr', 'show', 'dev', bridge]);
+  if (r.code !== 0) return [];
+  const out: string[] = [];
+  for (const line of r.stdout.split('\n')) {
+    const m = / inet ([0-9.]+)\/([0-9]+) /.exec(line);
+    if (!m || !m[1]!.startsWith(`${SUBNET}.`)) continue;
+    if (!onlyHost || m[2] === '32') out.push(m[1]!);
+  }
+  return out;
+}
+
+/**
+ * A /32 adds no route: the machines still reach this side through the gateway's /24, and
+ * answer the extra address on the shared link (ARP), so a connection bound to it just works.
+ */
+async function addSourceAddress(bridge: string, ip: string): Promise<void> {
+  await mustExec('ip', ['addr', 'add', `${ip}/32`, 'dev', bridge]);
+}
+
+async function removeSourceAddress(bridge: string, ip: string): Promise<void> {
+  const r = await exec('ip', ['addr', 'del', `${ip}/32`, 'dev', bridge]);
+  // gone already (or the bridge is) is fine; anything else keeps the lease
+  if (r.code !== 0 && (await bridgeAddresses(bridge, true)).includes(ip)) {
+    throw new Error(`ip addr del ${ip}/32 dev ${bridge} exited ${r.code}: ${r.stderr.trim()}`);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Template
 
-async function templateTarball(): Promise<string> {
+async function templateTarball(release: Release): Promise<string> {
   const script = fileURLToPath(new URL('./build-template.sh', import.meta.url));
-  const out = await mustExec('bash', [script], { timeoutMs: 15 * 60_000 });
+  const out = await mustExec('bash', [script, release], { timeoutMs: 15 * 60_000 });
   const tarball = out.trim().split('\n').pop() ?? '';
   if (!tarball || !fs.existsSync(tarball)) throw new Error(`build-template.sh printed no tarball: ${out}`);
   return tarball;
@@ -556,6 +651,7 @@ class Machine implements LabMachine {
     readonly lease: Lease,
     private readonly bridge: string,
     private readonly labDir: string,
+    private readonly release: Release,
   ) {
     this.rootDir = lease.rootDir;
   }
@@ -608,8 +704,10 @@ class Machine implements LabMachine {
       'install -m 600 -o admin -g admin /root/.ssh/authorized_keys /home/admin/.ssh/authorized_keys',
     ].join('\n');
     await mustExec('chroot', [this.rootDir, '/bin/sh', '-c', script], { env: CONTAINER_ENV });
-    for (const type of ['ed25519', 'ecdsa', 'rsa']) {
-      const pub = (await fsp.readFile(r(`etc/ssh/ssh_host_${type}_key.pub`), 'utf8')).trim().split(/\s+/);
+    // Every key the machine serves: OpenSSH 10.6 (forky) adds ssh-mldsa44-ed25519, which older
+    // clients skip in known_hosts and newer ones may prefer.
+    for (const f of (await fsp.readdir(r('etc/ssh'))).filter((n) => /^ssh_host_\w+_key\.pub$/.test(n)).sort()) {
+      const pub = (await fsp.readFile(r(`etc/ssh/${f}`), 'utf8')).trim().split(/\s+/);
       this.hostKeys.push(`${this.ip} ${pub[0]} ${pub[1]}`);
     }
     this.timings.setupMs = Date.now() - t1;
@@ -630,7 +728,7 @@ class Machine implements LabMachine {
       child = spawn('sh', ['-c', script, 'sh', this.rootDir, this.machineName, this.bridge, ...cgs], {
         stdio: ['ignore', logFd, logFd],
         detached: false,
-        env: { ...process.env, SYSTEMD_COLORS: '0' },
+        env: { ...process.env, SYSTEMD_COLORS: '0', ...nspawnEnv(this.release) },
       });
     } finally {
       fs.closeSync(logFd);
@@ -753,6 +851,15 @@ class Machine implements LabMachine {
   }
 }
 
+/**
+ * systemd >= 258 (forky ships 262) refuses this VM's hybrid cgroup hierarchy ("Detected
+ * unsupported legacy cgroup hierarchy"); nspawn then has to give it a unified one (TESTING.md).
+ * Older releases boot as measured, on the hybrid hierarchy.
+ */
+function nspawnEnv(release: Release): Record<string, string> {
+  return release === 'forky' ? { SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1' } : {};
+}
+
 function childrenOf(pid: number): number[] {
   const out: number[] = [];
   try {
@@ -834,13 +941,26 @@ class LabImpl implements Lab {
   readonly knownHostsFile: string;
   readonly adminKeyFile: string;
   readonly machines: Machine[] = [];
+  /** Source address leases, by role, once taken. */
+  readonly sources = new Map<SourceRole, Lease[]>();
   private stopping: Promise<void> | undefined;
   private stopped = false;
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    readonly release: Release,
+    private readonly bridge: string,
+  ) {
     this.sshConfigFile = path.join(dir, 'ssh_config');
     this.knownHostsFile = path.join(dir, 'known_hosts');
     this.adminKeyFile = path.join(dir, 'admin_ed25519');
+  }
+
+  sourceIp(role: SourceRole, n = 0): string {
+    const ls = this.sources.get(role) ?? [];
+    if (ls.length === 0) throw new Error(`no source address for ${JSON.stringify(role)} (roles: ${SOURCE_ROLES.join(', ')})`);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`sourceIp: bad index ${n}`);
+    return ls[n % ls.length]!.ip;
   }
 
   machine(name: string): LabMachine {
@@ -853,6 +973,15 @@ class LabImpl implements Lab {
     this.stopping ??= (async () => {
       const t0 = Date.now();
       const results = await Promise.allSettled(this.machines.map((m) => m.stop()));
+      // Addresses after machines: nothing may still be connected from them.
+      for (const l of [...this.sources.values()].flat()) {
+        try {
+          await removeSourceAddress(this.bridge, l.ip);
+          fs.rmSync(leasePath(l.ip), { force: true });
+        } catch (e) {
+          results.push({ status: 'rejected', reason: e });
+        }
+      }
       liveLabs.delete(this);
       this.stopped = true;
       const errors = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
@@ -875,6 +1004,10 @@ class LabImpl implements Lab {
         /* best effort; the next startLab reclaims what is left */
       }
     }
+    for (const l of [...this.sources.values()].flat()) {
+      const r = spawnSync('ip', ['addr', 'del', `${l.ip}/32`, 'dev', this.bridge], { stdio: 'ignore' });
+      if (r.status === 0) fs.rmSync(leasePath(l.ip), { force: true }); // else the next startLab reclaims it
+    }
     removeLabDir(this.dir);
   }
 }
@@ -893,7 +1026,7 @@ function sshConfigValue(v: string): string {
   return /[\s#]/.test(v) ? `"${v}"` : v;
 }
 
-export async function startLab(opts: { machines: string[]; bridge?: string }): Promise<Lab> {
+export async function startLab(opts: { machines: string[]; bridge?: string; release?: Release }): Promise<Lab> {
   const reason = labUnavailableReason();
   if (reason !== undefined) throw new Error(`the pairctl test lab cannot run here: ${reason}`);
   const aliases = opts.machines;
@@ -903,11 +1036,13 @@ export async function startLab(opts: { machines: string[]; bridge?: string }): P
   }
   if (new Set(aliases).size !== aliases.length) throw new Error(`startLab: duplicate machine names in ${aliases.join(', ')}`);
   const bridge = opts.bridge ?? DEFAULT_BRIDGE;
+  const release = opts.release ?? defaultRelease();
+  if (!RELEASES.includes(release)) throw new Error(`startLab: unknown release ${JSON.stringify(release)} (want ${RELEASES.join(', ')})`);
   const t0 = Date.now();
 
-  const tarball = await templateTarball();
+  const tarball = await templateTarball(release);
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), LAB_DIR_PREFIX));
-  const lab = new LabImpl(dir);
+  const lab = new LabImpl(dir, release, bridge);
   installExitHook();
   liveLabs.add(lab);
   try {
@@ -918,12 +1053,36 @@ export async function startLab(opts: { machines: string[]; bridge?: string }): P
     await withLock(async () => {
       await ensureBridge(bridge);
       const live = await reclaimLeftovers();
+      await reclaimOrphanSources(bridge, live);
       await ensureMachinesDir(live);
-      const taken = new Set(live.map((l) => l.ip));
+      const taken = new Set([...live.map((l) => l.ip), ...(await bridgeAddresses(bridge))]);
       const names = new Set(live.map((l) => l.machine));
+      const free = (h: number): boolean => !taken.has(`${SUBNET}.${h}`) && !fs.existsSync(leasePath(`${SUBNET}.${h}`));
+      // Source addresses from the top of the range, machines from the bottom.
+      let top = LAST_HOST;
+      for (const [role, n] of SOURCE_ROLES.flatMap((r) => Array.from({ length: SOURCE_ADDRESSES[r] }, (_, i) => [r, i] as const))) {
+        while (top >= FIRST_HOST && !free(top)) top--;
+        if (top < FIRST_HOST) throw new Error(`no free address on ${bridge} (${SUBNET}.${FIRST_HOST}-${LAST_HOST})`);
+        const ip = `${SUBNET}.${top--}`;
+        taken.add(ip);
+        const lease: Lease = {
+          ownerPid: process.pid,
+          ownerStart: myStart,
+          ip,
+          alias: `source-${role}-${n}`,
+          machine: `source-${ip}`,
+          rootDir: '',
+          labDir: dir,
+          source: { role, n, bridge },
+        };
+        // lease first: a concurrent sweep removes any source address no live lease names
+        fs.writeFileSync(leasePath(ip), JSON.stringify(lease) + '\n', { flag: 'wx' });
+        lab.sources.set(role, [...(lab.sources.get(role) ?? []), lease]);
+        await addSourceAddress(bridge, ip);
+      }
       let host = FIRST_HOST;
       for (const alias of aliases) {
-        while (host <= LAST_HOST && (taken.has(`${SUBNET}.${host}`) || fs.existsSync(leasePath(`${SUBNET}.${host}`)))) host++;
+        while (host <= LAST_HOST && !free(host)) host++;
         if (host > LAST_HOST) throw new Error(`no free address on ${bridge} (${SUBNET}.${FIRST_HOST}-${LAST_HOST})`);
         const ip = `${SUBNET}.${host++}`;
         let machineName: string;
@@ -940,7 +1099,7 @@ export async function startLab(opts: { machines: string[]; bridge?: string }): P
           labDir: dir,
         };
         fs.writeFileSync(leasePath(ip), JSON.stringify(lease) + '\n', { flag: 'wx' });
-        lab.machines.push(new Machine(alias, ip, machineName, lease, bridge, dir));
+        lab.machines.push(new Machine(alias, ip, machineName, lease, bridge, dir, release));
       }
     });
 
@@ -964,6 +1123,7 @@ export async function startLab(opts: { machines: string[]; bridge?: string }): P
           `  GlobalKnownHostsFile /dev/null`,
           `  StrictHostKeyChecking yes`,
           `  ConnectTimeout 5`,
+          `  BindAddress ${lab.sourceIp('operator')}`,
           '',
         ].join('\n'),
       )
@@ -977,7 +1137,7 @@ export async function startLab(opts: { machines: string[]; bridge?: string }): P
     const detail = lab.machines
       .map((m) => `${m.name}=${m.ip} unpack ${secs(m.timings.unpackMs)} setup ${secs(m.timings.setupMs)} running ${secs(m.timings.bootMs)} +sshd ${secs(m.timings.sshMs)}`)
       .join('; ');
-    log(`${lab.machines.length} machine(s) up in ${secs(Date.now() - t0)} (prepare ${secs(prepMs)}, boot ${secs(bootMs)}): ${detail}`);
+    log(`${lab.machines.length} ${release} machine(s) up in ${secs(Date.now() - t0)} (prepare ${secs(prepMs)}, boot ${secs(bootMs)}): ${detail}`);
     return lab;
   } catch (e) {
     try {

@@ -188,18 +188,22 @@ function shellTexts(config: PairConfig): string[] {
   return out.filter((s) => s.trim() !== '');
 }
 
+/** CPU milliseconds this process spent since `since` (process.cpuUsage()). */
+function cpuMsSince(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
+}
+
 /**
  * Lints one text and checks the outcome. "Within a second" is measured as this process's CPU
- * time, which is lint's own work: the wall clock also counts the other test workers sharing the
- * machine's cores. The wall clock still bounds it, as a guard against a hang.
+ * time, which is lint's own work: the wall clock also counts whatever else shares the
+ * machine's two cores (other test workers, other engineers' labs) and failed under load. A
+ * hang is caught by the test's own timeout.
  */
 function checkDiagnostics(text: string): ReturnType<typeof loadConfigText> {
   const cpu = process.cpuUsage();
-  const start = performance.now();
   const result = loadConfigText(text, 'hostile.yaml', { now: NOW });
-  const used = process.cpuUsage(cpu);
-  expect((used.user + used.system) / 1000, 'lint CPU time (ms)').toBeLessThan(1000);
-  expect(performance.now() - start, 'lint wall time (ms)').toBeLessThan(5000);
+  expect(cpuMsSince(cpu), 'lint CPU time (ms)').toBeLessThan(1000);
   for (const d of result.diagnostics) {
     expect(d.rule, d.message).not.toBe('internal-error');
     expect(d.line).toBeGreaterThanOrEqual(1);
@@ -312,9 +316,10 @@ describe('hostile documents', () => {
       let out = '';
       let err = '';
       const io: CliIO = { stdout: (t) => void (out += t), stderr: (t) => void (err += t), interactive: false, prompt: async () => '', env: {} };
-      const start = performance.now();
+      // CPU time, not wall time: this failed when a busy machine stretched the wall clock.
+      const cpu = process.cpuUsage();
       const code = await main(['lint', '--format', format, ...files], io);
-      expect(performance.now() - start).toBeLessThan(files.length * 1000);
+      expect(cpuMsSince(cpu), 'lint CPU time (ms)').toBeLessThan(files.length * 1000);
       expect([0, 1]).toContain(code);
       expect(err).toBe('');
       expect(out).not.toMatch(/\n\s+at .*:\d+:\d+\)?\n/);

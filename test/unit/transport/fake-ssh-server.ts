@@ -21,6 +21,8 @@ export interface FakeSshServer {
   commands: string[];
   /** users that logged in */
   users: string[];
+  /** each connection's source address, in order */
+  remoteAddresses: string[];
   /** cut every open connection (to test a link lost mid-exec) */
   dropAll(): void;
   close(): Promise<void>;
@@ -33,10 +35,11 @@ export async function startFakeSshServer(authorizedKey: string): Promise<FakeSsh
   if (allowed instanceof Error) throw allowed;
   const allowedKey: ParsedKey = allowed;
   const live = new Set<Connection>();
-  const state = { connections: 0, commands: [] as string[], users: [] as string[] };
+  const state = { connections: 0, commands: [] as string[], users: [] as string[], remoteAddresses: [] as string[] };
 
-  const server = new Server({ hostKeys: [host.private] }, (client) => {
+  const server = new Server({ hostKeys: [host.private] }, (client, info) => {
     state.connections += 1;
+    state.remoteAddresses.push(info.ip);
     live.add(client);
     client.on('close', () => live.delete(client));
     client.on('error', () => undefined);
@@ -72,6 +75,9 @@ export async function startFakeSshServer(authorizedKey: string): Promise<FakeSsh
     },
     get users() {
       return state.users;
+    },
+    get remoteAddresses() {
+      return state.remoteAddresses;
     },
     dropAll() {
       for (const c of live) c.end();

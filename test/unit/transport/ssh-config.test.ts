@@ -40,6 +40,7 @@ Host broken
 Host aliased
   HostKeyAlias shared-name
   IdentityAgent none
+  BindAddress 10.213.5.254
 
 Host agentpath
   IdentityAgent ~/agent.sock
@@ -141,6 +142,11 @@ describe('resolveSshConfig', () => {
     expect(a.hostKeyAlias).toBe('shared-name');
     expect(a.agentSocket).toBeUndefined();
     expect(resolve('agentpath').agentSocket).toBe(join(home, 'agent.sock'));
+  });
+
+  it('takes BindAddress, and leaves it unset when the config has none', () => {
+    expect(resolve('aliased').bindAddress).toBe('10.213.5.254');
+    expect(resolve('relay').bindAddress).toBeUndefined();
   });
 
   it('uses the local user when nothing names one', () => {

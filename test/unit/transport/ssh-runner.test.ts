@@ -104,6 +104,17 @@ describe('ssh runner against an in-process ssh2 server', () => {
     expect(chunks.join('')).toBe('h\u00e9\n');
   });
 
+  it('connects from the BindAddress the ssh config names, as OpenSSH does', async () => {
+    // any 127/8 address is this machine's loopback on Linux; the server sees which one we used
+    const bound = await connected(config('bind', [...keyed(), '  BindAddress 127.0.0.2']));
+    expect((await bound.exec('true')).code).toBe(0);
+    expect(server.remoteAddresses.at(-1)).toBe('127.0.0.2');
+    // positive control: without it the kernel picks the source (127.0.0.1 towards 127.0.0.1)
+    const plain = await connected(config('nobind', keyed()));
+    expect((await plain.exec('true')).code).toBe(0);
+    expect(server.remoteAddresses.at(-1)).toBe('127.0.0.1');
+  });
+
   it('reports death by a signal as 128+n', async () => {
     const runner = await connected(config('signal', keyed()));
     const r = await runner.exec('kill -9 $$');
@@ -200,8 +211,13 @@ describe('ssh runner against an in-process ssh2 server', () => {
 
   it('fails pending and later execs with a ConnectError when the link drops', async () => {
     const runner = await connected(config('drop', keyed()));
+    const asked = server.commands.length;
     const pending = runner.exec('sleep 5; echo never');
-    await new Promise((r) => setTimeout(r, 200));
+    // drop it mid-exec: once the server has the exec request, not after a guessed delay
+    for (const deadline = Date.now() + 30_000; server.commands.length === asked && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(server.commands.length).toBe(asked + 1);
     server.dropAll();
     await expect(pending).rejects.toThrow(/lost the ssh connection/);
     await expect(runner.exec('true')).rejects.toBeInstanceOf(ConnectError);
@@ -221,7 +237,7 @@ describe('ssh-agent', () => {
   beforeAll(async () => {
     sock = join(dir, 'agent.sock');
     agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
-    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
+    for (const deadline = Date.now() + 30_000; !existsSync(sock) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
     execFileSync('ssh-add', ['-q', join(dir, 'good')], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
   });
 
