@@ -154,6 +154,7 @@ describe('ssh config as OpenSSH reads it, checked against ssh -G', () => {
         expect(mine.userKnownHostsFiles.join(' '), where).toBe(get('userknownhostsfile'));
         expect(mine.strictHostKeyChecking === 'yes' ? 'true' : mine.strictHostKeyChecking === 'no' ? 'false' : mine.strictHostKeyChecking, where).toBe(get('stricthostkeychecking'));
         expect(mine.hostKeyAlias, where).toBe(get('hostkeyalias'));
+        expect(mine.bindAddress, where).toBe(get('bindaddress'));
         expect(mine.connectTimeoutMs === undefined ? 'none' : String(mine.connectTimeoutMs / 1000), where).toBe(get('connecttimeout'));
         expect(mine.unsupported.find((u) => u.startsWith('ProxyJump'))?.slice('ProxyJump '.length), where).toBe(get('proxyjump'));
       }
