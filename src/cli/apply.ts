@@ -6,13 +6,13 @@ import { hostname, userInfo } from 'node:os';
 import type { PairConfig } from '../config/model.js';
 import { DEFAULT_LOCK_TIMEOUT_SECONDS, type MachineApplyResult } from '../plan/apply-machine.js';
 import { applyAll } from '../plan/apply-all.js';
-import { updateKnownMachines, type KnownMachine } from '../plan/known-machines.js';
+import { readKnownMachines, updateKnownMachines, type KnownMachine } from '../plan/known-machines.js';
 import { holderName } from '../plan/lock.js';
 import { isEmpty } from '../plan/plan-model.js';
 import { applyJson, jsonText } from '../plan/render-json.js';
 import { createProgress } from '../plan/render-progress.js';
 import { renderApplyFailures, renderPlanText } from '../plan/render-text.js';
-import { changedGuestKeys, guestKeyDigests, readSavedPlan } from '../plan/saved-plan.js';
+import { changedGuestKeys, guestKeyDigests, readSavedPlan, savedPlanDifferences } from '../plan/saved-plan.js';
 import { parseCommand } from './args.js';
 import { UsageError, type CliIO, type Command } from './io.js';
 import { listFlag, loadResolvedOrReport, parseDuration, sshConfigFrom, useColor } from './load.js';
@@ -140,6 +140,18 @@ async function applySaved(planFile: string, rawIO: CliIO, sshConfig: string | un
     );
     return 1;
   }
+  // Machines dropped from pair.yaml are reached as the saved plan says only while
+  // .pairctl/machines.json still lists them so: the file alone cannot send pairctl elsewhere.
+  const known = await readKnownMachines(config.file);
+  const moved = (saved.removed ?? []).filter(
+    (r) => !known.some((k) => k.id === r.id && k.ssh === r.ssh && k.sudo === r.sudo && k.role === r.role),
+  );
+  if (moved.length > 0) {
+    io.stderr(
+      `Error: stale plan: ${moved.map((m) => `machine ${m.id}`).join(', ')} ${moved.length === 1 ? 'is' : 'are'} not listed in .pairctl/machines.json as ${planFile} says; nothing was applied. Make a new plan: pairctl plan -o ${planFile}\n`,
+    );
+    return 1;
+  }
   const planned = await planScoped(config, sshConfig, saved.scope, saved.removed);
   try {
     if (reportBlockers(planned.session, io)) return nothingToApply(config, planned, io, run, 1);
@@ -151,11 +163,20 @@ async function applySaved(planFile: string, rawIO: CliIO, sshConfig: string | un
       );
       return nothingToApply(config, planned, io, run, 1);
     }
-    // Apply exactly what was saved, over the connections just checked.
-    const exact: ScopedPlan = { ...planned, session: { ...planned.session, plan: saved.plan, works: saved.works } };
-    if (!run.json) io.stdout(renderPlanText(saved.plan, { color: run.color }));
-    if (isEmpty(saved.plan)) return nothingToApply(config, exact, io, run, 0);
-    return await applyPlanned(config, exact, io, run);
+    // The file never says what runs: planning again now does, and must give exactly the saved steps.
+    const differences = savedPlanDifferences(saved.works, planned.session.works);
+    if (differences.length > 0) {
+      const shown = differences.slice(0, 10).map((d) => `\n    ${d}`).join('');
+      const more = differences.length > 10 ? `\n    ...and ${differences.length - 10} more` : '';
+      io.stderr(
+        `Error: ${planFile} does not match what planning now would run (the file was edited, or pairctl plans differently now); nothing was applied:${shown}${more}\nMake a new plan: pairctl plan -o ${planFile}\n`,
+      );
+      return nothingToApply(config, planned, io, run, 1);
+    }
+    // What runs is what was just planned, over the connections just checked: equal to the saved steps.
+    if (!run.json) io.stdout(renderPlanText(planned.session.plan, { color: run.color }));
+    if (isEmpty(planned.session.plan)) return nothingToApply(config, planned, io, run, 0);
+    return await applyPlanned(config, planned, io, run);
   } finally {
     await planned.session.close();
   }

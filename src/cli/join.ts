@@ -12,6 +12,10 @@
  *   127.0.0.1 on its relay, so without it two hosts would share (and fight over) one entry.
  * - ngrok: the address is chosen by ngrok when the agent connects; the command is printed with the
  *   place to read it.
+ *
+ * After the command come the host keys the guest's ssh will check, read from the machines (one
+ * connection and one exec each): fingerprints, and ready known_hosts lines under the exact name
+ * ssh looks up (host-key-pins.ts), so a guest never trusts a key on first use.
  */
 import { hostname } from 'node:os';
 import type { Host, PairConfig } from '../config/model.js';
@@ -23,6 +27,9 @@ import { parseSshTarget } from '../transport/ssh-target.js';
 import { parseCommand } from './args.js';
 import { UsageError, type Command } from './io.js';
 import { loadOrReport, sshConfigFrom } from './load.js';
+import { connect } from '../transport/connect.js';
+import { hostKeyPins, hostKeysScript, parseHostKeys, renderPin, type HostKeyPin } from './host-key-pins.js';
+import type { PublicKey } from '../config/model.js';
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
 
@@ -65,7 +72,8 @@ export function joinInstructions(config: PairConfig, guest: string, host: Host, 
       command: cmd(['ssh', '-p', 'PORT', `${account}@N.tcp.ngrok.io`]),
       more: [
         `# ngrok picks the address (N and PORT) when its agent connects: see the "ssh" tunnel in the ngrok dashboard,`,
-        `# or run on ${host.id}: curl -s http://127.0.0.1:4040/api/tunnels`,
+        // The agent's local API (127.0.0.1:4040) is off (web_addr: false); its log names each tunnel's url.
+        `# or run on ${host.id}: journalctl -u pairctl-ngrok.service | grep -o 'url=tcp://[^ ]*' | tail -n 1`,
         ...host.forwards.map((f) => `# ${f.name} (port ${f.local} on ${host.id}): the https address of ngrok's "${f.name}" tunnel`),
       ],
     };
@@ -116,11 +124,59 @@ export const join: Command = async (args, io) => {
     return 1;
   }
   const sshConfig = sshConfigFrom(f.sshConfig, io);
+  const relayAt = (h: Host) => () => {
+    const relay = config.relays.find((r) => r.id === h.tunnel.relay);
+    if (!relay) throw new Error(`host ${h.id}: its tunnel names no relay`);
+    return resolveRelayEndpoint(relay, sshConfig);
+  };
+  const pins = new Map(hosts.map((h) => [h.id, hostKeyPins(config, h, sshConfig, relayAt(h))]));
+  const keys = await readHostKeys(config, [...pins.values()].flat(), sshConfig);
+  let failed = false;
   for (const h of hosts) {
     const prefix = hosts.length > 1 ? `# ${h.id}\n` : '';
     const { command, more } = joinInstructions(config, g.name, h, sshConfig);
-    io.stdout(`${prefix}${command}\n${more.map((m) => `${m}\n`).join('')}`);
+    const pinned: string[] = [];
+    for (const pin of pins.get(h.id) ?? []) {
+      const read = keys.get(pin.machine);
+      if (read && 'keys' in read && read.keys.length > 0) {
+        pinned.push(...renderPin(pin, read.keys));
+        continue;
+      }
+      failed = true;
+      const why = read && 'error' in read ? read.error : 'it offers no key pairctl can read';
+      io.stderr(`Error: could not read the host keys of ${pin.what}: ${why}. Without them the guest would have to trust a key on first use; fix that and run pairctl join again\n`);
+    }
+    io.stdout(`${prefix}${command}\n${[...more, ...pinned].map((m) => `${m}\n`).join('')}`);
   }
   io.stderr(`(${g.name} joins in ${g.mode} mode${g.expires ? `; the key expires ${g.expires.toISOString()}` : ''})\n`);
-  return 0;
+  return failed ? 1 : 0;
 };
+
+/** Each machine's host keys, read once each over its own connection (one exec), in parallel. */
+async function readHostKeys(
+  config: PairConfig,
+  pins: readonly HostKeyPin[],
+  sshConfigFile: string | undefined,
+): Promise<Map<string, { keys: PublicKey[] } | { error: string }>> {
+  const machines = [...new Set(pins.map((p) => p.machine))];
+  const targets = new Map([...config.hosts, ...config.relays].map((m) => [m.id, m]));
+  const read = await Promise.all(
+    machines.map(async (id): Promise<[string, { keys: PublicKey[] } | { error: string }]> => {
+      const t = targets.get(id);
+      if (!t) return [id, { error: 'it is not in the config' }];
+      try {
+        const runner = await connect({ id, ssh: t.ssh, sudo: t.sudo }, { sshConfigFile });
+        try {
+          const res = await runner.exec(hostKeysScript());
+          if (res.code !== 0) return [id, { error: `reading them failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-1)[0] ?? ''}` }];
+          return [id, { keys: parseHostKeys(res.stdout) }];
+        } finally {
+          await runner.close();
+        }
+      } catch (err) {
+        return [id, { error: err instanceof Error ? err.message : String(err) }];
+      }
+    }),
+  );
+  return new Map(read);
+}

@@ -9,6 +9,7 @@ import type { Diagnostic } from './diagnostic.js';
 import type { Guest, PairConfig, PublicKey, SourcePos } from './model.js';
 import { parsePublicKey } from './public-key.js';
 import type { RuleId } from './rule-catalog.js';
+import { insecureKeySource, shown } from './key-source-url.js';
 
 /** github.com itself; GitHub Enterprise users set `github_url` or $PAIRCTL_GITHUB_URL. */
 export const DEFAULT_GITHUB_URL = 'https://github.com';
@@ -44,18 +45,6 @@ export function githubKeysUrl(baseUrl: string, user: string): string {
   return `${baseUrl.replace(/\/+$/, '')}/${encodeURIComponent(user)}.keys`;
 }
 
-/** A URL fit for a message: credentials in it (https://token@ghe/...) are never printed. */
-function shown(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
-
 type Fetched = { ok: true; body: string } | { ok: false; rule: RuleId; message: string; hint: string };
 
 async function readCapped(res: Response): Promise<string | undefined> {
@@ -88,7 +77,13 @@ async function fetchKeys(url: string, user: string, opts: ResolveGithubOptions):
     if (u.username || u.password) {
       headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
     }
-    const res = await doFetch(where, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow', headers });
+    // Credentials go to the server named, never to wherever it redirects.
+    const credentials = headers.authorization !== undefined;
+    const res = await doFetch(where, { signal: AbortSignal.timeout(timeoutMs), redirect: credentials ? 'error' : 'follow', headers });
+    if (res.redirected && res.url && insecureKeySource(res.url)) {
+      await res.body?.cancel();
+      return unavailable(`${where} redirected to plain http:// (${shown(res.url)})`, 'point github_url (or $PAIRCTL_GITHUB_URL) at the https:// address');
+    }
     if (res.status === 404) {
       await res.body?.cancel();
       return unavailable(
@@ -134,7 +129,7 @@ function parseKeysPage(guest: Guest, url: string, body: string, pos: SourcePos):
     if (line.trim() === '') return;
     const parsed = parsePublicKey(line);
     if (parsed.ok) {
-      keys.push({ ...parsed.key, origin: url });
+      keys.push({ ...parsed.key, origin: shown(url) });
       return;
     }
     diagnostics.push(
@@ -167,6 +162,21 @@ function parseKeysPage(guest: Guest, url: string, body: string, pos: SourcePos):
  */
 export async function resolveGithubKeys(config: PairConfig, opts: ResolveGithubOptions): Promise<ResolveGithubResult> {
   const diagnostics: Diagnostic[] = [];
+  // $PAIRCTL_GITHUB_URL is not in the file, so its rule is reported where the keys are asked for.
+  if (insecureKeySource(opts.baseUrl)) {
+    for (const guest of config.guests) {
+      if (guest.github === undefined) continue;
+      diagnostics.push(
+        diagnostic(
+          guest.githubPos ?? guest.pos,
+          'github-url-insecure',
+          `guest "${guest.name}": keys would be fetched over plain http:// from ${shown(opts.baseUrl)}, where whoever is on the network path could replace them`,
+          'use an https:// github_url (or $PAIRCTL_GITHUB_URL); plain http is accepted only for a server on this machine (127.0.0.1, ::1, localhost)',
+        ),
+      );
+    }
+    return { diagnostics };
+  }
   const guests = await Promise.all(
     config.guests.map(async (guest): Promise<Guest> => {
       if (guest.github === undefined) return guest;

@@ -10,6 +10,7 @@ import type { Locate, PathSegment } from './load-yaml.js';
 import { pathToString } from './load-yaml.js';
 import { nearestName } from './nearest-name.js';
 import { effectiveSession } from './normalise.js';
+import { insecureKeySource } from './key-source-url.js';
 import { parsePublicKey } from './public-key.js';
 import type { RuleId } from './rule-catalog.js';
 import type { RawPairConfig } from './schema.js';
@@ -185,6 +186,57 @@ const ownerRule: Rule = {
       );
     }
     return out;
+  },
+};
+
+/**
+ * `owner: root` makes the shared session a root shell. A pair or rogue guest types into it (and
+ * into tmux's command prompt, which runs anything as the owner): that is root for the guest. A
+ * mirror guest only watches, but still watches a root shell.
+ */
+const rootOwnerRule: Rule = {
+  ids: ['owner-root', 'owner-root-mirror'],
+  check(ctx) {
+    const out: Diagnostic[] = [];
+    const session = effectiveSession(ctx.raw);
+    const typing = Object.entries(ctx.raw.guests)
+      .filter(([, spec]) => (spec.mode ?? session.defaultMode) !== 'mirror')
+      .map(([name, spec]) => `${name} (${spec.mode ?? session.defaultMode})`);
+    for (const [id, host] of Object.entries(ctx.raw.hosts)) {
+      if (host.owner !== 'root') continue;
+      const path = ['hosts', id, 'owner'];
+      out.push(
+        typing.length > 0
+          ? at(ctx, path, {
+              rule: 'owner-root',
+              message: `host "${id}": owner is root, and ${typing.length === 1 ? 'guest' : 'guests'} ${typing.join(', ')} may type into the session: they would type as root`,
+              hint: 'share the session of an unprivileged account (owner: bhorseman), or make those guests mode: mirror',
+            })
+          : at(ctx, path, {
+              rule: 'owner-root-mirror',
+              severity: 'warning',
+              message: `host "${id}": owner is root, so the shared session is a root shell that guests watch`,
+              hint: 'share the session of an unprivileged account instead (owner: bhorseman)',
+            }),
+      );
+    }
+    return out;
+  },
+};
+
+/** `github_url` must be https (http only on loopback). Credentials in it are `secret-inline`. */
+const githubUrlRule: Rule = {
+  ids: ['github-url-insecure'],
+  check(ctx) {
+    const url = ctx.raw.github_url;
+    if (url === undefined || !insecureKeySource(url)) return [];
+    return [
+      at(ctx, ['github_url'], {
+        rule: 'github-url-insecure',
+        message: 'github_url is plain http://: whoever is on the network path could replace a guest\'s keys with their own',
+        hint: 'use https:// (plain http is accepted only for a server on this machine: 127.0.0.1, ::1 or localhost)',
+      }),
+    ];
   },
 };
 
@@ -366,7 +418,7 @@ const portsRule: Rule = {
 };
 
 /** All semantic rules, in the order their diagnostics are produced. */
-export const rules: readonly Rule[] = [keysRule, modesRule, fromRule, expiresRule, ownerRule, relaysRule, portsRule];
+export const rules: readonly Rule[] = [keysRule, modesRule, fromRule, expiresRule, ownerRule, rootOwnerRule, relaysRule, portsRule, githubUrlRule];
 
 /** Runs every rule over a schema-valid file. */
 export function runRules(ctx: RuleContext): Diagnostic[] {

@@ -225,7 +225,7 @@ export const pairSchema = {
       pattern: '^https?://[^\\s/?#]+(?:/[^\\s?#]*)?$',
       default: 'https://github.com',
       description:
-        'Base URL used for guests\' `github` keys (GitHub Enterprise: your server\'s URL); keys are read from <github_url>/<user>.keys at plan time. Default https://github.com, or $PAIRCTL_GITHUB_URL.',
+        'Base URL used for guests\' `github` keys (GitHub Enterprise: your server\'s URL); keys are read from <github_url>/<user>.keys at plan time. Default https://github.com, or $PAIRCTL_GITHUB_URL. https:// only (plain http:// only to this machine: 127.0.0.1, ::1, localhost); never credentials: a server behind basic auth goes in $PAIRCTL_GITHUB_URL=https://user:TOKEN@host.',
       examples: ['https://github.com', 'https://github.example.com'],
     },
     guests: {

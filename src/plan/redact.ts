@@ -1,9 +1,10 @@
 /**
  * Secrets pair.yaml points at (never holds): the values of the environment variables it names,
- * e.g. an ngrok authtoken. A step may need one on the machine, so it can show up in a file's
+ * e.g. an ngrok authtoken, and the credentials of a GitHub Enterprise URL in $PAIRCTL_GITHUB_URL. A step may need one on the machine, so it can show up in a file's
  * diff or in a failing command's output; every line pairctl prints about a plan or an apply
  * passes through here first, so the value itself is never printed.
  */
+import { urlCredentials } from '../config/key-source-url.js';
 import type { PairConfig } from '../config/model.js';
 
 /** Shorter values are not treated as secrets: replacing them would garble ordinary text. */
@@ -15,7 +16,8 @@ export const REDACTED = '(sensitive value)';
 export function secretValues(config: PairConfig, env: NodeJS.ProcessEnv): string[] {
   const names = new Set<string>();
   for (const h of config.hosts) if (h.tunnel?.authtokenEnv) names.add(h.tunnel.authtokenEnv);
-  const values = [...names].map((n) => env[n]).filter((v): v is string => typeof v === 'string' && v.length >= MIN_SECRET_LENGTH);
+  const github = [env.PAIRCTL_GITHUB_URL, config.githubUrl].flatMap((u) => (u ? urlCredentials(u) : []));
+  const values = [...[...names].map((n) => env[n]), ...github].filter((v): v is string => typeof v === 'string' && v.length >= MIN_SECRET_LENGTH);
   // Longest first, so a secret containing another is replaced whole.
   return [...new Set(values)].sort((a, b) => b.length - a.length);
 }

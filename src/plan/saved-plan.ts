@@ -4,16 +4,21 @@
  * and what the plan was made from (pair.yaml's digest, each machine's state digest, the reads
  * that produced them). Apply refuses the file when any of those changed since ("stale plan").
  *
- * The file holds the commands that will run as root, so it is written owner-only (0600).
+ * The file holds the commands that will run as root, so it is written owner-only (0600), under a
+ * temp name nobody can guess (so nobody can plant a file or symlink there first), then renamed.
+ * It is never trusted to say what runs: apply plans again and runs the fresh steps, and only when
+ * they are exactly the saved ones (`savedPlanDifferences`) — an edited script is refused.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { guestKeysDigest } from '../config/github-keys.js';
 import type { PairConfig } from '../config/model.js';
 import type { MachineWork } from './plan-machine.js';
 import type { Plan } from './plan-model.js';
 import type { KnownMachine } from './known-machines.js';
+import { canonicalJson } from './record.js';
 import type { ScopeRequest } from './scope.js';
 
 /** Bumped when a saved plan written by an older pairctl could no longer be applied correctly. */
@@ -71,11 +76,27 @@ export function toSavedPlan(
   };
 }
 
-/** Writes the plan owner-only, atomically (a half-written plan file is never left behind). */
+/**
+ * Writes the plan owner-only, atomically (a half-written plan file is never left behind). The
+ * temp file is created exclusively (O_EXCL: never through a symlink or over a file someone put
+ * there) under a random name, born 0600, flushed, then renamed over FILE.
+ */
 export async function writeSavedPlan(file: string, saved: SavedPlan): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(saved)}\n`, { mode: 0o600 });
-  await rename(tmp, file);
+  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(12).toString('hex')}.tmp`);
+  const handle = await open(tmp, 'wx', 0o600);
+  try {
+    try {
+      await handle.chmod(0o600);
+      await handle.writeFile(`${JSON.stringify(saved)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, file);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Reads a saved plan; throws an Error that says what is wrong with the file. */
@@ -113,4 +134,54 @@ export function guestKeyDigests(config: Pick<PairConfig, 'guests'>): Record<stri
 export function changedGuestKeys(saved: Record<string, string>, now: Record<string, string>): string[] {
   const names = new Set([...Object.keys(saved), ...Object.keys(now)]);
   return [...names].filter((n) => saved[n] !== now[n]).sort();
+}
+
+/** What of a machine's work decides what apply does: its steps, the records it writes, its changes. */
+function workParts(w: MachineWork): Array<[string, unknown]> {
+  return [
+    ['record', w.record],
+    ['interim record', w.interimRecord],
+    ['changes', w.plan.changes],
+    ['errors', w.plan.errors],
+  ];
+}
+
+/**
+ * Where a saved plan's work differs from what planning again now produced, one line each, naming
+ * the machine and the step (never printing a script: it may carry a secret's file content). Empty
+ * when apply would run exactly the saved steps. Read-only details (warnings, the reads' random
+ * markers) are not compared; the state digests are compared separately (a "stale" plan).
+ */
+export function savedPlanDifferences(saved: readonly MachineWork[], fresh: readonly MachineWork[]): string[] {
+  const out: string[] = [];
+  const now = new Map(fresh.map((w) => [w.plan.machine, w]));
+  const then = new Set(saved.map((w) => w.plan.machine));
+  for (const w of fresh) if (!then.has(w.plan.machine)) out.push(`machine ${w.plan.machine}: planned now, but not in the saved plan`);
+  for (const s of saved) {
+    const m = s.plan.machine;
+    const f = now.get(m);
+    if (!f) {
+      out.push(`machine ${m}: in the saved plan, but not planned now`);
+      continue;
+    }
+    const steps = Array.isArray(s.steps) ? s.steps : [];
+    const count = Math.max(steps.length, f.steps.length);
+    for (let i = 0; i < count; i++) {
+      const a = steps[i];
+      const b = f.steps[i];
+      const name = `machine ${m}: step ${i + 1}`;
+      if (!a || !b) {
+        out.push(`${name} (${(a ?? b)!.address}): ${a ? 'in the saved plan only' : 'planned now only'}`);
+      } else if (a.address !== b.address || a.action !== b.action) {
+        out.push(`${name}: the saved plan has ${a.action} ${a.address}, planning now gives ${b.action} ${b.address}`);
+      } else if (a.script !== b.script) {
+        out.push(`${name} (${b.action} ${b.address}): its script differs from the one planning now gives`);
+      }
+    }
+    for (const [what, value] of workParts(f)) {
+      const before = workParts(s).find(([k]) => k === what)?.[1];
+      if (canonicalJson(before) !== canonicalJson(value)) out.push(`machine ${m}: the ${what} differs from what planning now gives`);
+    }
+  }
+  return out;
 }

@@ -1,4 +1,9 @@
-/** A system group; guests' accounts are members, and sshd's Match and the tmux socket key on it. */
+/**
+ * A system group; guests' accounts are members, and sshd's Match and the tmux socket key on it.
+ * Membership is access: a member can open the session's socket and gets the guests' sshd
+ * settings. So a group of that name that already holds accounts pairctl did not make (explicit
+ * members, or accounts whose primary group it is) is a plan error naming them, never adopted.
+ */
 import { sh } from '../transport/shell-quote.js';
 import { defineKind, keyValues, noop } from './kind.js';
 
@@ -6,24 +11,85 @@ export interface GroupSpec {
   name: string;
 }
 
+/** An account in the group, with its passwd comment (pairctl's own accounts say so there). */
+export interface GroupMember {
+  name: string;
+  comment: string;
+  /** the group is the account's primary group, not a listed member */
+  primary: boolean;
+}
+
 export interface GroupObserved {
   exists: boolean;
   gid?: string;
+  members?: GroupMember[];
+}
+
+/**
+ * Accounts pairctl makes and puts in its groups: pair-<guest> (hosts and jump relays), each with
+ * the comment pairctl gives it (`pairctl guest todd`, `pairctl jump guest todd`). Only root can
+ * make an account, so the comment cannot be forged by a user.
+ */
+const PAIRCTL_MEMBER = /^pair-[a-z][a-z0-9-]*$/;
+
+/** Whether pairctl made this member (its name and comment are pairctl's). */
+export function isPairctlMember(m: GroupMember): boolean {
+  return PAIRCTL_MEMBER.test(m.name) && m.comment.startsWith('pairctl ');
+}
+
+/** The members listed in the group, then every account whose primary group it is, as tab-separated lines. */
+function probeScript(name: string): string {
+  return sh`if g=$(getent group ${name}); then
+  gid=$(printf '%s' "$g" | cut -d: -f3)
+  echo "gid=$gid"
+  printf '%s\\n' "$g" | cut -d: -f4 | tr ',' '\\n' | while IFS= read -r u; do
+    [ -n "$u" ] || continue
+    printf 'member=%s\\t%s\\n' "$u" "$(getent passwd "$u" | cut -d: -f5 | tr -d '\\t')"
+  done
+  getent passwd | awk -F: -v g="$gid" '$4 == g { gsub(/\\t/, "", $5); printf "primary=%s\\t%s\\n", $1, $5 }'
+fi`;
+}
+
+/** Parses the member lines (keyValues keeps one value per key; there are many members). */
+export function parseMembers(output: string): GroupMember[] {
+  const out: GroupMember[] = [];
+  for (const line of output.split('\n')) {
+    const m = /^(member|primary)=([^\t]*)\t?(.*)$/.exec(line);
+    if (m && m[2]) out.push({ name: m[2], comment: m[3] ?? '', primary: m[1] === 'primary' });
+  }
+  return out;
+}
+
+/** The plan error for members pairctl did not make, naming each and the command that frees the group. */
+export function strangerError(group: string, members: readonly GroupMember[], remove: (m: GroupMember) => string): string | undefined {
+  const strangers = members.filter((m) => !isPairctlMember(m));
+  if (strangers.length === 0) return undefined;
+  const names = strangers.map((m) => `${m.name}${m.primary ? ' (its primary group)' : ''}`).join(', ');
+  return (
+    `group ${group} already exists with ${strangers.length === 1 ? 'a member' : 'members'} pairctl did not make: ${names}. ` +
+    `Its members may open the shared session's socket and get the guests' sshd settings, so pairctl will not use it as it is. ` +
+    `Take them out (${strangers.map(remove).join('; ')}), or, if the group is another program's, free the name for pairctl, then plan again`
+  );
 }
 
 export const groupKind = defineKind<GroupSpec, GroupObserved>({
   kind: 'group',
   name: (spec) => spec.name,
-  probe: (spec) => sh`if g=$(getent group ${spec.name}); then echo "gid=$(printf '%s' "$g" | cut -d: -f3)"; fi`,
+  probe: (spec) => probeScript(spec.name),
   parse: (output) => {
     const gid = keyValues(output).get('gid');
-    return gid ? { exists: true, gid } : { exists: false };
+    return gid ? { exists: true, gid, members: parseMembers(output) } : { exists: false };
   },
   diff: (spec, observed, ctx) => {
     if (!ctx.wanted) {
       return observed.exists ? { ...noop(), action: 'delete', script: sh`groupdel ${spec.name}` } : noop();
     }
-    if (observed.exists) return noop();
+    if (observed.exists) {
+      const error = strangerError(spec.name, observed.members ?? [], (m) =>
+        m.primary ? sh`usermod -g OTHER_GROUP ${m.name}` : sh`gpasswd -d ${m.name} ${spec.name}`,
+      );
+      return error ? noop([], [error]) : noop();
+    }
     return { ...noop(), action: 'create', attributes: [{ name: 'system', after: 'true' }], script: sh`groupadd --system ${spec.name}` };
   },
 });

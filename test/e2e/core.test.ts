@@ -179,7 +179,9 @@ describe.skipIf(unavailable)('pairctl core on a real host', () => {
   it('prints the exact command a guest runs', async () => {
     const r = await cli('join', 'todd', '-f', join(dir, 'pair.yaml'));
     expect(r.code).toBe(0);
-    expect(r.stdout.trim()).toBe(`ssh pair-todd@${host.ip}`);
+    expect(r.stdout.split('\n')[0]).toBe(`ssh pair-todd@${host.ip}`);
+    // then the host's keys, read from it, as known_hosts lines (test/e2e/join-host-keys.test.ts)
+    expect(r.stdout).toContain(`\n${host.ip} ssh-ed25519 AAAA`);
   });
 
   it('starts the shared session as the owner with a dedicated server', async () => {

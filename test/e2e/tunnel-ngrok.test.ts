@@ -82,7 +82,7 @@ describe.skipIf(unavailable)('ngrok tunnel (stand-in agent)', () => {
     expect(a.code).toBe(0);
     expect(await must(host, "stat -c '%U:%G %a' /etc/pairctl/ngrok.yml")).toBe('root:root 600\n');
     const parsed = parseYaml(await must(host, 'cat /etc/pairctl/ngrok.yml')) as Record<string, unknown>;
-    expect(parsed).toEqual({ version: '2', authtoken: TOKEN, tunnels: { ssh: { proto: 'tcp', addr: 22 }, web: { proto: 'http', addr: 3000 } } });
+    expect(parsed).toEqual({ version: '2', authtoken: TOKEN, web_addr: false, tunnels: { ssh: { proto: 'tcp', addr: 22 }, web: { proto: 'http', addr: 3000 } } });
     await waitUntil('the agent started', async () => (await starts()).length === 1, 10_000);
     expect((await starts())[0]).toMatch(/^\d+ start --all --config \/etc\/pairctl\/ngrok\.yml --log stdout$/);
     expect(await must(host, 'systemctl is-active pairctl-ngrok.service; systemctl is-enabled pairctl-ngrok.service')).toBe('active\nenabled\n');

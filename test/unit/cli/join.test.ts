@@ -50,6 +50,8 @@ describe('pairctl join', () => {
     const c = config({ tunnel: { provider: 'ngrok', authtokenEnv: 'NGROK_AUTHTOKEN' } });
     const j = joinInstructions(c, 'todd', c.hosts[0]!);
     expect(j.command).toBe('ssh -p PORT pair-todd@N.tcp.ngrok.io');
-    expect(j.more.join('\n')).toContain('curl -s http://127.0.0.1:4040/api/tunnels');
+    expect(j.more.join('\n')).toContain("journalctl -u pairctl-ngrok.service | grep -o 'url=tcp://[^ ]*'");
+    // The agent's local API is off, so nothing may point guests or the owner at it.
+    expect(j.more.join('\n')).not.toContain('4040');
   });
 });

@@ -16,6 +16,7 @@ import {
 } from '../../../src/config/github-keys.js';
 import { loadConfigText } from '../../../src/config/load-config.js';
 import type { PairConfig } from '../../../src/config/model.js';
+import { authorizedKeyEntries } from '../../../src/graph/authorized-keys.js';
 
 const dir = new URL('../../fixtures/config/github/', import.meta.url);
 const keysDir = new URL('../../fixtures/config/keys/', import.meta.url);
@@ -29,10 +30,23 @@ const pages = new Map(
 );
 
 let baseUrl = '';
+/** Shaped like a GitHub token, with characters a URL must percent-encode. */
+const GHE_TOKEN = 'ghp_Zq9/x+Y7w@k3Lm2Np5Rs8Tv0Wx4Yz6Ab1Cd';
 const requests: string[] = [];
 const server = createServer((req, res) => {
   const path = new URL(req.url ?? '/', 'http://x').pathname;
   requests.push(path);
+  // A GitHub Enterprise behind basic auth: /ghe/USER.keys only with the right credentials.
+  if (path.startsWith('/ghe/')) {
+    if (req.headers.authorization !== `Basic ${Buffer.from(`ci-bot:${GHE_TOKEN}`).toString('base64')}`) {
+      res.writeHead(401);
+      res.end('Unauthorized');
+      return;
+    }
+    res.writeHead(200);
+    res.end(pages.get(path.slice('/ghe'.length)));
+    return;
+  }
   const page = pages.get(path);
   if (page) {
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
@@ -141,6 +155,51 @@ describe('resolveGithubKeys', () => {
     const withCreds = baseUrl.replace('http://', 'http://user:s3cret@');
     const r = await resolveGithubKeys(configFor('missing'), { baseUrl: withCreds });
     expect(r.diagnostics[0]?.message).not.toContain('s3cret');
+  });
+
+  it('sends the URL\'s credentials as basic auth, and keeps them out of every key, message and authorized_keys line', async () => {
+    const withCreds = baseUrl.replace('http://', `http://ci-bot:${encodeURIComponent(GHE_TOKEN)}@`) + '/ghe';
+    const r = await resolveGithubKeys(configFor('sam'), { baseUrl: withCreds });
+    expect(r.diagnostics).toEqual([]);
+    const gina = r.config?.guests.find((g) => g.name === 'gina');
+    // positive control: the server let these credentials in, so the keys are there
+    expect(gina?.keys[1]?.origin).toBe(`${baseUrl}/ghe/sam.keys`);
+    const everything = JSON.stringify(r.config) + authorizedKeyEntries(gina!).join('\n');
+    for (const secret of [GHE_TOKEN, encodeURIComponent(GHE_TOKEN), 'ci-bot']) expect(everything).not.toContain(secret);
+    // and without them the server refuses: the credentials were what let the fetch in
+    const refused = await resolveGithubKeys(configFor('sam'), { baseUrl: `${baseUrl}/ghe` });
+    expect(refused.diagnostics[0]?.message).toMatch(/answered HTTP 401/);
+  });
+
+  it('refuses plain http:// to anywhere but this machine, before fetching anything', async () => {
+    const seen: string[] = [];
+    const fake: typeof fetch = async (input) => {
+      seen.push(String(input));
+      return new Response(`${pub('ed25519-b.pub')}\n`);
+    };
+    const r = await resolveGithubKeys(configFor('jo-codes'), { baseUrl: 'http://ci-bot:hunter2hunter2@ghe.example.com', fetch: fake });
+    expect(r.config).toBeUndefined();
+    expect(r.diagnostics.map((d) => [d.rule, `${d.line}:${d.column}`])).toEqual([['github-url-insecure', '9:13']]);
+    expect(r.diagnostics[0]?.message).not.toContain('hunter2');
+    expect(seen).toEqual([]);
+    // loopback over http, and https anywhere, are fetched
+    for (const ok of ['http://localhost:1', 'http://[::1]:1', 'http://127.0.0.2:1', 'https://ghe.example.com']) {
+      const fine = await resolveGithubKeys(configFor('jo-codes'), { baseUrl: ok, fetch: fake });
+      expect(fine.diagnostics, ok).toEqual([]);
+    }
+    expect(seen).toHaveLength(4);
+  });
+
+  it('refuses keys that a redirect fetched over plain http://', async () => {
+    const fake: typeof fetch = async () => {
+      const res = new Response(`${pub('ed25519-b.pub')}\n`);
+      Object.defineProperty(res, 'redirected', { value: true });
+      Object.defineProperty(res, 'url', { value: 'http://mirror.example.com/jo-codes.keys' });
+      return res;
+    };
+    const r = await resolveGithubKeys(configFor('jo-codes'), { baseUrl: 'https://ghe.example.com', fetch: fake });
+    expect(r.diagnostics.map((d) => d.rule)).toEqual(['github-keys-unavailable']);
+    expect(r.diagnostics[0]?.message).toMatch(/redirected to plain http:\/\//);
   });
 
   it('fetches nothing when no guest names a GitHub account', async () => {

@@ -234,10 +234,34 @@ describe('ngrok tunnel', () => {
     expect(parsed).toEqual({
       version: '2',
       authtoken: token,
+      web_addr: false,
       region: 'eu',
       tunnels: { ssh: { proto: 'tcp', addr: 22 }, rails: { proto: 'http', addr: 3000 } },
     });
     expect(cfg).toMatchObject({ mode: '0600', owner: 'root', group: 'root', secretEnv: 'NGROK_AUTHTOKEN', restartUnit: 'pairctl-ngrok.service' });
+  });
+
+  it('generates exactly this file: the agent\'s local inspector and API are off (web_addr: false)', () => {
+    expect(cfg.template).toBe(
+      [
+        '# Managed by pairctl for host scotch. Do not edit; `pairctl apply` rewrites it.',
+        '# Holds the ngrok authtoken (from $NGROK_AUTHTOKEN when pairctl applied): root only.',
+        'version: "2"',
+        `authtoken: ${SECRET_SLOT}`,
+        "# The agent's local web inspector and API (127.0.0.1:4040) stay off: any local user could read",
+        '# the traffic and start or stop tunnels through them.',
+        'web_addr: false',
+        'region: eu',
+        'tunnels:',
+        '  ssh:',
+        '    proto: tcp',
+        '    addr: 22',
+        '  rails:',
+        '    proto: http',
+        '    addr: 3000',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('never holds the token: only the sha256 of the content it makes', () => {

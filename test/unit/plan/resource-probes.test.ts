@@ -33,7 +33,7 @@ describe('resourceProbes', () => {
     ]);
     expect(observed).toEqual([
       { type: 'absent' },
-      { exists: true, gid: '999' },
+      { exists: true, gid: '999', members: [] },
       { type: 'directory', mode: '0755', owner: 'root', group: 'root' },
       { type: 'file', mode: '0644', owner: 'root', group: 'root', content: 'B' },
       { exists: false },

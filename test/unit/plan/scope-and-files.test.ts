@@ -130,6 +130,12 @@ describe('secrets in output', () => {
     expect(redact('authtoken: 2abcDEF_ghijklmnop\n', secrets)).toBe(`authtoken: ${REDACTED}\n`);
     expect(secretValues(config, { NGROK_AUTHTOKEN: 'short' })).toEqual([]);
   });
+
+  it('blanks the credentials of $PAIRCTL_GITHUB_URL, as written and decoded', () => {
+    const secrets = secretValues(sampleConfig(), { PAIRCTL_GITHUB_URL: 'https://ci-bot:ghp_ab%2Fcd1234567@ghe.example.com/' });
+    expect(secrets).toEqual(['ghp_ab%2Fcd1234567', 'ghp_ab/cd1234567']);
+    expect(redact('fetch https://ci-bot:ghp_ab/cd1234567@ghe failed', secrets)).toBe(`fetch https://ci-bot:${REDACTED}@ghe failed`);
+  });
 });
 
 describe('flag values', () => {
