@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 /** Entry point: maps the first argument to one file per command (commands.ts) and turns errors into exit codes. */
 import { realpathSync } from 'node:fs';
-import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
 import type { CliIO } from './io.js';
 import { UsageError } from './io.js';
@@ -54,6 +53,8 @@ function processIO(): CliIO {
     stderr: (t) => void process.stderr.write(t),
     interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
     prompt: async (q) => {
+      // Loaded only when asked: --version and --help should not pay for readline.
+      const { createInterface } = await import('node:readline/promises');
       const rl = createInterface({ input: process.stdin, output: process.stdout });
       try {
         return await rl.question(q);
