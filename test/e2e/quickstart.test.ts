@@ -47,7 +47,7 @@ describe.skipIf(unavailable)('the quick start, as a new user types it', () => {
     cpSync(join(prefix, 'lib/node_modules/pairctl'), join(box.rootDir, 'usr/local/lib/node_modules/pairctl'), { recursive: true });
     const setup = await box.run(
       'ln -s ../lib/node_modules/pairctl/dist/cli/main.js /usr/local/bin/pairctl && useradd -m -s /bin/bash alice && ' +
-        "echo 'alice ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/alice && chmod 0440 /etc/sudoers.d/alice && echo ok",
+        "echo 'alice ALL=(ALL) ALL' > /etc/sudoers.d/alice && chmod 0440 /etc/sudoers.d/alice && echo ok",
     );
     expect(setup.stdout.trim()).toBe('ok');
     const keyFile = join(lab.dir, 'todd');
@@ -68,6 +68,22 @@ describe.skipIf(unavailable)('the quick start, as a new user types it', () => {
     expect(init.code).toBe(0);
     expect(init.stdout).toContain('Wrote pair.yaml: host box (this machine, linux, owner alice), guest todd (mirror), tunnel lan.');
     transcript.push(`$ cat pair.yaml\n${(await box.run('cat /home/alice/pair.yaml')).stdout}`);
+
+    // Before the machine is ready: sudo that asks for a password, then an owner that does not exist.
+    const pw = await alice('pairctl plan');
+    expect(pw.code).toBe(1);
+    expect(pw.stdout).toContain('Could not read 1 machine:');
+    expect(pw.stdout).toMatch(/"sudo -n" as "alice" needs a password; pairctl never types one\. Give "alice" passwordless sudo/);
+    expect(pw.stdout).not.toContain('No changes');
+    await box.run("echo 'alice ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/alice");
+    await box.run("sed -i 's/owner: alice/owner: alcie/' /home/alice/pair.yaml");
+    const typo = await alice('pairctl plan');
+    expect(typo.code).toBe(1);
+    expect(typo.stdout).toContain('Error: owner["alcie"]: the owner account alcie does not exist on box');
+    expect(typo.stdout).toMatch(/Plan blocked: 1 machine has errors \(above\), so nothing can be applied\./);
+    expect((await alice('pairctl apply --yes')).code).toBe(1);
+    await box.run("sed -i 's/owner: alcie/owner: alice/' /home/alice/pair.yaml");
+    expect((await box.run('ls /home/pair-todd 2>&1; getent passwd pair-todd || echo none')).stdout).toContain('none');
 
     const plan = await alice('pairctl plan');
     expect(plan.code).toBe(0);
