@@ -256,9 +256,11 @@ function matchLine(args: string[], ctx: MatchContext, obtained: Obtained, state:
     else if (attr === 'user') r = matchPatternList(ruser, arg);
     else if (attr === 'localuser') r = matchPatternList(ctx.local.localUser, arg);
     else {
-      // exec would run a command from a file pairctl did not write; the rest pairctl cannot know.
-      state.problems.push(`Match ${attr}: not evaluated by pairctl; the block is skipped (${at})`);
-      r = negate;
+      // exec would run a command from a file pairctl did not write, and the newer criteria
+      // (tagged, localnetwork, sessiontype, ...) ask what pairctl cannot know: read as not
+      // matching. Not an error: the line is in the config of every host, most of which it
+      // does not concern (the ssh-config package pairctl used before skipped it the same way).
+      r = false;
     }
     if (r === negate) result = false;
   }
