@@ -13,7 +13,7 @@ import { applyJson, jsonText } from '../plan/render-json.js';
 import { createProgress } from '../plan/render-progress.js';
 import { renderApplyFailures, renderPlanText } from '../plan/render-text.js';
 import { changedGuestKeys, guestKeyDigests, readSavedPlan, savedPlanDifferences } from '../plan/saved-plan.js';
-import { parseCommon } from './args.js';
+import { parseCommand } from './args.js';
 import { UsageError, type CliIO, type Command } from './io.js';
 import { listFlag, loadResolvedOrReport, parseDuration, sshConfigFrom, useColor } from './load.js';
 import { jsonContext, planScoped, printPlan, redactedIO, reportBlockers, type ScopedPlan } from './plan.js';
@@ -76,7 +76,7 @@ async function rememberMachines(config: PairConfig, planned: ScopedPlan, results
 export async function applyPlanned(config: PairConfig, planned: ScopedPlan, io: CliIO, run: ApplyRun): Promise<number> {
   const { session } = planned;
   const live = !run.json && io.interactive;
-  const progress = createProgress({ live, color: run.color, write: run.json ? io.stderr : io.stdout });
+  const progress = createProgress({ live, color: run.color, write: run.json ? io.stderr : io.stdout, columns: io.columns });
   if (!run.json) io.stdout('\n');
   const results = await applyAll(session, (e) => progress.onEvent(e), { lockTimeoutSeconds: run.lockTimeoutSeconds, holder: holder() });
   progress.finish();
@@ -183,13 +183,7 @@ async function applySaved(planFile: string, rawIO: CliIO, sshConfig: string | un
 }
 
 export const apply: Command = async (args, rawIO) => {
-  const f = parseCommon(args, {
-    yes: { type: 'boolean', short: 'y' },
-    'no-color': { type: 'boolean' },
-    json: { type: 'boolean' },
-    limit: { type: 'string', multiple: true },
-    'lock-timeout': { type: 'string' },
-  });
+  const f = parseCommand('apply', args);
   if (f.positionals.length > 1) throw new UsageError('usage: pairctl apply [PLANFILE] [-f FILE] [--yes] [--limit ID] [--lock-timeout 60s] [--json]');
   const run = applyRun('apply', f.flags, rawIO);
   const sshConfig = sshConfigFrom(f.sshConfig, rawIO);
@@ -205,7 +199,7 @@ export const apply: Command = async (args, rawIO) => {
   const planned = await planScoped(config, sshConfig, { limit: listFlag(f.flags.limit) });
   try {
     if (!run.json) printPlan(planned, io, { json: false, color: run.color, command: 'apply' });
-    if (reportBlockers(planned.session, io)) return await nothingToApply(config, planned, io, run, 1);
+    if (reportBlockers(planned.session, io, { listed: !run.json })) return await nothingToApply(config, planned, io, run, 1);
     if (isEmpty(planned.session.plan)) return await nothingToApply(config, planned, io, run, 0);
     if (!(await confirm(io, 'Do you want to perform these actions?', Boolean(f.flags.yes)))) return 1;
     return await applyPlanned(config, planned, io, run);

@@ -5,19 +5,13 @@
  */
 import { isEmpty } from '../plan/plan-model.js';
 import { applyPlanned, applyRun, confirm, nothingToApply } from './apply.js';
-import { parseCommon } from './args.js';
+import { parseCommand } from './args.js';
 import { UsageError, type Command } from './io.js';
 import { listFlag, loadOrReport, sshConfigFrom } from './load.js';
 import { planScoped, printPlan, redactedIO, reportBlockers } from './plan.js';
 
 export const destroy: Command = async (args, rawIO) => {
-  const f = parseCommon(args, {
-    host: { type: 'string', multiple: true },
-    yes: { type: 'boolean', short: 'y' },
-    'no-color': { type: 'boolean' },
-    json: { type: 'boolean' },
-    'lock-timeout': { type: 'string' },
-  });
+  const f = parseCommand('destroy', args);
   if (f.positionals.length > 0) throw new UsageError('usage: pairctl destroy [-f FILE] [--host ID]... [--yes] [--lock-timeout 60s] [--json]');
   const run = applyRun('destroy', f.flags, rawIO);
   if (run.json && !f.flags.yes) throw new UsageError('--json needs --yes: there is no prompt in JSON mode');
@@ -28,7 +22,7 @@ export const destroy: Command = async (args, rawIO) => {
   const { session } = planned;
   try {
     if (!run.json) printPlan(planned, io, { json: false, color: run.color, command: 'destroy' });
-    if (reportBlockers(session, io)) return await nothingToApply(config, planned, io, run, 1);
+    if (reportBlockers(session, io, { listed: !run.json })) return await nothingToApply(config, planned, io, run, 1);
     if (isEmpty(session.plan)) return await nothingToApply(config, planned, io, run, 0);
     const names = session.plan.machines.filter((m) => m.changes.length > 0).map((m) => m.machine);
     if (!(await confirm(io, `Do you really want to remove everything pairctl made on ${names.join(', ')}?`, Boolean(f.flags.yes)))) return 1;

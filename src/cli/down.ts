@@ -4,6 +4,6 @@ import type { Command } from './io.js';
 import { runOnHosts } from './session-command.js';
 
 export const down: Command = (args, io) =>
-  runOnHosts(args, io, downScript, (host, out) =>
+  runOnHosts('down', args, io, downScript, (host, out) =>
     out.includes('state=stopped') ? `${host.id}: session ended` : `${host.id}: no session was running`,
   );

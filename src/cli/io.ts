@@ -10,6 +10,8 @@ export interface CliIO {
   /** reads one line from the terminal; only called when `interactive` */
   prompt: (question: string) => Promise<string>;
   env: NodeJS.ProcessEnv;
+  /** the terminal's width now, when stdout is one (live progress lines are cut to it) */
+  columns?: () => number | undefined;
 }
 
 /** A CLI command: argv after the command name in, exit code out. */

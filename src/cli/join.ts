@@ -24,7 +24,7 @@ import { jumpAddress, resolveRelayEndpoint, type Endpoint } from '../graph/relay
 import { quote } from '../transport/shell-quote.js';
 import { currentLocalEnv, readSshConfig, resolveSshConfig } from '../transport/ssh-config.js';
 import { parseSshTarget } from '../transport/ssh-target.js';
-import { parseCommon } from './args.js';
+import { parseCommand } from './args.js';
 import { UsageError, type Command } from './io.js';
 import { loadOrReport, sshConfigFrom } from './load.js';
 import { connect } from '../transport/connect.js';
@@ -108,7 +108,7 @@ export function joinCommand(config: PairConfig, guest: string, host: Host, sshCo
 }
 
 export const join: Command = async (args, io) => {
-  const f = parseCommon(args, { host: { type: 'string' } });
+  const f = parseCommand('join', args);
   const guest = f.positionals[0];
   if (!guest || f.positionals.length > 1) throw new UsageError('usage: pairctl join GUEST [-f FILE] [--host ID]');
   const config = await loadOrReport(f.file, io);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config/load-config.js';
 import type { FileReport, LintReport } from '../config/lint-report.js';
 import { passed } from '../config/lint-report.js';
-import { parseCommon } from './args.js';
+import { parseCommand } from './args.js';
 import type { CliIO, Command } from './io.js';
 import { UsageError } from './io.js';
 
@@ -54,11 +54,7 @@ async function render(report: LintReport, format: Format): Promise<string> {
 
 /** Checks pair.yaml files for CI and editors; exit 0 clean, 1 on errors (or warnings with --strict). */
 export const lint: Command = async (args, io) => {
-  const { flags, positionals } = parseCommon(args, {
-    format: { type: 'string' },
-    strict: { type: 'boolean' },
-    online: { type: 'boolean' },
-  });
+  const { flags, positionals } = parseCommand('lint', args);
   const format = (flags.format as string | undefined) ?? 'text';
   if (!isFormat(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, not "${format}"`);
   // -f FILE works as in every other command; positional files may be given as well.

@@ -1,58 +1,40 @@
 #!/usr/bin/env node
-/** Entry point: maps the first argument to one file per command and turns errors into exit codes. */
+/** Entry point: maps the first argument to one file per command (commands.ts) and turns errors into exit codes. */
 import { realpathSync } from 'node:fs';
-import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
-import type { CliIO, Command } from './io.js';
+import type { CliIO } from './io.js';
 import { UsageError } from './io.js';
+import { COMMANDS, commandSpec, nearest } from './commands.js';
 
-const commands: Record<string, () => Promise<Command>> = {
-  validate: async () => (await import('./validate.js')).validate,
-  lint: async () => (await import('./lint.js')).lint,
-  schema: async () => (await import('./schema.js')).schema,
-  plan: async () => (await import('./plan.js')).plan,
-  apply: async () => (await import('./apply.js')).apply,
-  destroy: async () => (await import('./destroy.js')).destroy,
-  up: async () => (await import('./up.js')).up,
-  down: async () => (await import('./down.js')).down,
-  join: async () => (await import('./join.js')).join,
-};
-
-const usage = `usage: pairctl <command> [options]
-
-commands:
-  validate -f FILE      check pair.yaml; nothing is contacted
-  lint [FILE...]        every problem of each file (--format text|json|github|sarif, --strict, --online)
-  schema                print the JSON schema of pair.yaml
-  plan -f FILE          read every machine and show what apply would change
-                        (-o PLANFILE saves it; --json; --limit ID; --destroy; --detailed-exitcode)
-  apply -f FILE [--yes] show the plan, then make it so (--limit ID, --lock-timeout 60s, --json)
-  apply PLANFILE        apply exactly a saved plan, or refuse it if anything changed since
-  destroy -f FILE       remove everything pairctl made on the machines, putting back files it
-                        replaced (--host ID, --yes, --json); packages stay installed
-  up -f FILE            start the shared tmux session and grant each guest its mode
-  down -f FILE          end the shared session
-  join GUEST -f FILE    print the ssh command a guest runs
-
-common options:
-  -f, --file FILE       pair.yaml to read (default: ./pair.yaml)
-  -F, --ssh-config FILE ssh client config to use instead of ~/.ssh/config
-`;
+/** argv holds a request for help before any `--`. */
+function asksHelp(args: string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === '-h' || a === '--help');
+}
 
 /** Runs one pairctl invocation; exported so tests can drive the CLI in-process. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === '-h' || name === '--help' || name === 'help') {
-    io.stdout(usage);
+  const [first, ...rest] = argv;
+  let name = first;
+  let args = rest;
+  if (name === '--version' || name === '-V') name = 'version';
+  if (!name || name === '-h' || name === '--help') {
+    const { globalHelp } = await import('./help.js');
+    (name ? io.stdout : io.stderr)(globalHelp());
     return name ? 0 : 2;
   }
-  const load = commands[name];
-  if (!load) {
-    io.stderr(`pairctl: unknown command "${name}"\n\n${usage}`);
+  const spec = commandSpec(name);
+  if (!spec) {
+    const near = nearest(name, COMMANDS.map((c) => c.name));
+    io.stderr(`pairctl: unknown command "${name}"${near ? ` (did you mean "${near}"?)` : ''}; pairctl --help lists the commands\n`);
     return 2;
   }
+  if (name !== 'help' && asksHelp(args)) {
+    name = 'help';
+    args = [spec.name];
+  }
   try {
-    return await (await load())(rest, io);
+    return await (await (commandSpec(name) ?? spec).load())(args, io);
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr(`pairctl ${name}: ${err.message}\n`);
@@ -71,6 +53,8 @@ function processIO(): CliIO {
     stderr: (t) => void process.stderr.write(t),
     interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
     prompt: async (q) => {
+      // Loaded only when asked: --version and --help should not pay for readline.
+      const { createInterface } = await import('node:readline/promises');
       const rl = createInterface({ input: process.stdin, output: process.stdout });
       try {
         return await rl.question(q);
@@ -79,6 +63,7 @@ function processIO(): CliIO {
       }
     },
     env: process.env,
+    columns: () => (process.stdout.isTTY ? process.stdout.columns : undefined),
   };
 }
 

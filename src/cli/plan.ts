@@ -8,7 +8,7 @@ import { jsonText, planJson, type JsonContext } from '../plan/render-json.js';
 import { renderPlanText } from '../plan/render-text.js';
 import { guestKeyDigests, pairctlVersion, toSavedPlan, writeSavedPlan } from '../plan/saved-plan.js';
 import { planScope, type Scope, type ScopeRequest } from '../plan/scope.js';
-import { parseCommon } from './args.js';
+import { parseCommand } from './args.js';
 import { UsageError, type CliIO, type Command } from './io.js';
 import { listFlag, loadResolvedOrReport, sshConfigFrom, useColor } from './load.js';
 
@@ -54,9 +54,17 @@ export async function planScoped(
   return { session, scope, request, skipped };
 }
 
-/** Prints unreachable machines and precondition errors; true when the plan may not be applied. */
-export function reportBlockers(session: PlanSession, io: CliIO): boolean {
-  for (const f of session.failures) io.stderr(`Error: ${f.machine}: ${f.message}${f.hint ? `\n    hint: ${f.hint}` : ''}\n`);
+/**
+ * Prints unreachable machines and precondition errors; true when the plan may not be applied.
+ * The text plan already listed the unreachable ones on stdout (`listed`): stderr then says only
+ * that nothing can be applied, so a terminal does not show each twice.
+ */
+export function reportBlockers(session: PlanSession, io: CliIO, opts: { listed?: boolean } = {}): boolean {
+  if (opts.listed && session.failures.length > 0) {
+    io.stderr(`Error: ${session.failures.map((f) => f.machine).join(', ')} could not be read (see above); nothing can be applied.\n`);
+  } else {
+    for (const f of session.failures) io.stderr(`Error: ${f.machine}: ${f.message}${f.hint ? `\n    hint: ${f.hint}` : ''}\n`);
+  }
   const errors = session.plan.machines.some((m) => m.errors.length > 0);
   if (errors) io.stderr('Error: some machines are not in a state pairctl can converge (see above); nothing can be applied.\n');
   return session.failures.length > 0 || errors;
@@ -83,19 +91,12 @@ export function redactedIO(io: CliIO, config: PairConfig): CliIO {
 /** Prints the plan as text or JSON, then the warnings about skipped machines. */
 export function printPlan(planned: ScopedPlan, io: CliIO, opts: { json: boolean; color: boolean; command: JsonContext['command'] }): void {
   if (opts.json) io.stdout(jsonText(planJson(planned.session.plan, jsonContext(opts.command, planned))));
-  else io.stdout(renderPlanText(planned.session.plan, { color: opts.color }));
+  else io.stdout(renderPlanText(planned.session.plan, { color: opts.color }, planned.session.failures));
   for (const s of planned.skipped) io.stderr(`Warning: ${s}\n`);
 }
 
 export const plan: Command = async (args, rawIO) => {
-  const f = parseCommon(args, {
-    'no-color': { type: 'boolean' },
-    'detailed-exitcode': { type: 'boolean' },
-    out: { type: 'string', short: 'o' },
-    json: { type: 'boolean' },
-    limit: { type: 'string', multiple: true },
-    destroy: { type: 'boolean' },
-  });
+  const f = parseCommand('plan', args);
   if (f.positionals.length > 0) throw new UsageError(`unexpected argument "${f.positionals[0]}" (use -f FILE, -o PLANFILE)`);
   const config = await loadResolvedOrReport(f.file, rawIO);
   if (!config) return 1;
@@ -106,7 +107,7 @@ export const plan: Command = async (args, rawIO) => {
   try {
     const json = Boolean(f.flags.json);
     printPlan(planned, io, { json, color: useColor(io, f.flags['no-color']), command: 'plan' });
-    if (reportBlockers(session, io)) return 1;
+    if (reportBlockers(session, io, { listed: !json })) return 1;
     const out = f.flags.out;
     if (typeof out === 'string') {
       await writeSavedPlan(out, toSavedPlan(session.plan, session.works, request, planned.scope.removed, guestKeyDigests(config)));

@@ -1,19 +1,20 @@
 /** Runs one script per host over one connection each: the shared body of `up` and `down`. */
 import type { Host, PairConfig } from '../config/model.js';
 import { connect } from '../transport/connect.js';
-import { parseCommon } from './args.js';
+import { parseCommand } from './args.js';
 import type { CliIO } from './io.js';
 import { loadOrReport, sshConfigFrom } from './load.js';
 import { wholeScript } from '../plan/probe-script.js';
 
 /** Loads the config, runs `script(host)` on every host in parallel, reports each; exit code out. */
 export async function runOnHosts(
+  command: 'up' | 'down',
   args: string[],
   io: CliIO,
   script: (config: PairConfig, host: Host) => string,
   describe: (host: Host, stdout: string) => string,
 ): Promise<number> {
-  const f = parseCommon(args);
+  const f = parseCommand(command, args);
   const config = await loadOrReport(f.file, io);
   if (!config) return 1;
   const results = await Promise.all(

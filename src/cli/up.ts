@@ -4,7 +4,7 @@ import type { Command } from './io.js';
 import { runOnHosts } from './session-command.js';
 
 export const up: Command = (args, io) =>
-  runOnHosts(args, io, upScript, (host, out) =>
+  runOnHosts('up', args, io, upScript, (host, out) =>
     out.includes('state=started')
       ? `${host.id}: session started; guests can join now (pairctl join GUEST prints their command)`
       : `${host.id}: session already running; guest access brought up to date`,

@@ -1,7 +1,7 @@
 /** `pairctl validate -f FILE`: checks pair.yaml offline and reports every problem with its position. */
 import { formatDiagnostic } from '../config/diagnostic.js';
 import { loadConfig } from '../config/load-config.js';
-import { parseCommon } from './args.js';
+import { parseCommand } from './args.js';
 import type { Command } from './io.js';
 import { UsageError } from './io.js';
 
@@ -11,7 +11,7 @@ function count(n: number, word: string): string {
 
 /** Lets a user (or CI) check the file before anything is contacted; exit 0 only when it is valid. */
 export const validate: Command = async (args, io) => {
-  const { file, positionals } = parseCommon(args);
+  const { file, positionals } = parseCommand('validate', args);
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (use -f FILE)`);
   const { config, diagnostics } = await loadConfig(file);
   for (const d of diagnostics) io.stderr(`${formatDiagnostic(d)}\n`);

@@ -99,7 +99,7 @@ export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<
             : `cannot read the file (${err instanceof Error ? err.message : String(err)})`;
     return {
       diagnostics: [
-        problemAtStart(file, 'file-unreadable', message, 'pass the path of your pair.yaml with -f FILE (start from pair.yaml.example)'),
+        problemAtStart(file, 'file-unreadable', message, 'pass the path of your pair.yaml with -f FILE, or write one with pairctl init'),
       ],
     };
   }

@@ -15,6 +15,11 @@ export interface ProgressOptions extends Style {
   write: (text: string) => void;
   /** milliseconds since some origin; injectable for tests */
   now?: () => number;
+  /**
+   * The terminal's width, read at every redraw (it may be resized). A live line longer than it
+   * would wrap, and moving the cursor back up by one line per machine would then garble the block.
+   */
+  columns?: () => number | undefined;
 }
 
 /** Feeds apply events in; `finish` draws the final state. */
@@ -43,20 +48,33 @@ export function createProgress(opts: ProgressOptions): Progress {
   const stepStart = new Map<string, number>();
   let drawn = 0;
 
-  const line = (id: string, m: MachineState, width: number): string => {
-    const name = id.padEnd(width);
+  /** One machine's status line: its status word (coloured) and the text after it. */
+  const parts = (m: MachineState): { word: string; code?: string; rest: string } => {
     const count = `[${String(m.done).padStart(String(m.total).length)}/${m.total}]`;
-    if (m.status === 'ok') return `${name} ${paint(opts, '32', 'done')}    ${count} in ${seconds((m.ended ?? now()) - m.began)}`;
-    if (m.status === 'failed') return `${name} ${paint(opts, '31', 'stopped')} ${count}${m.current ? ` at ${m.current}` : ''}`;
-    if (m.status === 'waiting') return `${name} ${paint(opts, '33', 'waiting')} for another apply to release the lock`;
-    return `${name} applying ${count}${m.current ? ` ${m.current}` : ''}`;
+    if (m.status === 'ok') return { word: 'done', code: '32', rest: `    ${count} in ${seconds((m.ended ?? now()) - m.began)}` };
+    if (m.status === 'failed') return { word: 'stopped', code: '31', rest: ` ${count}${m.current ? ` at ${m.current}` : ''}` };
+    if (m.status === 'waiting') return { word: 'waiting', code: '33', rest: ' for another apply to release the lock' };
+    return { word: 'applying', rest: ` ${count}${m.current ? ` ${m.current}` : ''}` };
+  };
+
+  /** The line cut to `max` visible characters (with "…"), colour added after cutting. */
+  const line = (id: string, m: MachineState, width: number, max: number): string => {
+    const { word, code, rest } = parts(m);
+    const plain = `${id.padEnd(width)} ${word}${rest}`;
+    const cut = [...plain].length > max ? `${[...plain].slice(0, Math.max(1, max - 1)).join('')}…` : plain;
+    const at = width + 1;
+    if (!code || cut.slice(at, at + word.length) !== word) return cut;
+    return `${cut.slice(0, at)}${paint(opts, code, word)}${cut.slice(at + word.length)}`;
   };
 
   const redraw = (): void => {
     const width = Math.max(...[...machines.keys()].map((k) => k.length));
+    // One column short of the width: a line that fills it exactly wraps on some terminals.
+    const cols = opts.columns?.();
+    const max = cols && cols > 1 ? cols - 1 : Infinity;
     // Move to the start of the block drawn last time, then rewrite every line of it.
     let text = drawn > 0 ? `\x1b[${drawn}F` : '';
-    for (const [id, m] of machines) text += `\x1b[2K${line(id, m, width)}\n`;
+    for (const [id, m] of machines) text += `\x1b[2K${line(id, m, width, max)}\n`;
     drawn = machines.size;
     opts.write(text);
   };

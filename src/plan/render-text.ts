@@ -39,8 +39,18 @@ function causeNote(c: PlannedChange): string {
   return c.action === 'create' ? ' (deleted outside pairctl)' : ' (changed outside pairctl)';
 }
 
-/** Renders the plan's body and its last line ("Plan: …" or "No changes."). */
-export function renderPlanText(plan: Plan, style: Style): string {
+/** A machine the plan could not read, and why (PlanSession.failures). */
+export interface UnreadMachine {
+  machine: string;
+  message: string;
+  hint?: string;
+}
+
+/**
+ * Renders the plan's body and its last line ("Plan: …" or "No changes."). Machines that could not
+ * be read are listed above that line, which then never says "No changes": nothing is known of them.
+ */
+export function renderPlanText(plan: Plan, style: Style, unread: UnreadMachine[] = []): string {
   const out: string[] = [];
   // Machines with nothing to do still say what they run: what differs by version is decided from it.
   const unchanged: string[] = [];
@@ -76,9 +86,37 @@ export function renderPlanText(plan: Plan, style: Style): string {
     out.push('');
   }
   if (unchanged.length > 0) out.push(...unchanged, '');
-  const { add, change, destroy } = plan.summary;
-  out.push(add + change + destroy === 0 ? 'No changes. Every machine matches pair.yaml.' : `Plan: ${add} to add, ${change} to change, ${destroy} to destroy.`);
+  out.push(...summaryLines(plan, style, unread));
   return `${out.join('\n')}\n`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** The last line, preceded by the machines that could not be read; an all-clear only when it is one. */
+function summaryLines(plan: Plan, style: Style, unread: UnreadMachine[]): string[] {
+  const { add, change, destroy } = plan.summary;
+  const counts = `${add} to add, ${change} to change, ${destroy} to destroy`;
+  const blocked = plan.machines.filter((m) => m.errors.length > 0).length;
+  const out: string[] = [];
+  if (unread.length > 0) {
+    out.push(paint(style, '31', `Could not read ${plural(unread.length, 'machine')}:`));
+    for (const u of unread) {
+      out.push(paint(style, '31', `  ${u.machine}: ${u.message}`));
+      if (u.hint) out.push(`    hint: ${u.hint}`);
+    }
+    out.push('');
+    const read = plan.machines.length > 0 ? ` For the ${plural(plan.machines.length, 'machine')} read: ${counts}.` : '';
+    out.push(`Plan incomplete: ${plural(unread.length, 'machine')} could not be read, so nothing can be applied.${read}`);
+    return out;
+  }
+  if (blocked > 0) {
+    out.push(`Plan blocked: ${plural(blocked, 'machine')} ${blocked === 1 ? 'has' : 'have'} errors (above), so nothing can be applied. Otherwise: ${counts}.`);
+    return out;
+  }
+  out.push(add + change + destroy === 0 ? 'No changes. Every machine matches pair.yaml.' : `Plan: ${counts}.`);
+  return out;
 }
 
 /** What went wrong on machines whose apply did not complete: what was made, what was not, what to do. */

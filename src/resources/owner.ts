@@ -1,7 +1,7 @@
 /**
  * The host's own account whose session is shared. pairctl never changes it (it is the person's
- * own login); it only checks it exists, so a typo in `owner` shows in the plan rather than at
- * `pairctl up`.
+ * own login); it only checks it exists. A missing owner is a plan error, not a warning: the
+ * setup apply would make could never be started by `pairctl up` (the session runs as the owner).
  */
 import { sh } from '../transport/shell-quote.js';
 import { defineKind, keyValues, noop } from './kind.js';
@@ -27,6 +27,9 @@ export const ownerKind = defineKind<OwnerSpec, OwnerObserved>({
   },
   diff: (spec, observed, ctx) => {
     if (!ctx.wanted || observed.exists) return noop();
-    return noop([`the owner account ${spec.name} does not exist on ${spec.host}; create it (or fix "owner") before pairctl up`]);
+    return noop(
+      [],
+      [`the owner account ${spec.name} does not exist on ${spec.host}: "owner" names the existing account whose tmux session guests join; fix it in pair.yaml (or create the account), then plan again`],
+    );
   },
 });

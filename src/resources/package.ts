@@ -30,6 +30,20 @@ export interface PackageObserved {
   candidate?: string;
 }
 
+/**
+ * What installing a package does beyond adding files, said in the plan: Debian's openssh-server
+ * starts sshd on port 22, on every interface, as soon as it is installed, which on a workstation
+ * is a new way in that nobody asked for by name.
+ */
+const INSTALL_EFFECTS: Record<string, { attribute: string; warning: () => string }> = {
+  'openssh-server': {
+    attribute: 'sshd on port 22, every interface',
+    warning: () =>
+      'installing openssh-server starts an ssh server (sshd) listening on port 22 on every network interface of this machine, at once and at every boot; ' +
+      'anyone who can reach the machine can try to log in. pairctl makes guest accounts key-only, but every other account keeps sshd\'s defaults: firewall port 22 on untrusted networks',
+  },
+};
+
 export const packageKind = defineKind<PackageSpec, PackageObserved>({
   kind: 'package',
   name: (spec) => spec.name,
@@ -92,9 +106,15 @@ fi
         ? sh`export DEBIAN_FRONTEND=noninteractive
 apt-get install -y -q --no-install-recommends ${spec.name} || { apt-get update -q && apt-get install -y -q --no-install-recommends ${spec.name}; }`
         : sh`dnf install -y -q ${spec.name}`;
+    const effect = INSTALL_EFFECTS[spec.name];
+    if (effect) warnings.push(effect.warning());
     return {
       action: 'create',
-      attributes: [{ name: 'version', after: observed.candidate ?? '(latest)' }, { name: 'via', after: observed.manager }],
+      attributes: [
+        { name: 'version', after: observed.candidate ?? '(latest)' },
+        { name: 'via', after: observed.manager },
+        ...(effect ? [{ name: 'opens', after: effect.attribute }] : []),
+      ],
       warnings,
       errors,
       script,

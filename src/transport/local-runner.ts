@@ -2,6 +2,8 @@
  * The runner for `ssh: local`: the same contract as over ssh (script on stdin of `sh -s`, as
  * root), so resources never know whether the machine they change is this one.
  */
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { execa } from 'execa';
 import { exitCodeOf } from './exit-code.js';
@@ -67,9 +69,40 @@ export class LocalRunner implements Runner {
   }
 }
 
+/**
+ * Where `sudo` is on PATH, or why it cannot be run: without this a missing sudo shows only as
+ * Node's "spawn sudo ENOENT" (or EACCES) in the plan, with nothing said about what to do.
+ */
+export function findSudo(path = process.env.PATH ?? ''): { ok: true; file: string } | { ok: false; why: 'missing' | 'denied' } {
+  let denied = false;
+  for (const dir of path.split(delimiter).filter(Boolean)) {
+    const file = join(dir, 'sudo');
+    try {
+      accessSync(file, constants.X_OK);
+      if (statSync(file).isFile()) return { ok: true, file };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') denied = true;
+    }
+  }
+  return { ok: false, why: denied ? 'denied' : 'missing' };
+}
+
 /** Makes the local runner, refusing up front when root is neither held nor allowed via sudo. */
-export function createLocalRunner(target: MachineTarget, isRoot = process.getuid?.() === 0): LocalRunner {
+export function createLocalRunner(target: MachineTarget, isRoot = process.getuid?.() === 0, path = process.env.PATH): LocalRunner {
   const privilege = privilegeFor(isRoot, target.sudo);
+  if (privilege === 'sudo') {
+    const sudo = findSudo(path);
+    if (!sudo.ok) {
+      throw new ConnectError(
+        target.id,
+        sudo.why === 'missing'
+          ? `machine "${target.id}" is this computer (ssh: local) and "sudo: true", but sudo is not installed here (not on PATH)`
+          : `machine "${target.id}" is this computer (ssh: local) and "sudo: true", but "${localUserName()}" may not run sudo here (permission denied)`,
+        `install sudo and give "${localUserName()}" passwordless sudo (e.g. "${localUserName()} ALL=(ALL) NOPASSWD: ALL" in /etc/sudoers.d/), or run pairctl as root`,
+      );
+    }
+  }
   if (privilege === 'user') {
     throw new ConnectError(
       target.id,

@@ -27,16 +27,13 @@ export interface AuthPlan {
   skipped: string[];
 }
 
-// OpenSSH's default identity files, in the order the brief and ssh(1) try them.
-const DEFAULT_KEY_NAMES = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 const AGENT_TIMEOUT_MS = 3000;
 
 /** Builds the ordered list of auth methods for one connection from the resolved config. */
 export async function planAuth(cfg: SshClientConfig, homeDir: string): Promise<AuthPlan> {
-  const configured = cfg.identityFiles;
-  // Like ssh(1): with IdentitiesOnly and explicit IdentityFiles, only those; defaults otherwise.
-  const defaults = cfg.identitiesOnly && configured.length > 0 ? [] : DEFAULT_KEY_NAMES.map((n) => join(homeDir, '.ssh', n));
-  const files = [...new Set([...configured, ...defaults])];
+  // ssh-config.ts resolved the list as ssh(1) does: the IdentityFile lines, else OpenSSH's defaults.
+  const configured = cfg.defaultIdentities ? [] : cfg.identityFiles;
+  const files = [...new Set(cfg.identityFiles)];
 
   const usable: Array<{ file: string; key: ParsedKey }> = [];
   const unusable: Array<{ file: string; reason: string; publicBlob?: Buffer }> = [];

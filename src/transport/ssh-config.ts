@@ -1,12 +1,16 @@
 /**
- * The operator's ssh client config, applied the way OpenSSH applies it, so that a machine
- * reachable with `ssh <target>` is reachable by pairctl with the same name, user, key and
- * known_hosts. Resolution is a pure function of the config text; reading files is separate.
+ * The operator's ssh client config, applied the way OpenSSH (readconf.c) applies it, so that a
+ * machine reachable with `ssh <target>` is reachable by pairctl with the same name, user, key and
+ * known_hosts: ~/.ssh/config then /etc/ssh/ssh_config (or only the -F file), the first value of
+ * a keyword wins, `Host` matches the name as typed, `Match host` the HostName known so far,
+ * `Match user` the remote user, `Include` applies only where its line is active (anywhere in a
+ * file), `Match final` is a second pass, and IdentityFile accumulates, with OpenSSH's defaults
+ * when there is none. Reading files is separate from resolving, which is pure. The real `ssh -G`
+ * is the oracle in test/unit/transport/ssh-config-oracle.test.ts.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { homedir, hostname, userInfo } from 'node:os';
 import { isAbsolute, join, dirname, basename } from 'node:path';
-import SSHConfig from 'ssh-config';
 import type { SshTarget } from './ssh-target.js';
 
 /** How the host key of an unknown host is treated (OpenSSH's StrictHostKeyChecking). */
@@ -20,8 +24,10 @@ export interface SshClientConfig {
   hostName: string;
   user: string;
   port: number;
-  /** IdentityFile entries in config order, `~` and `%` tokens expanded */
+  /** IdentityFile entries in config order, `~` and `%` tokens expanded; OpenSSH's defaults when none is set */
   identityFiles: string[];
+  /** true when no IdentityFile was configured and identityFiles holds OpenSSH's defaults */
+  defaultIdentities: boolean;
   identitiesOnly: boolean;
   /** agent socket: the config's IdentityAgent, else SSH_AUTH_SOCK; undefined = no agent */
   agentSocket?: string;
@@ -47,12 +53,24 @@ export interface LocalEnv {
   localHostName: string;
   uid: number;
   env: Record<string, string | undefined>;
+  /** the system-wide client config read after the user's (absent: none, as in most tests) */
+  systemConfig?: string;
 }
 
-/** Ssh config text plus the file it came from (none when there is no config at all). */
+/** One line of an ssh config: a keyword and its arguments, or an Include with what each file it matched holds. */
+export type ConfigLine =
+  | { kind: 'option'; keyword: string; args: string[]; at: string }
+  | { kind: 'include'; files: ConfigLine[][]; at: string };
+
+/**
+ * The config files OpenSSH would read for a connection, parsed: the user's (or -F's) then the
+ * system's. `text` is the user file's text; a source made from text alone is parsed on use.
+ */
 export interface SshConfigSource {
   file?: string;
   text: string;
+  lines?: ConfigLine[];
+  system?: ConfigLine[];
 }
 
 /** The real process environment, for callers outside tests. */
@@ -69,15 +87,20 @@ export function currentLocalEnv(): LocalEnv {
     localHostName: hostname(),
     uid: process.getuid?.() ?? -1,
     env: process.env,
+    systemConfig: '/etc/ssh/ssh_config',
   };
 }
+
+/** OpenSSH 9.x's default identity files, in the order ssh -G lists and ssh tries them. */
+export const DEFAULT_IDENTITIES = ['id_rsa', 'id_ecdsa', 'id_ecdsa_sk', 'id_ed25519', 'id_ed25519_sk', 'id_xmss', 'id_dsa'];
 
 // OpenSSH stops at this depth too; it also catches a file that includes itself.
 const MAX_INCLUDE_DEPTH = 16;
 
 /**
- * Reads `-F`-style config when given (it must exist, like `ssh -F`), else ~/.ssh/config when it
- * exists, with `Include` inlined because the ssh-config package does not follow it.
+ * Reads the -F file when given (it must exist, like `ssh -F`; the system file is then not read,
+ * as with ssh), else ~/.ssh/config when it exists and then the system config, with every
+ * `Include` read (an Include's files are parsed even where it is inactive, as OpenSSH does).
  */
 export function readSshConfig(configFile: string | undefined, local: LocalEnv): SshConfigSource {
   const file = configFile ?? join(local.homeDir, '.ssh', 'config');
@@ -85,27 +108,233 @@ export function readSshConfig(configFile: string | undefined, local: LocalEnv): 
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    if (configFile === undefined && isNotFound(err)) return { text: '' };
-    throw new Error(`cannot read ssh config ${file}: ${errorMessage(err)}`);
+    if (configFile !== undefined || !isNotFound(err)) throw new Error(`cannot read ssh config ${file}: ${errorMessage(err)}`);
+    text = '';
   }
-  return { file, text: inlineIncludes(text, local, 0) };
+  const source: SshConfigSource = text === '' && configFile === undefined ? { text: '' } : { file, text };
+  source.lines = parseConfig(text, file, { user: true, local, depth: 0 });
+  if (configFile === undefined && local.systemConfig) {
+    let systemText: string | undefined;
+    try {
+      systemText = readFileSync(local.systemConfig, 'utf8');
+    } catch {
+      // no system config: nothing to add
+    }
+    if (systemText !== undefined) source.system = parseConfig(systemText, local.systemConfig, { user: false, local, depth: 0 });
+  }
+  return source;
+}
+
+/** Splits a config line into words as OpenSSH's argv_split does: quotes group, `#` starts a comment. */
+export function splitConfigLine(line: string): string[] {
+  const words: string[] = [];
+  let i = 0;
+  const n = line.length;
+  while (i < n) {
+    while (i < n && /\s/.test(line[i]!)) i++;
+    if (i >= n || line[i] === '#') break;
+    let word = '';
+    let quote: string | undefined;
+    for (; i < n; i++) {
+      const ch = line[i]!;
+      if (quote) {
+        if (ch === '\\' && (line[i + 1] === quote || line[i + 1] === '\\')) word += line[++i];
+        else if (ch === quote) quote = undefined;
+        else word += ch;
+      } else if (ch === '"' || ch === "'") quote = ch;
+      else if (/\s/.test(ch)) break;
+      else if (ch === '\\' && i + 1 < n) word += line[++i];
+      else word += ch;
+    }
+    words.push(word);
+  }
+  return words;
+}
+
+function parseConfig(text: string, file: string, ctx: { user: boolean; local: LocalEnv; depth: number }): ConfigLine[] {
+  if (ctx.depth > MAX_INCLUDE_DEPTH) throw new Error('ssh config Include nested too deeply (a file includes itself?)');
+  const out: ConfigLine[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const at = `${file}:${i + 1}`;
+    // "Keyword=value" and "Keyword = value" are the same as "Keyword value".
+    const m = /^\s*([A-Za-z][A-Za-z0-9]*)\s*(?:=\s*|\s+|$)(.*)$/.exec(raw);
+    if (!m || raw.trimStart().startsWith('#')) return;
+    const keyword = m[1]!.toLowerCase();
+    const args = splitConfigLine(m[2] ?? '');
+    if (keyword !== 'include') {
+      out.push({ kind: 'option', keyword, args, at });
+      return;
+    }
+    const files: ConfigLine[][] = [];
+    for (const pattern of args) {
+      // Relative includes live in ~/.ssh for user configs and /etc/ssh for the system's.
+      let p = pattern.startsWith('~') ? expandTokens(pattern, {}, ctx.local, true) : pattern;
+      if (!isAbsolute(p)) p = ctx.user ? join(ctx.local.homeDir, '.ssh', p) : join('/etc/ssh', p);
+      for (const f of globFiles(p)) {
+        let t: string;
+        try {
+          t = readFileSync(f, 'utf8');
+        } catch {
+          continue; // OpenSSH skips an include it cannot open
+        }
+        files.push(parseConfig(t, f, { ...ctx, depth: ctx.depth + 1 }));
+      }
+    }
+    out.push({ kind: 'include', files, at });
+  });
+  return out;
+}
+
+/** OpenSSH's match_pattern: `*` and `?` wildcards over the whole string. */
+function matchPattern(s: string, pattern: string): boolean {
+  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+  return re.test(s);
+}
+
+/** OpenSSH's match_pattern_list: comma-separated, a matching `!pattern` refuses outright. */
+function matchPatternList(s: string, list: string, lower = false): boolean {
+  let positive = false;
+  for (const raw of list.split(',')) {
+    const negated = raw.startsWith('!');
+    const pattern = lower ? (negated ? raw.slice(1) : raw).toLowerCase() : negated ? raw.slice(1) : raw;
+    if (matchPattern(lower ? s.toLowerCase() : s, pattern)) {
+      if (negated) return false;
+      positive = true;
+    }
+  }
+  return positive;
+}
+
+/** What the config gave, keyword → the arguments of each active line, first first. */
+type Obtained = Map<string, string[][]>;
+
+interface EvalState {
+  active: boolean;
+  wantFinal: boolean;
+  problems: string[];
+}
+
+interface MatchContext {
+  /** the host as typed (what Host and Match originalhost see) */
+  hostArg: string;
+  local: LocalEnv;
+  /** the remote user given on the command line (user@host) */
+  user?: string;
+  final: boolean;
+  /** HostName as finally resolved, for the final pass's Match host */
+  finalHost?: string;
+}
+
+function first(obtained: Obtained, key: string): string | undefined {
+  return obtained.get(key)?.[0]?.[0];
+}
+
+/** A Match line's verdict, given what was obtained so far (readconf.c match_cfg_line). */
+function matchLine(args: string[], ctx: MatchContext, obtained: Obtained, state: EvalState, at: string): boolean {
+  const hostNameSoFar = first(obtained, 'hostname');
+  const host = ctx.final ? (ctx.finalHost ?? ctx.hostArg) : hostNameSoFar !== undefined ? hostNameSoFar.replace(/%h/g, ctx.hostArg) : ctx.hostArg;
+  const ruser = ctx.user ?? first(obtained, 'user') ?? ctx.local.localUser;
+  let result = true;
+  for (let i = 0; i < args.length; i++) {
+    let attr = args[i]!.toLowerCase();
+    const negate = attr.startsWith('!');
+    if (negate) attr = attr.slice(1);
+    if (attr === 'all') return negate ? false : result;
+    if (attr === 'canonical' || attr === 'final') {
+      if (attr === 'final') state.wantFinal = true;
+      if (ctx.final === negate) result = false;
+      continue;
+    }
+    const arg = args[++i];
+    if (arg === undefined) {
+      state.problems.push(`Match: "${attr}" needs an argument (${at})`);
+      return false;
+    }
+    let r: boolean;
+    if (attr === 'host') r = matchPatternList(host, arg, true);
+    else if (attr === 'originalhost') r = matchPatternList(ctx.hostArg, arg);
+    else if (attr === 'user') r = matchPatternList(ruser, arg);
+    else if (attr === 'localuser') r = matchPatternList(ctx.local.localUser, arg);
+    else {
+      // exec would run a command from a file pairctl did not write, and the newer criteria
+      // (tagged, localnetwork, sessiontype, ...) ask what pairctl cannot know: read as not
+      // matching. Not an error: the line is in the config of every host, most of which it
+      // does not concern (the ssh-config package pairctl used before skipped it the same way).
+      r = false;
+    }
+    if (r === negate) result = false;
+  }
+  return result;
+}
+
+/** Keywords whose every active line adds values; for all others the first value wins. */
+const ACCUMULATES = new Set(['identityfile', 'certificatefile', 'localforward', 'remoteforward', 'dynamicforward', 'sendenv', 'setenv']);
+
+function evaluate(lines: ConfigLine[], ctx: MatchContext, obtained: Obtained, state: EvalState, neverMatch: boolean): void {
+  for (const line of lines) {
+    if (line.kind === 'include') {
+      const outer = state.active;
+      for (const file of line.files) {
+        // An Include on an inactive line is parsed only; a Match inside one leaves the outer state alone.
+        evaluate(file, ctx, obtained, state, neverMatch || !outer);
+        state.active = outer;
+      }
+      continue;
+    }
+    const { keyword, args } = line;
+    if (keyword === 'host') {
+      state.active = false;
+      if (neverMatch) continue;
+      for (const raw of args) {
+        const negated = raw.startsWith('!');
+        if (matchPattern(ctx.hostArg, negated ? raw.slice(1) : raw)) {
+          if (negated) {
+            state.active = false;
+            break;
+          }
+          state.active = true;
+        }
+      }
+    } else if (keyword === 'match') {
+      const v = matchLine(args, ctx, obtained, state, line.at);
+      state.active = neverMatch ? false : v;
+    } else if (state.active) {
+      const seen = obtained.get(keyword);
+      if (!seen) obtained.set(keyword, [args]);
+      else if (ACCUMULATES.has(keyword)) seen.push(args);
+    }
+  }
 }
 
 /** Resolves the effective client settings for a target; explicit user/port in it win. */
 export function resolveSshConfig(source: SshConfigSource, target: SshTarget, local: LocalEnv): SshClientConfig {
-  const parsed = SSHConfig.parse(source.text);
-  const query = target.user !== undefined ? { Host: target.host, User: target.user } : { Host: target.host };
-  // Match exec would run commands from the file; pairctl reads configs it did not write.
-  const computed = parsed.compute(query, { ignoreCase: true, matchExec: false });
   const problems: string[] = [];
-  const one = (key: string): string | undefined => {
-    const v = computed[key];
-    return Array.isArray(v) ? v[0] : v;
-  };
+  const files = [source.lines ?? parseConfig(source.text, source.file ?? 'ssh config', { user: true, local, depth: 0 }), ...(source.system ? [source.system] : [])];
+  const obtained: Obtained = new Map();
+  // A user@ or :port on the command line is set before any file is read (ssh.c), so it wins.
+  if (target.user !== undefined) obtained.set('user', [[target.user]]);
+  if (target.port !== undefined) obtained.set('port', [[String(target.port)]]);
+  const ctx: MatchContext = { hostArg: target.host, local, user: target.user, final: false };
+  const state: EvalState = { active: true, wantFinal: false, problems };
+  for (const lines of files) {
+    state.active = true;
+    evaluate(lines, ctx, obtained, state, false);
+  }
+  if (state.wantFinal) {
+    // Match final: every file once more, the host now being the resolved HostName.
+    const h = first(obtained, 'hostname');
+    const finalCtx: MatchContext = { ...ctx, final: true, finalHost: (h === undefined ? target.host : h.replace(/%h/g, target.host)).toLowerCase() };
+    for (const lines of files) {
+      state.active = true;
+      evaluate(lines, finalCtx, obtained, state, false);
+    }
+  }
+  const one = (key: string): string | undefined => first(obtained, key);
+  /** every value of an accumulating keyword, or the first line's words of a list keyword */
   const many = (key: string): string[] | undefined => {
-    const v = computed[key];
+    const v = obtained.get(key);
     if (v === undefined) return undefined;
-    return (Array.isArray(v) ? v : [v]).filter((s) => s !== '');
+    return (ACCUMULATES.has(key) ? v.map((a) => a[0] ?? '') : (v[0] ?? [])).filter((x) => x !== '');
   };
 
   const user = target.user ?? one('user') ?? local.localUser;
@@ -132,7 +361,10 @@ export function resolveSshConfig(source: SshConfigSource, target: SshTarget, loc
   };
   const path = (p: string): string => expandTokens(p, tokens, local, true);
 
-  const identityFiles = (many('identityfile') ?? []).filter((f) => f.toLowerCase() !== 'none').map(path);
+  const configuredIdentities = [...new Set((many('identityfile') ?? []).filter((f) => f.toLowerCase() !== 'none').map(path))];
+  // readconf.c fill_default_options: the defaults only when no IdentityFile line applied at all.
+  const defaultIdentities = obtained.get('identityfile') === undefined;
+  const identityFiles = defaultIdentities ? DEFAULT_IDENTITIES.map((n) => join(local.homeDir, '.ssh', n)) : configuredIdentities;
   const identitiesOnly = yesNo(one('identitiesonly'), false, 'IdentitiesOnly', problems);
 
   const agentSetting = one('identityagent');
@@ -170,6 +402,7 @@ export function resolveSshConfig(source: SshConfigSource, target: SshTarget, loc
     user,
     port,
     identityFiles,
+    defaultIdentities,
     identitiesOnly,
     userKnownHostsFiles,
     globalKnownHostsFiles,
@@ -197,32 +430,6 @@ export function expandTokens(value: string, tokens: Record<string, string>, loca
   return s.replace(/%(.)/g, (m, t: string) => (t === '%' ? '%' : (tokens[t] ?? m)));
 }
 
-function inlineIncludes(text: string, local: LocalEnv, depth: number): string {
-  if (depth > MAX_INCLUDE_DEPTH) throw new Error('ssh config Include nested too deeply (a file includes itself?)');
-  return text
-    .split(/\r?\n/)
-    .map((line) => {
-      const m = /^\s*include(?:\s*=\s*|\s+)(.+?)\s*$/i.exec(line);
-      if (m === null || m[1] === undefined) return line;
-      const patterns = splitWords(m[1]);
-      const parts: string[] = [];
-      for (const pattern of patterns) {
-        let p = expandTokens(pattern, { d: local.homeDir, u: local.localUser, '%': '%' }, local, true);
-        if (!isAbsolute(p)) p = join(local.homeDir, '.ssh', p);
-        for (const file of globFiles(p)) {
-          try {
-            parts.push(inlineIncludes(readFileSync(file, 'utf8'), local, depth + 1));
-          } catch (err) {
-            if (err instanceof Error && err.message.includes('nested too deeply')) throw err;
-            // OpenSSH ignores includes it cannot read.
-          }
-        }
-      }
-      return parts.join('\n');
-    })
-    .join('\n');
-}
-
 // Include takes glob(7) patterns; wildcards in the last path component cover real configs.
 function globFiles(pattern: string): string[] {
   const dir = dirname(pattern);
@@ -248,13 +455,6 @@ function globFiles(pattern: string): string[] {
         return false;
       }
     });
-}
-
-function splitWords(s: string): string[] {
-  const words: string[] = [];
-  const re = /"([^"]*)"|(\S+)/g;
-  for (let m = re.exec(s); m !== null; m = re.exec(s)) words.push(m[1] ?? m[2] ?? '');
-  return words;
 }
 
 function yesNo(value: string | undefined, fallback: boolean, keyword: string, problems: string[]): boolean {

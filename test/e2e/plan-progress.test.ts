@@ -31,8 +31,8 @@ describe.skipIf(unavailable)('apply progress on a terminal and in a pipe', () =>
   }
 
   /** `pairctl ARGS` in a real pty; returns the raw bytes it wrote to the terminal. */
-  function onTerminal(args: string[], env: Record<string, string> = {}): { code: number | null; screen: string } {
-    const cmd = ['node', BIN, ...args, '-F', lab.sshConfigFile].map(quote).join(' ');
+  function onTerminal(args: string[], env: Record<string, string> = {}, cols?: number): { code: number | null; screen: string } {
+    const cmd = `${cols ? `stty cols ${cols} rows 40; ` : ''}${['node', BIN, ...args, '-F', lab.sshConfigFile].map(quote).join(' ')}`;
     const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: { ...process.env, TERM: 'xterm', ...env }, timeout: 120_000 });
     return { code: r.status, screen: r.stdout };
   }
@@ -78,6 +78,18 @@ describe.skipIf(unavailable)('apply progress on a terminal and in a pipe', () =>
       expect(r.screen).toContain(`${ESC}[2Kbox done    [`);
       expect(r.screen).toContain('  + account "pair-p');
     }
+  });
+
+  it('cuts the live lines to a narrow terminal, so the redraw never wraps', () => {
+    const r = onTerminal(['apply', '--yes', '-f', writeConfig(1)], {}, 30); // removes the guests the test above added
+    expect(r.code).toBe(0);
+    // Every status line the block draws (after "erase line"), colour codes aside, fits in 29 columns.
+    const drawn = [...r.screen.matchAll(new RegExp(`${ESC}\\[2K([^\\r\\n]*)`, 'g'))].map((m) => m[1]!.replace(new RegExp(`${ESC}\\[[0-9;]*[A-Za-z]`, 'g'), ''));
+    expect(drawn.length).toBeGreaterThan(2);
+    for (const line of drawn) expect([...line].length, line).toBeLessThanOrEqual(29);
+    expect(drawn.some((l) => l.endsWith('…'))).toBe(true);
+    expect(drawn.at(-1)).toMatch(/^box done +\[\d+\/\d+\] in/);
+    expect(r.screen).toContain('Apply complete!');
   });
 
   it('prints plain lines, one per step, in a pipe', async () => {

@@ -93,7 +93,7 @@ describe('pairctl lint exit codes and text', () => {
     await expect(lint(['--format', 'xml', valid], io())).rejects.toBeInstanceOf(UsageError);
     const t = io();
     expect(await main(['lint', '--format', 'xml', valid], t)).toBe(2);
-    expect(t.err).toMatch(/--format must be one of text, json, github, sarif/);
+    expect(t.err).toMatch(/--format takes text, json, github, sarif, not "xml"/);
   });
 });
 

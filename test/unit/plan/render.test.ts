@@ -199,4 +199,38 @@ describe('apply progress', () => {
     expect(writes[2]).toBe('\x1b[2F\x1b[2Kbox     applying [0/2] a\n\x1b[2Krelay-1 applying [0/1]\n');
     expect(writes.at(-1)).toBe('\x1b[2F\x1b[2Kbox     stopped [1/2] at b\n\x1b[2Krelay-1 waiting for another apply to release the lock\n');
   });
+
+  it('cuts each live line to the terminal width, read at every redraw, colour kept', () => {
+    const writes: string[] = [];
+    let cols = 30;
+    events(createProgress({ live: true, color: true, write: (s) => writes.push(s), now: () => 0, columns: () => cols }));
+    const visible = (w: string) => w.split('\n').filter(Boolean).map((l) => l.replace(/\x1b\[[0-9;]*[A-Za-z]/g, ''));
+    const before = writes.length;
+    for (const w of writes) for (const l of visible(w)) expect([...l].length).toBeLessThanOrEqual(29);
+    expect(visible(writes.at(-1)!)).toEqual(['box     stopped [1/2] at b', 'relay-1 waiting for another …']);
+    expect(writes.at(-1)).toContain('\x1b[33mwaiting\x1b[0m');
+    // Resized narrower than the status word: still one line each.
+    cols = 12;
+    events(createProgress({ live: true, color: true, write: (s) => writes.push(s), now: () => 0, columns: () => cols }));
+    for (const w of writes.slice(before)) for (const l of visible(w)) expect([...l].length).toBeLessThanOrEqual(11);
+  });
+});
+
+describe('text plan with machines not read or blocked', () => {
+  it('lists what could not be read above the last line, which is then never an all-clear', () => {
+    const text = renderPlanText(plan([{ ...box, changes: [], warnings: [], notes: [] }]), { color: false }, [
+      { machine: 'far', message: 'connect ECONNREFUSED 127.0.0.1:1', hint: 'is sshd running there?' },
+    ]);
+    expect(text).not.toContain('No changes');
+    expect(text.endsWith(
+      'Could not read 1 machine:\n  far: connect ECONNREFUSED 127.0.0.1:1\n    hint: is sshd running there?\n\nPlan incomplete: 1 machine could not be read, so nothing can be applied. For the 1 machine read: 0 to add, 0 to change, 0 to destroy.\n',
+    )).toBe(true);
+  });
+
+  it('a machine with errors and no changes is blocked, not converged', () => {
+    const text = renderPlanText(plan([{ ...box, changes: [], warnings: [], notes: [], errors: ['owner "pairhost" does not exist'] }]), { color: false });
+    expect(text).not.toContain('No changes');
+    expect(text).toContain('  Error: owner "pairhost" does not exist');
+    expect(text.endsWith('Plan blocked: 1 machine has errors (above), so nothing can be applied. Otherwise: 0 to add, 0 to change, 0 to destroy.\n')).toBe(true);
+  });
 });

@@ -1,6 +1,9 @@
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connect } from '../../../src/transport/connect.js';
-import { createLocalRunner } from '../../../src/transport/local-runner.js';
+import { createLocalRunner, findSudo } from '../../../src/transport/local-runner.js';
 import { ConnectError } from '../../../src/transport/runner.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -50,8 +53,10 @@ describe('local runner', () => {
     expect(createLocalRunner({ id: 'me', ssh: 'local', sudo: true }, true).privilege).toBe('root');
   });
 
-  it('not root: uses sudo when allowed, else refuses with what to do', () => {
-    expect(createLocalRunner({ id: 'me', ssh: 'local', sudo: true }, false).privilege).toBe('sudo');
+  it('not root: uses sudo when allowed (and on PATH), else refuses with what to do', () => {
+    const bin = mkdtempSync(join(tmpdir(), 'pairctl-sudo-'));
+    writeFileSync(join(bin, 'sudo'), '#!/bin/sh\n', { mode: 0o755 });
+    expect(createLocalRunner({ id: 'me', ssh: 'local', sudo: true }, false, bin).privilege).toBe('sudo');
     let err: unknown;
     try {
       createLocalRunner({ id: 'me', ssh: 'local', sudo: false }, false);
@@ -61,5 +66,33 @@ describe('local runner', () => {
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).message).toMatch(/not root, and sudo is false/);
     expect((err as ConnectError).hint).toMatch(/set "sudo: true"/);
+  });
+});
+
+describe('ssh: local with sudo: true, when sudo cannot run', () => {
+  it('says sudo is missing, or may not be run, and what to do, before anything runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pairctl-nosudo-'));
+    const catchErr = (path: string) => {
+      try {
+        createLocalRunner({ id: 'me', ssh: 'local', sudo: true }, false, path);
+      } catch (err) {
+        return err as ConnectError;
+      }
+      throw new Error('createLocalRunner did not refuse');
+    };
+    const missing = catchErr(dir);
+    expect(missing).toBeInstanceOf(ConnectError);
+    expect(missing.message).toMatch(/"sudo: true", but sudo is not installed here/);
+    expect(missing.hint).toMatch(/install sudo and give .* passwordless sudo .*NOPASSWD.*or run pairctl as root/);
+    // A sudo that is there but not executable (the "spawn sudo EACCES" case).
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'sudo'), '#!/bin/sh\n');
+    chmodSync(join(bin, 'sudo'), 0o644);
+    expect(catchErr(bin).message).toMatch(/may not run sudo here \(permission denied\)/);
+    // Positive control: an executable sudo on PATH is found and used.
+    chmodSync(join(bin, 'sudo'), 0o755);
+    expect(findSudo(bin)).toEqual({ ok: true, file: join(bin, 'sudo') });
+    expect(createLocalRunner({ id: 'me', ssh: 'local', sudo: true }, false, bin).privilege).toBe('sudo');
   });
 });

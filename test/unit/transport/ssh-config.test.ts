@@ -11,6 +11,9 @@ let source: SshConfigSource;
 
 const CONFIG = `
 # top-level defaults come after Host blocks in real configs; first value wins
+# (an Include further down would sit inside the Host block above it, as in OpenSSH)
+Include conf.d/*.conf
+
 Host relay
   HostName 203.0.113.7
   User deploy
@@ -41,8 +44,6 @@ Host aliased
 
 Host agentpath
   IdentityAgent ~/agent.sock
-
-Include conf.d/*.conf
 
 Host *
   User fallback
@@ -109,7 +110,8 @@ describe('resolveSshConfig', () => {
       hostName: '10.1.2.3',
       user: 'fallback',
       port: 22,
-      identityFiles: [],
+      identityFiles: ['id_rsa', 'id_ecdsa', 'id_ecdsa_sk', 'id_ed25519', 'id_ed25519_sk', 'id_xmss', 'id_dsa'].map((n) => join(home, '.ssh', n)),
+      defaultIdentities: true,
       identitiesOnly: false,
       userKnownHostsFiles: [join(home, '.ssh/known_hosts'), join(home, '.ssh/known_hosts2')],
       globalKnownHostsFiles: ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2'],
@@ -155,7 +157,7 @@ describe('resolveSshConfig', () => {
 
 describe('readSshConfig', () => {
   it('is empty when ~/.ssh/config does not exist', () => {
-    expect(readSshConfig(undefined, { ...local, homeDir: join(home, 'nobody') })).toEqual({ text: '' });
+    expect(readSshConfig(undefined, { ...local, homeDir: join(home, 'nobody') })).toEqual({ text: '', lines: [] });
   });
 
   it('fails for a -F file that does not exist, like ssh -F', () => {
