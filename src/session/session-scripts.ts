@@ -6,6 +6,7 @@
  */
 import type { Host, PairConfig } from '../config/model.js';
 import { GUEST_GROUP, JOIN_PROGRAM, TMUX_CONF, guestAccount, runDir, sessionDir, sessionSocket } from '../graph/paths.js';
+import { activeGuests } from '../graph/guest-expiry.js';
 import { grantScript, socketPermissionScript } from '../resources/session-access.js';
 import { sh } from '../transport/shell-quote.js';
 
@@ -27,7 +28,7 @@ export function upScript(config: PairConfig, host: Host): string {
   const socket = sessionSocket(name, host.platform);
   const owner = host.owner;
   const run = asOwner(host);
-  const grants = config.guests.map((g) => grantScript(socket, { account: guestAccount(g.name), mode: g.mode }));
+  const grants = activeGuests(config.guests).map((g) => grantScript(socket, { account: guestAccount(g.name), mode: g.mode }));
   return (
     sh`set -eu
 id ${owner} >/dev/null 2>&1 || { echo "pairctl: the owner account ${owner} does not exist on this host" >&2; exit 1; }

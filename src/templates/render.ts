@@ -26,7 +26,11 @@ export type TemplateName = 'join.sh' | 'tmux.conf' | 'sshd-dropin.conf' | 'autho
   | 'ngrok.yml'
   | 'relay-sshd-dropin.conf'
   | 'relay-authorized-keys'
-  | 'known-hosts';
+  | 'known-hosts'
+  // guests' expiry (graph/guest-expiry.ts)
+  | 'expire.timer'
+  | 'expire.service'
+  | 'expire-launchd.plist';
 
 /** The template's source text (for tests that inspect templates). */
 export function templateSource(name: TemplateName): string {

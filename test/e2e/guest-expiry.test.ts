@@ -1,0 +1,272 @@
+/**
+ * Issue 10 part 3, proven on real machines: a guest's `expires` ends its access at that time,
+ * live. A guest whose expiry is about a minute ahead joins in a real terminal and holds an
+ * `ssh -M` master; another guest without expiry joins too. After the expiry the first is
+ * detached, its processes and its master are gone and nothing opens a new session for it,
+ * while the second is still connected and typing (the positive control). The cut-off is a
+ * systemd timer pairctl manages on the host (and, for jump tunnels, on the relay).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
+import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
+import { pairctl } from './pairctl-cli.js';
+import { hostKeyLines, must, startTunnelLab, waitUntil, type TunnelLab } from './tunnel-lab.js';
+
+const unavailable = labUnavailableReason();
+const SOCKET = '/run/pairctl/pair/tmux.sock';
+const OWNER = 'bhorseman';
+
+/**
+ * An expiry on a whole minute at least `leadSeconds` ahead: the keys' expiry-time has minute
+ * resolution, so the guest must have connected before that minute starts.
+ */
+function expiryAhead(leadSeconds: number): Date {
+  return new Date(Math.ceil((Date.now() + leadSeconds * 1000) / 60_000) * 60_000);
+}
+const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+describe.skipIf(unavailable)('expires ends a connected guest\'s access on a real host', () => {
+  let lab: Lab;
+  let host: LabMachine;
+  let dir: string;
+  let guestConfig: string;
+  let file: string;
+  let expires: Date;
+  const keys: Record<string, string> = {};
+  const terminals: GuestTerminal[] = [];
+  let master: ChildProcess | undefined;
+  let masterExit: Promise<number | null>;
+  let todd: GuestTerminal;
+  let toddViaMaster: GuestTerminal;
+  let ann: GuestTerminal;
+
+  const cli = (...args: string[]) => pairctl([...args, '-F', lab.sshConfigFile]);
+  const asOwner = (tmuxArgs: string) => host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} ${tmuxArgs}`);
+  const hostPane = async () => (await asOwner("capture-pane -p -t '=pair:'")).stdout;
+  const control = () => join(dir, 'todd.ctl');
+
+  function writeConfig(toddExpires: Date | undefined): string {
+    const lines = ['version: 1', 'hosts:', '  box:', '    platform: linux', '    ssh: host', `    owner: ${OWNER}`, '    tunnel: { provider: lan }', 'guests:'];
+    lines.push('  todd:', `    keys: [${JSON.stringify(keys.todd)}]`, '    mode: pair');
+    if (toddExpires) lines.push(`    expires: ${iso(toddExpires)}`);
+    lines.push('  ann:', `    keys: [${JSON.stringify(keys.ann)}]`, '    mode: pair');
+    lines.push('session:', '  name: pair', '  modes: [mirror, pair, rogue]', '  default_mode: mirror', '');
+    const f = join(dir, 'pair.yaml');
+    writeFileSync(f, lines.join('\n'));
+    return f;
+  }
+
+  const sshArgs = (guest: string) => ['-F', guestConfig, '-i', keys[`${guest}_key`]!, '-l', `pair-${guest}`];
+
+  async function joinAs(guest: string, extra: string[] = []): Promise<GuestTerminal> {
+    const t = await openTerminal(['ssh', ...sshArgs(guest), ...extra, '-tt', 'pairhost'], { cols: 100, rows: 30 });
+    terminals.push(t);
+    return t;
+  }
+
+  beforeAll(async () => {
+    lab = await startLab({ machines: ['host'] });
+    host = lab.machine('host');
+    dir = join(lab.dir, 'expiry');
+    mkdirSync(dir, { recursive: true });
+    for (const n of ['todd', 'ann']) {
+      const key = join(dir, `${n}_ed25519`);
+      spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${n}@guest`, '-f', key]);
+      keys[`${n}_key`] = key;
+      keys[n] = spawnSync('cat', [`${key}.pub`], { encoding: 'utf8' }).stdout.trim();
+    }
+    guestConfig = join(dir, 'guest_ssh_config');
+    writeFileSync(
+      guestConfig,
+      `Host pairhost\n  HostName ${host.ip}\n  UserKnownHostsFile ${lab.knownHostsFile}\n  StrictHostKeyChecking yes\n  IdentitiesOnly yes\n  BatchMode yes\n  ConnectTimeout 10\n`,
+    );
+    await must(host, `useradd -m -s /bin/bash ${OWNER}`);
+  }, 180_000);
+
+  afterAll(async () => {
+    master?.kill('SIGKILL');
+    for (const t of terminals) await t.close();
+    await lab?.stop();
+  });
+
+  it('plans the cut-off for the guest with expires only, and applies it as a systemd timer in UTC', async () => {
+    // Long enough ahead for apply, up and both joins on a loaded machine; short enough to wait for.
+    expires = expiryAhead(50);
+    file = writeConfig(expires);
+    const p = await cli('plan', '-f', file);
+    expect(p.stderr).toBe('');
+    expect(p.code).toBe(0);
+    const cutOff = iso(new Date(expires.getTime() + 1000));
+    expect(p.stdout).toContain('+ systemd_timer "pairctl-expire-todd.timer"');
+    expect(p.stdout).toContain(`cut-off = "${cutOff} (pair-todd: detached, processes ended, ACL entry removed)"`);
+    expect(p.stdout).toContain(`+OnCalendar=${cutOff.replace('T', ' ').replace('Z', '')} UTC`);
+    expect(p.stdout).not.toContain('pairctl-expire-ann');
+    const a = await cli('apply', '-f', file, '--yes');
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    const timer = await must(host, 'systemctl is-enabled pairctl-expire-todd.timer; systemctl is-active pairctl-expire-todd.timer; systemctl show -p NextElapseUSecRealtime --value pairctl-expire-todd.timer');
+    const [enabled, active, next] = timer.trim().split('\n');
+    expect(`${enabled} ${active}`).toBe('enabled active');
+    expect(`${/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/.exec(next ?? '')?.[0]} ${next?.split(' ').at(-1)}`).toBe(`${cutOff.replace('T', ' ').replace('Z', '')} UTC`);
+    // Apply ran the program once: before its time it does nothing.
+    expect(await must(host, 'journalctl -u pairctl-expire-todd.service --no-pager -o cat')).toMatch(/access ends at .*; nothing to do yet/);
+    expect((await cli('plan', '-f', file, '--detailed-exitcode')).code).toBe(0);
+    const up = await cli('up', '-f', file);
+    expect(up.code).toBe(0);
+    await waitUntil('the shared shell prompt', async () => (await hostPane()).includes('$'), 15_000);
+  });
+
+  it('before the expiry: both guests join in real terminals, and todd holds an ssh -M master that opens sessions', async () => {
+    todd = await joinAs('todd');
+    ann = await joinAs('ann');
+    await todd.waitFor('[pair]', 20_000);
+    await ann.waitFor('[pair]', 20_000);
+    master = spawn('ssh', [...sshArgs('todd'), '-M', '-S', control(), '-N', 'pairhost'], { stdio: 'ignore' });
+    masterExit = new Promise((resolve) => master!.on('exit', (code) => resolve(code)));
+    await waitUntil('the ssh master is up', async () => spawnSync('ssh', ['-F', guestConfig, '-S', control(), '-O', 'check', 'pairhost']).status === 0, 20_000);
+    // A session opened over the master, without logging in again (the honest use of -M).
+    toddViaMaster = await openTerminal(['ssh', '-F', guestConfig, '-S', control(), '-o', 'ControlMaster=no', '-tt', '-l', 'pair-todd', 'pairhost'], { cols: 100, rows: 30 });
+    terminals.push(toddViaMaster);
+    await toddViaMaster.waitFor('[pair]', 20_000);
+    const acl = (await asOwner('server-access -l')).stdout;
+    expect(acl).toContain('pair-todd (W)');
+    expect(acl).toContain('pair-ann (W)');
+    expect(Date.now()).toBeLessThan(expires.getTime());
+  });
+
+  it('after the expiry: todd is detached, its processes and its master are gone, and ann still types', async () => {
+    const cutOff = expires.getTime() + 1000;
+    // Poll with a deadline: the timer fires at the cut-off; the requirement is within a minute.
+    await waitUntil('todd is detached', async () => (await todd.exited()) && (await toddViaMaster.exited()), cutOff - Date.now() + 90_000, 200);
+    const detachedAfter = Date.now() - cutOff;
+    await waitUntil('no process of pair-todd is left', async () => (await host.run('pgrep -u pair-todd')).code === 1, 30_000, 200);
+    const masterCode = await Promise.race([masterExit, new Promise<'running'>((r) => setTimeout(() => r('running'), 30_000))]);
+    console.log(`[expiry] todd detached ${detachedAfter} ms after the cut-off; ssh master exited with ${String(masterCode)}`);
+    expect(detachedAfter).toBeLessThan(60_000);
+    expect(masterCode).not.toBe('running');
+    expect(await todd.screen()).toMatch(/access not allowed|Connection to .* closed/);
+    expect((await asOwner('server-access -l')).stdout).not.toContain('pair-todd');
+    const journal = await must(host, 'journalctl -u pairctl-expire-todd.service --no-pager -o cat');
+    expect(journal).toContain('pair-todd revoked from the shared session');
+    expect(journal).toContain("guest todd's access has ended (pair-todd)");
+
+    // The master is closed: its socket answers no more, and a new session falls back to a fresh
+    // login, which the expired key no longer gets.
+    expect(spawnSync('ssh', ['-F', guestConfig, '-S', control(), '-O', 'check', 'pairhost']).status).not.toBe(0);
+    const again = spawnSync('ssh', [...sshArgs('todd'), '-S', control(), '-o', 'ControlMaster=no', '-tt', 'pairhost'], { encoding: 'utf8', timeout: 30_000, input: '' });
+    expect(again.status).toBe(255);
+    expect(again.stderr).toMatch(/Permission denied/);
+
+    // Positive control: ann, in the same session, is still connected and typing.
+    expect(await ann.exited()).toBe(false);
+    await ann.type('echo STILL-$((6*7))\n');
+    await ann.waitFor('STILL-42', 15_000);
+    await waitUntil('the host sees what ann typed', async () => (await hostPane()).includes('STILL-42'), 10_000);
+    expect((await asOwner('server-access -l')).stdout).toContain('pair-ann (W)');
+    expect((await asOwner("list-clients -F '#{client_user}'")).stdout.split('\n')).toContain('pair-ann');
+  });
+
+  it('up does not grant an expired guest, and the plan converges after the cut-off', async () => {
+    const up = await cli('up', '-f', file);
+    expect(up.code).toBe(0);
+    const acl = (await asOwner('server-access -l')).stdout;
+    expect(acl).not.toContain('pair-todd');
+    expect(acl).toContain('pair-ann (W)');
+    // The elapsed timer stays active: nothing to change, and the ACL does not bring todd back.
+    const p = await cli('plan', '-f', file, '--detailed-exitcode');
+    expect(p.stdout).toContain('No changes.');
+    expect(p.code).toBe(0);
+  });
+
+  it('removing expires removes the timer and its program, and todd may join again', async () => {
+    file = writeConfig(undefined);
+    const p = await cli('plan', '-f', file);
+    expect(p.stdout).toContain('- systemd_timer "pairctl-expire-todd.timer"');
+    expect(p.stdout).toContain('- file "/usr/local/libexec/pairctl/expire-todd"');
+    expect(p.stdout).toContain('~ session_access');
+    const a = await cli('apply', '-f', file, '--yes');
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    const left = await host.run('ls /etc/systemd/system/pairctl-expire-todd.* /usr/local/libexec/pairctl/expire-todd /var/lib/systemd/timers/stamp-pairctl-expire-todd.timer 2>/dev/null; systemctl list-timers --all --no-legend | grep -c pairctl-expire || true');
+    expect(left.stdout).toBe('0\n');
+    const back = await joinAs('todd');
+    await back.waitFor('[pair]', 20_000);
+    expect((await cli('plan', '-f', file, '--detailed-exitcode')).code).toBe(0);
+  });
+});
+
+describe.skipIf(unavailable)('expires ends a jump guest\'s relay account too', () => {
+  let t: TunnelLab;
+  let file: string;
+  let expires: Date;
+  const terminals: GuestTerminal[] = [];
+  const PORT = 2222;
+  const jumpCommand = (guest: string, key: string) =>
+    `ssh -i ${key} -o IdentitiesOnly=yes -J pair-${guest}@RELAY -p ${PORT} -o HostKeyAlias=pairctl-box -tt pair-${guest}@127.0.0.1`;
+
+  const inGuest = async (command: string): Promise<GuestTerminal> => {
+    const term = await openTerminal(['nsenter', '-t', String(t.guest.leaderPid), '-a', 'sh', '-c', command], { cols: 100, rows: 30 });
+    terminals.push(term);
+    return term;
+  };
+
+  beforeAll(async () => {
+    t = await startTunnelLab('expiry-jump');
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const term of terminals) await term.close();
+    await t?.lab.stop();
+  });
+
+  it('cuts the jump guest off on the relay and on the host; the other guest stays', async () => {
+    const annKey = (await must(t.guest, "ssh-keygen -q -t ed25519 -N '' -C ann@guest -f /root/.ssh/ann_ed25519 && cat /root/.ssh/ann_ed25519.pub")).trim();
+    expires = expiryAhead(70);
+    file = t.writeConfig(['tunnel: { provider: jump, relay: relay, port: 2222 }'], [`expires: ${iso(expires)}`]);
+    // A second guest without expiry: the positive control.
+    writeFileSync(file, `${readFileSync(file, 'utf8')}  ann:\n    keys: [${JSON.stringify(annKey)}]\n    mode: pair\n`);
+    const p = await t.cli('plan', '-f', file);
+    expect(p.stderr).toBe('');
+    const cutOff = iso(new Date(expires.getTime() + 1000));
+    // Once on the host (with the session) and once on the relay (its relay account only).
+    expect(p.stdout).toContain(`cut-off = "${cutOff} (pair-todd: detached, processes ended, ACL entry removed)"`);
+    expect(p.stdout).toContain(`cut-off = "${cutOff} (pair-todd: detached, processes ended)"`);
+    const a = await t.cli('apply', '-f', file, '--yes');
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    expect((await must(t.relay, 'systemctl is-active pairctl-expire-todd.timer')).trim()).toBe('active');
+    expect((await t.relay.run('systemctl cat pairctl-expire-ann.timer')).code).not.toBe(0);
+    await must(t.guest, `ssh-keyscan -t ed25519 ${t.relay.ip} 2>/dev/null >> /root/.ssh/known_hosts && echo '${await hostKeyLines(t.host, 'pairctl-box')}' >> /root/.ssh/known_hosts`);
+    await waitUntil('the tunnel is up', async () => (await t.relay.run(`ss -Hltn 'sport = :${PORT}'`)).stdout.includes('127.0.0.1'), 30_000);
+    expect((await t.cli('up', '-f', file)).code).toBe(0);
+
+    const todd = await inGuest(jumpCommand('todd', '/root/.ssh/id_ed25519').replace('RELAY', t.relay.ip));
+    const ann = await inGuest(jumpCommand('ann', '/root/.ssh/ann_ed25519').replace('RELAY', t.relay.ip));
+    await todd.waitFor('[pair]', 30_000);
+    await ann.waitFor('[pair]', 30_000);
+    // todd also holds a forward through its relay account alone (no host login), as a jump guest may.
+    await must(t.guest, `ssh -f -N -o BatchMode=yes -o ExitOnForwardFailure=yes -L 3022:127.0.0.1:${PORT} pair-todd@${t.relay.ip}`);
+    expect((await t.relay.run('pgrep -u pair-todd')).code).toBe(0);
+    expect(Date.now()).toBeLessThan(expires.getTime());
+
+    const cut = expires.getTime() + 1000;
+    await waitUntil('todd is cut off', async () => await todd.exited(), cut - Date.now() + 90_000, 200);
+    console.log(`[expiry-jump] todd cut off ${Date.now() - cut} ms after the cut-off`);
+    await waitUntil('no process of pair-todd on the relay', async () => (await t.relay.run('pgrep -u pair-todd')).code === 1, 30_000, 200);
+    await waitUntil('no process of pair-todd on the host', async () => (await t.host.run('pgrep -u pair-todd')).code === 1, 30_000, 200);
+    await waitUntil("the guest's forward is closed", async () => (await t.guest.run("pgrep -f '^ssh -f -N'")).code === 1, 30_000, 200);
+    expect(await must(t.relay, 'journalctl -u pairctl-expire-todd.service --no-pager -o cat')).toContain("guest todd's access has ended (pair-todd)");
+    const relogin = await t.guest.run(`ssh -o BatchMode=yes -o ConnectTimeout=10 -N -o ExitOnForwardFailure=yes -L 3023:127.0.0.1:${PORT} pair-todd@${t.relay.ip}`);
+    expect(relogin.code).toBe(255);
+    expect(relogin.stderr).toMatch(/Permission denied/);
+
+    // Positive control: ann came through the same relay and is still typing.
+    expect(await ann.exited()).toBe(false);
+    await ann.type('echo JUMP-$((6*7))\n');
+    await ann.waitFor('JUMP-42', 15_000);
+    expect((await t.cli('plan', '-f', file, '--detailed-exitcode')).code).toBe(0);
+  });
+});
