@@ -19,12 +19,19 @@ const unavailable = labUnavailableReason();
 const SOCKET = '/run/pairctl/pair/tmux.sock';
 const OWNER = 'bhorseman';
 
+/** Tomorrow, on a whole minute: far enough that nothing expires while the guests join. */
+function farExpiry(): Date {
+  return new Date(Math.ceil((Date.now() + 86_400_000) / 60_000) * 60_000);
+}
+
 /**
- * An expiry on a whole minute at least `leadSeconds` ahead: the keys' expiry-time has minute
- * resolution, so the guest must have connected before that minute starts.
+ * An expiry `leadSeconds` ahead, to the second and never on a whole minute (a whole minute's
+ * cut-off is one second later: see cutOffAt). The guests are connected before it is applied,
+ * so the keys' minute-resolution expiry-time does not matter, and the wait stays short.
  */
 function expiryAhead(leadSeconds: number): Date {
-  return new Date(Math.ceil((Date.now() + leadSeconds * 1000) / 60_000) * 60_000);
+  const d = Math.ceil((Date.now() + leadSeconds * 1000) / 1000) * 1000;
+  return new Date(d % 60_000 === 0 ? d + 1000 : d);
 }
 const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -93,14 +100,14 @@ describe.skipIf(unavailable)('expires ends a connected guest\'s access on a real
   });
 
   it('plans the cut-off for the guest with expires only, and applies it as a systemd timer in UTC', async () => {
-    // Long enough ahead for apply, up and both joins on a loaded machine; short enough to wait for.
-    expires = expiryAhead(50);
+    expires = farExpiry();
     file = writeConfig(expires);
     const p = await cli('plan', '-f', file);
     expect(p.stderr).toBe('');
     expect(p.code).toBe(0);
     const cutOff = iso(new Date(expires.getTime() + 1000));
     expect(p.stdout).toContain('+ systemd_timer "pairctl-expire-todd.timer"');
+    // On a whole minute, the cut-off is one second later: OpenSSH still accepts the key during that second.
     expect(p.stdout).toContain(`cut-off = "${cutOff} (pair-todd: detached, processes ended, ACL entry removed)"`);
     expect(p.stdout).toContain(`+OnCalendar=${cutOff.replace('T', ' ').replace('Z', '')} UTC`);
     expect(p.stdout).not.toContain('pairctl-expire-ann');
@@ -134,11 +141,27 @@ describe.skipIf(unavailable)('expires ends a connected guest\'s access on a real
     const acl = (await asOwner('server-access -l')).stdout;
     expect(acl).toContain('pair-todd (W)');
     expect(acl).toContain('pair-ann (W)');
-    expect(Date.now()).toBeLessThan(expires.getTime());
+  });
+
+  it('moving expires close reschedules the cut-off (the plan shows it)', async () => {
+    expires = expiryAhead(25);
+    file = writeConfig(expires);
+    const p = await cli('plan', '-f', file);
+    expect(p.stdout).toContain('~ systemd_timer "pairctl-expire-todd.timer"');
+    expect(p.stdout).toContain(`cut-off = "${iso(expires)} (pair-todd: detached, processes ended, ACL entry removed)"`);
+    expect(p.stdout).toContain(`+OnCalendar=${iso(expires).replace('T', ' ').replace('Z', '')} UTC`);
+    const a = await cli('apply', '-f', file, '--yes');
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    const next = await must(host, 'systemctl show -p NextElapseUSecRealtime --value pairctl-expire-todd.timer');
+    // Under heavy load apply may end after the cut-off; then the timer has elapsed and apply's own run cut todd off.
+    if (Date.now() < expires.getTime()) expect(next).toContain(iso(expires).replace('T', ' ').replace('Z', ''));
+    // Apply's own run of the program, before the time, changed nothing for the connected guest.
+    if (Date.now() < expires.getTime() - 2000) expect(await todd.exited()).toBe(false);
   });
 
   it('after the expiry: todd is detached, its processes and its master are gone, and ann still types', async () => {
-    const cutOff = expires.getTime() + 1000;
+    const cutOff = expires.getTime();
     // Poll with a deadline: the timer fires at the cut-off; the requirement is within a minute.
     await waitUntil('todd is detached', async () => (await todd.exited()) && (await toddViaMaster.exited()), cutOff - Date.now() + 90_000, 200);
     const detachedAfter = Date.now() - cutOff;
@@ -224,16 +247,19 @@ describe.skipIf(unavailable)('expires ends a jump guest\'s relay account too', (
 
   it('cuts the jump guest off on the relay and on the host; the other guest stays', async () => {
     const annKey = (await must(t.guest, "ssh-keygen -q -t ed25519 -N '' -C ann@guest -f /root/.ssh/ann_ed25519 && cat /root/.ssh/ann_ed25519.pub")).trim();
-    expires = expiryAhead(70);
-    file = t.writeConfig(['tunnel: { provider: jump, relay: relay, port: 2222 }'], [`expires: ${iso(expires)}`]);
-    // A second guest without expiry: the positive control.
-    writeFileSync(file, `${readFileSync(file, 'utf8')}  ann:\n    keys: [${JSON.stringify(annKey)}]\n    mode: pair\n`);
+    const write = (d: Date) => {
+      file = t.writeConfig(['tunnel: { provider: jump, relay: relay, port: 2222 }'], [`expires: ${iso(d)}`]);
+      // A second guest without expiry: the positive control.
+      writeFileSync(file, `${readFileSync(file, 'utf8')}  ann:\n    keys: [${JSON.stringify(annKey)}]\n    mode: pair\n`);
+    };
+    expires = farExpiry();
+    write(expires);
     const p = await t.cli('plan', '-f', file);
     expect(p.stderr).toBe('');
-    const cutOff = iso(new Date(expires.getTime() + 1000));
+    const far = iso(new Date(expires.getTime() + 1000));
     // Once on the host (with the session) and once on the relay (its relay account only).
-    expect(p.stdout).toContain(`cut-off = "${cutOff} (pair-todd: detached, processes ended, ACL entry removed)"`);
-    expect(p.stdout).toContain(`cut-off = "${cutOff} (pair-todd: detached, processes ended)"`);
+    expect(p.stdout).toContain(`cut-off = "${far} (pair-todd: detached, processes ended, ACL entry removed)"`);
+    expect(p.stdout).toContain(`cut-off = "${far} (pair-todd: detached, processes ended)"`);
     const a = await t.cli('apply', '-f', file, '--yes');
     expect(a.stderr).toBe('');
     expect(a.code).toBe(0);
@@ -250,11 +276,17 @@ describe.skipIf(unavailable)('expires ends a jump guest\'s relay account too', (
     // todd also holds a forward through its relay account alone (no host login), as a jump guest may.
     await must(t.guest, `ssh -f -N -o BatchMode=yes -o ExitOnForwardFailure=yes -L 3022:127.0.0.1:${PORT} pair-todd@${t.relay.ip}`);
     expect((await t.relay.run('pgrep -u pair-todd')).code).toBe(0);
-    expect(Date.now()).toBeLessThan(expires.getTime());
 
-    const cut = expires.getTime() + 1000;
+    expires = expiryAhead(25);
+    write(expires);
+    const moved = await t.cli('apply', '-f', file, '--yes');
+    expect(moved.stderr).toBe('');
+    expect(moved.code).toBe(0);
+    const cut = expires.getTime();
     await waitUntil('todd is cut off', async () => await todd.exited(), cut - Date.now() + 90_000, 200);
-    console.log(`[expiry-jump] todd cut off ${Date.now() - cut} ms after the cut-off`);
+    const after = Date.now() - cut;
+    console.log(`[expiry-jump] todd cut off ${after} ms after the cut-off`);
+    expect(after).toBeLessThan(60_000);
     await waitUntil('no process of pair-todd on the relay', async () => (await t.relay.run('pgrep -u pair-todd')).code === 1, 30_000, 200);
     await waitUntil('no process of pair-todd on the host', async () => (await t.host.run('pgrep -u pair-todd')).code === 1, 30_000, 200);
     await waitUntil("the guest's forward is closed", async () => (await t.guest.run("pgrep -f '^ssh -f -N'")).code === 1, 30_000, 200);
