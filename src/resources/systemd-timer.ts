@@ -8,7 +8,7 @@
  * has already passed.
  */
 import { sh } from '../transport/shell-quote.js';
-import { fileInSync, parseFiles, probeFiles, writeFileScript, type FileObserved, type FileSpec } from './file-state.js';
+import { fileInSync, parseFile, parseFiles, probeFile, probeFiles, writeFileScript, type FileObserved, type FileSpec } from './file-state.js';
 import { defineKind, noop, type AttributeChange, type Delta } from './kind.js';
 
 export interface SystemdTimerSpec extends FileSpec {
@@ -37,26 +37,20 @@ function serviceFile(spec: SystemdTimerSpec): FileSpec {
   return { path: spec.service.path, content: spec.service.content, mode: spec.mode, owner: spec.owner, group: spec.group };
 }
 
-/** One snippet for any number of timers: the files in one batched read, the states in one `systemctl show`. */
-function probeTimers(specs: SystemdTimerSpec[]): string {
-  const paths = specs.flatMap((s) => [s.path, s.service.path]);
-  return (
-    probeFiles(paths) +
-    sh`
+/** Prints a `u<TAB>`-prefixed `systemctl show` block per unit (enabled and active state), or systemd=no. */
+function statesSnippet(units: string[]): string {
+  return sh`
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   echo systemd=yes
-  systemctl show -p Id -p UnitFileState -p ActiveState -- ${specs.map((s) => s.unit)} 2>/dev/null | sed 's/^/u\t/'
+  systemctl show -p Id -p UnitFileState -p ActiveState -- ${units} 2>/dev/null | sed 's/^/u	/'
 else
   echo systemd=no
 fi
-:`
-  );
+:`;
 }
 
-/** Parses `probeTimers`: blocks of `systemctl show` are matched to units by their Id. */
-function parseTimers(output: string, specs: SystemdTimerSpec[]): SystemdTimerObserved[] {
-  const files = parseFiles(output, specs.flatMap((s) => [s.path, s.service.path]));
-  const systemd = output.split('\n').includes('systemd=yes');
+/** Parses `statesSnippet`: blocks are matched to units by their Id, not by their order. */
+function parseStates(output: string): { systemd: boolean; states: Map<string, { enabled: string; active: string }> } {
   const states = new Map<string, { enabled: string; active: string }>();
   let block: Record<string, string> = {};
   const flush = () => {
@@ -74,13 +68,43 @@ function parseTimers(output: string, specs: SystemdTimerSpec[]): SystemdTimerObs
     if (i > 0) block[kv.slice(0, i)] = kv.slice(i + 1);
   }
   flush();
-  return specs.map((s, i) => ({
-    systemd,
-    timer: files[2 * i]!,
-    service: files[2 * i + 1]!,
-    enabled: states.get(s.unit)?.enabled ?? '',
-    active: states.get(s.unit)?.active ?? '',
-  }));
+  return { systemd: output.split('\n').includes('systemd=yes'), states };
+}
+
+function observed(spec: SystemdTimerSpec, timer: FileObserved, service: FileObserved, read: ReturnType<typeof parseStates>): SystemdTimerObserved {
+  const state = read.states.get(spec.unit);
+  return { systemd: read.systemd, timer, service, enabled: state?.enabled ?? '', active: state?.active ?? '' };
+}
+
+/** One timer: each file read alone (its lines prefixed), then its state. */
+function probeTimer(spec: SystemdTimerSpec): string {
+  return `{
+${probeFile(spec.path)}
+} | sed 's/^/timer./'
+{
+${probeFile(spec.service.path)}
+} | sed 's/^/service./'` + statesSnippet([spec.unit]);
+}
+
+function parseTimer(output: string, spec: SystemdTimerSpec): SystemdTimerObserved {
+  const part = (prefix: string) =>
+    output
+      .split('\n')
+      .filter((l) => l.startsWith(prefix))
+      .map((l) => l.slice(prefix.length))
+      .join('\n');
+  return observed(spec, parseFile(part('timer.')), parseFile(part('service.')), parseStates(output));
+}
+
+/** Any number of timers in one snippet: the files in one batched read, the states in one `systemctl show`. */
+function probeTimers(specs: SystemdTimerSpec[]): string {
+  return probeFiles(specs.flatMap((s) => [s.path, s.service.path])) + statesSnippet(specs.map((s) => s.unit));
+}
+
+function parseTimers(output: string, specs: SystemdTimerSpec[]): SystemdTimerObserved[] {
+  const files = parseFiles(output, specs.flatMap((s) => [s.path, s.service.path]));
+  const read = parseStates(output);
+  return specs.map((s, i) => observed(s, files[2 * i]!, files[2 * i + 1]!, read));
 }
 
 /** Stops and forgets both units and the timer's Persistent stamp; tolerates units already gone. */
@@ -95,8 +119,8 @@ systemctl reset-failed ${spec.unit} ${spec.service.unit} >/dev/null 2>&1 || :`;
 export const systemdTimerKind = defineKind<SystemdTimerSpec, SystemdTimerObserved>({
   kind: 'systemd_timer',
   name: (spec) => spec.unit,
-  probe: (spec) => probeTimers([spec]),
-  parse: (output, spec) => parseTimers(output, [spec])[0]!,
+  probe: probeTimer,
+  parse: parseTimer,
   probeMany: probeTimers,
   parseMany: parseTimers,
   diff: (spec, observed, ctx): Delta => {

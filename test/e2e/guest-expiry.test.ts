@@ -227,8 +227,9 @@ describe.skipIf(unavailable)('expires ends a jump guest\'s relay account too', (
   let expires: Date;
   const terminals: GuestTerminal[] = [];
   const PORT = 2222;
+  // -i names the key for the last hop only: the jump hop gets its key from ~/.ssh/config (jump-GUEST).
   const jumpCommand = (guest: string, key: string) =>
-    `ssh -i ${key} -o IdentitiesOnly=yes -J pair-${guest}@RELAY -p ${PORT} -o HostKeyAlias=pairctl-box -tt pair-${guest}@127.0.0.1`;
+    `ssh -i ${key} -o IdentitiesOnly=yes -J jump-${guest} -p ${PORT} -o HostKeyAlias=pairctl-box -tt pair-${guest}@127.0.0.1`;
 
   const inGuest = async (command: string): Promise<GuestTerminal> => {
     const term = await openTerminal(['nsenter', '-t', String(t.guest.leaderPid), '-a', 'sh', '-c', command], { cols: 100, rows: 30 });
@@ -266,11 +267,13 @@ describe.skipIf(unavailable)('expires ends a jump guest\'s relay account too', (
     expect((await must(t.relay, 'systemctl is-active pairctl-expire-todd.timer')).trim()).toBe('active');
     expect((await t.relay.run('systemctl cat pairctl-expire-ann.timer')).code).not.toBe(0);
     await must(t.guest, `ssh-keyscan -t ed25519 ${t.relay.ip} 2>/dev/null >> /root/.ssh/known_hosts && echo '${await hostKeyLines(t.host, 'pairctl-box')}' >> /root/.ssh/known_hosts`);
+    const hop = (g: string, key: string) => [`Host jump-${g}`, `    HostName ${t.relay.ip}`, `    HostKeyAlias ${t.relay.ip}`, `    User pair-${g}`, `    IdentityFile ${key}`, '    IdentitiesOnly yes'];
+    await must(t.guest, `printf '%s\\n' ${[...hop('todd', '/root/.ssh/id_ed25519'), ...hop('ann', '/root/.ssh/ann_ed25519')].map((l) => `'${l}'`).join(' ')} > /root/.ssh/config`);
     await waitUntil('the tunnel is up', async () => (await t.relay.run(`ss -Hltn 'sport = :${PORT}'`)).stdout.includes('127.0.0.1'), 30_000);
     expect((await t.cli('up', '-f', file)).code).toBe(0);
 
-    const todd = await inGuest(jumpCommand('todd', '/root/.ssh/id_ed25519').replace('RELAY', t.relay.ip));
-    const ann = await inGuest(jumpCommand('ann', '/root/.ssh/ann_ed25519').replace('RELAY', t.relay.ip));
+    const todd = await inGuest(jumpCommand('todd', '/root/.ssh/id_ed25519'));
+    const ann = await inGuest(jumpCommand('ann', '/root/.ssh/ann_ed25519'));
     await todd.waitFor('[pair]', 30_000);
     await ann.waitFor('[pair]', 30_000);
     // todd also holds a forward through its relay account alone (no host login), as a jump guest may.

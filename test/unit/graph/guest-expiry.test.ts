@@ -192,16 +192,23 @@ describe('the systemd_timer kind', () => {
   const [host] = buildGraph(config());
   const timer = spec<SystemdTimerSpec>(host!, TIMER);
   const kind = kindOf('systemd_timer');
-  /** What the batched probe prints, as a machine would: the two files, then systemctl show. */
-  const output = (o: { timer?: string; service?: string; enabled?: string; active?: string; systemd?: boolean }) => {
+  type MachineState = { timer?: string; service?: string; enabled?: string; active?: string; systemd?: boolean };
+  const states = (o: MachineState) =>
+    o.systemd === false ? ['systemd=no'] : ['systemd=yes', `u\tId=${timer.unit}`, `u\tActiveState=${o.active ?? 'inactive'}`, `u\tUnitFileState=${o.enabled ?? ''}`, 'u\t'];
+  /** What the single probe prints, as a machine would: each file read alone, prefixed, then systemctl show. */
+  const output = (o: MachineState) => {
+    const one = (prefix: string, content: string | undefined) =>
+      content === undefined ? [`${prefix}type=absent`] : [`${prefix}type=file`, `${prefix}mode=644`, `${prefix}owner=root`, `${prefix}group=root`, `${prefix}content=${Buffer.from(content).toString('base64')}`];
+    return [...one('timer.', o.timer), ...one('service.', o.service), ...states(o)].join('\n');
+  };
+  /** The same state as the batched probe prints it: a type line per path, stats, then all contents. */
+  const batched = (o: MachineState) => {
     const files = [o.timer, o.service];
     const lines = files.map((f) => `t\t${f === undefined ? 'absent' : 'file'}`);
     const kept = files.map((f, i) => [f, i === 0 ? timer.path : timer.service.path] as const).filter(([f]) => f !== undefined);
     for (const [f, p] of kept) lines.push(`s\t644\troot\troot\t${Buffer.byteLength(f!)}\t${p}`);
     if (kept.length > 0) lines.push(`c\t${Buffer.from(kept.map(([f]) => f).join('')).toString('base64')}`);
-    if (o.systemd === false) lines.push('systemd=no');
-    else lines.push('systemd=yes', `u\tId=${timer.unit}`, `u\tActiveState=${o.active ?? 'inactive'}`, `u\tUnitFileState=${o.enabled ?? ''}`, 'u\t');
-    return lines.join('\n');
+    return [...lines, ...states(o)].join('\n');
   };
   const diff = (out: string, wanted = true, recorded = true) => kind.diff(timer, kind.parse(out, timer), { wanted, recorded });
 
@@ -235,6 +242,12 @@ describe('the systemd_timer kind', () => {
     expect(d.script).toContain('systemctl disable --now pairctl-expire-todd.timer');
     expect(d.script).toContain('rm -f /etc/systemd/system/pairctl-expire-todd.timer /etc/systemd/system/pairctl-expire-todd.service /var/lib/systemd/timers/stamp-pairctl-expire-todd.timer');
     expect(diff(output({}), false).action).toBe('noop');
+  });
+
+  it('reads the same alone as in a batch', () => {
+    for (const o of [{}, { timer: timer.content, service: timer.service.content, enabled: 'enabled', active: 'active' }, { timer: 'x\n' }, { systemd: false }]) {
+      expect(kind.parse(output(o), timer)).toEqual(kind.parseMany!(batched(o), [timer])[0]);
+    }
   });
 
   it('refuses a machine without systemd', () => {
