@@ -42,7 +42,7 @@ function statesSnippet(units: string[]): string {
   return sh`
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   echo systemd=yes
-  systemctl show -p Id -p UnitFileState -p ActiveState -- ${units} 2>/dev/null | sed 's/^/u	/'
+  systemctl show -p Id -p UnitFileState -p ActiveState -- ${units} 2>/dev/null | sed 's/^/u\t/'
 else
   echo systemd=no
 fi
