@@ -16,11 +16,14 @@ import type { Resource } from '../resources/kind.js';
 import type { LaunchdServiceSpec } from '../resources/launchd-service.js';
 import type { SystemdTimerSpec } from '../resources/systemd-timer.js';
 import { ownerTmux } from '../resources/as-owner.js';
-import { sh } from '../transport/shell-quote.js';
+import { quote, sh } from '../transport/shell-quote.js';
 import { render } from '../templates/render.js';
 import { LAUNCHD_DIR, LIBEXEC_DIR, SYSTEMD_DIR, guestAccount } from './paths.js';
 import { execStart } from './systemd-unit.js';
 import { resource } from './tunnel-host.js';
+
+/** How long the cut-off waits for the owner's tmux server to revoke the guest before ending its processes anyway. */
+export const REVOKE_WAIT_SECONDS = 5;
 
 /** How often the macOS job compares the clock: the cut-off lands within this after `expires`. */
 export const LAUNCHD_CHECK_SECONDS = 30;
@@ -75,12 +78,19 @@ export interface CutOffTarget {
 export function cutOffProgram(t: CutOffTarget): string {
   const epoch = Math.floor(t.cutOff.getTime() / 1000);
   const path = t.platform === 'macos' ? '/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin' : '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  // The owner (or a pair guest typing as the owner) controls that tmux server and could make it
+  // hang; a watchdog bounds the wait, so nothing there can hold back the kill below.
   const revoke = t.session
     ? `# As the owner: root never runs a tmux client against a server the owner controls. -d takes
 # the guest out of the ACL and detaches its client ("access not allowed").
-if ${ownerTmux(t.platform, t.session.owner, t.session.socket, sh`server-access -d ${t.account}`)} >/dev/null 2>&1; then
-  echo ${sh`pairctl: ${t.account} revoked from the shared session`}
+${ownerTmux(t.platform, t.session.owner, t.session.socket, sh`server-access -d ${t.account}`)} >/dev/null 2>&1 &
+revoke=$!
+( sleep ${REVOKE_WAIT_SECONDS}; kill -KILL "$revoke" 2>/dev/null ) &
+watchdog=$!
+if wait "$revoke"; then echo ${quote(`pairctl: ${t.account} revoked from the shared session`)}
+else echo ${quote(`pairctl: ${t.account} was not revoked in tmux (no session running, or it did not answer within ${REVOKE_WAIT_SECONDS} s)`)}
 fi
+kill "$watchdog" 2>/dev/null || :
 `
     : '';
   return (

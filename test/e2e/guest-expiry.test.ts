@@ -219,6 +219,30 @@ describe.skipIf(unavailable)('expires ends a connected guest\'s access on a real
     await back.waitFor('[pair]', 20_000);
     expect((await cli('plan', '-f', file, '--detailed-exitcode')).code).toBe(0);
   });
+
+  it("a tmux server the owner made hang does not hold back the cut-off, and root runs no tmux client", async () => {
+    // The owner swaps the server for a listener that accepts and never answers (issue 10's attack).
+    await asOwner('kill-server');
+    const listener = `import os, socket\np = ${JSON.stringify(SOCKET)}\nif os.path.exists(p): os.unlink(p)\ns = socket.socket(socket.AF_UNIX)\ns.bind(p)\ns.listen(16)\nheld = []\nwhile True: held.append(s.accept())\n`;
+    await must(host, `cat > /tmp/listener.py <<'EOF'\n${listener}EOF\nsystemd-run --quiet --uid=${OWNER} --unit=pt-listener python3 /tmp/listener.py`);
+    await waitUntil('the listener is at the socket path', async () => (await host.run(`test -S ${SOCKET}`)).code === 0, 10_000);
+    // Positive control for the attack: a tmux client against it hangs.
+    expect((await host.run(`timeout 3 runuser -u ${OWNER} -- tmux -S ${SOCKET} server-access -l`)).code).toBe(124);
+    await must(host, 'systemd-run --quiet --uid=pair-todd --unit=pt-todd-proc sleep 600');
+    await waitUntil('a process of pair-todd runs', async () => (await host.run('pgrep -u pair-todd')).code === 0, 10_000);
+
+    // An expires already past: apply installs the cut-off and runs it at once.
+    file = writeConfig(new Date('2020-01-01T00:00:00Z'));
+    const t0 = Date.now();
+    const a = await cli('apply', '-f', file, '--yes');
+    expect(a.code).toBe(0);
+    console.log(`[expiry] apply with a hung tmux server took ${Date.now() - t0} ms`);
+    expect((await host.run('pgrep -u pair-todd')).code).toBe(1);
+    expect(await must(host, 'journalctl -u pairctl-expire-todd.service --no-pager -o cat')).toContain('pair-todd was not revoked in tmux (no session running, or it did not answer within 5 s)');
+    const tmuxUsers = await must(host, "ps -eo user:20=,comm= | awk '$2 == \"tmux\" { print $1 }' | sort -u");
+    expect(tmuxUsers).not.toMatch(/^root$/m);
+    await host.run('systemctl stop pt-listener');
+  });
 });
 
 describe.skipIf(unavailable)('expires ends a jump guest\'s relay account too', () => {

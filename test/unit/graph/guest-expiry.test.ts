@@ -94,7 +94,10 @@ describe('a Linux host', () => {
     const program = spec<FileSpec>(host!, PROGRAM).content;
     expect(shellcheck(program)).toBe('0 ');
     const tmuxLines = program.split('\n').filter((l) => /\btmux\b/.test(l) && !l.startsWith('#'));
-    expect(tmuxLines).toEqual(['if runuser -u bhorseman -- tmux -S /run/pairctl/pair/tmux.sock server-access -d pair-todd >/dev/null 2>&1; then']);
+    expect(tmuxLines).toEqual(['runuser -u bhorseman -- tmux -S /run/pairctl/pair/tmux.sock server-access -d pair-todd >/dev/null 2>&1 &', expect.stringContaining('was not revoked in tmux')]);
+    // A hung server cannot hold back the kill: a watchdog ends the wait, and the kill comes after it.
+    expect(program).toMatch(/revoke=\$!\n\( sleep 5; kill -KILL "\$revoke" 2>\/dev\/null \) &\nwatchdog=\$!\nif wait "\$revoke"; then/);
+    expect(program.indexOf('pkill -KILL -u pair-todd')).toBeGreaterThan(program.indexOf('kill "$watchdog"'));
     expect(program).toContain('pkill -KILL -u pair-todd');
     expect(program).toMatch(/^cut=1798740001$/m);
   });
@@ -152,7 +155,7 @@ describe('a Mac host', () => {
     const program = cutOffProgram({ platform: 'macos', guest: 'todd', account: 'pair-todd', cutOff: cutOffAt(EXPIRES), session: { owner: 'bhorseman', socket: '/var/run/pairctl/pair/tmux.sock' } });
     expect(plist).toEqual({ Label: 'dev.pairctl.expire-todd', ProgramArguments: ['/bin/sh', '-c', program], RunAtLoad: true, StartInterval: 30 });
     expect(shellcheck(program)).toBe('0 ');
-    expect(program).toContain('if sudo -u bhorseman -H -- tmux -S /var/run/pairctl/pair/tmux.sock server-access -d pair-todd');
+    expect(program).toContain('\nsudo -u bhorseman -H -- tmux -S /var/run/pairctl/pair/tmux.sock server-access -d pair-todd >/dev/null 2>&1 &\n');
     expect(program).toContain('PATH=/opt/homebrew/bin:');
     // No program file: /usr/local may belong to the owner on a Mac.
     expect(mac!.resources.some((r) => r.address.includes('/usr/local/libexec/pairctl/expire-'))).toBe(false);
