@@ -85,7 +85,8 @@ export function cutOffProgram(t: CutOffTarget): string {
 # the guest out of the ACL and detaches its client ("access not allowed").
 ${ownerTmux(t.platform, t.session.owner, t.session.socket, sh`server-access -d ${t.account}`)} >/dev/null 2>&1 &
 revoke=$!
-( sleep ${REVOKE_WAIT_SECONDS}; kill -KILL "$revoke" 2>/dev/null ) &
+# KILL, and its child too: on SIGTERM a tmux client asks its server before it exits (client.c).
+( sleep ${REVOKE_WAIT_SECONDS}; pkill -KILL -P "$revoke" 2>/dev/null; kill -KILL "$revoke" 2>/dev/null ) &
 watchdog=$!
 if wait "$revoke"; then echo ${quote(`pairctl: ${t.account} revoked from the shared session`)}
 else echo ${quote(`pairctl: ${t.account} was not revoked in tmux (no session running, or it did not answer within ${REVOKE_WAIT_SECONDS} s)`)}
