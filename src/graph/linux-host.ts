@@ -14,6 +14,7 @@ import type { SshdDropinSpec } from '../resources/sshd-dropin.js';
 import { render } from '../templates/render.js';
 import { authorizedKeyEntries } from './authorized-keys.js';
 import { GLOBAL_ONLY_SETTINGS, GUEST_SSHD_SETTINGS, expectations } from './sshd-settings.js';
+import { activeGuests, guestExpiryResources } from './guest-expiry.js';
 import {
   ETC_DIR,
   GUEST_GROUP,
@@ -125,6 +126,7 @@ export function hostResources(config: PairConfig, host: Host, platform: Platform
     accounts.push(res[0]!.address);
     out.push(...res);
   }
+  out.push(...guestExpiryResources(guests, { platform: host.platform, rootGroup: platform.rootGroup, session: { owner: host.owner, socket }, accountAddress: (g) => address(platform.accountKind, guestAccount(g.name)), deps: [libexec.address] }));
 
   out.push(
     resource<SshdDropinSpec>(
@@ -150,7 +152,7 @@ export function hostResources(config: PairConfig, host: Host, platform: Platform
         platform: host.platform,
         owner: host.owner,
         group: GUEST_GROUP,
-        grants: guests.map((g) => ({ account: guestAccount(g.name), mode: g.mode })),
+        grants: activeGuests(guests).map((g) => ({ account: guestAccount(g.name), mode: g.mode })),
       },
       [...accounts, tmuxConf.address],
     ),

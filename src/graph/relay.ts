@@ -29,7 +29,8 @@ import {
   tunnelAccount,
 } from './paths.js';
 import { ACCOUNT_KEY_SOURCES, GLOBAL_ONLY_SETTINGS, KEY_ONLY_AUTH, expectations } from './sshd-settings.js';
-import { emptyPart, listenAddress, relayPorts, resource, type MachinePart } from './tunnel-host.js';
+import { relayExpiryResources } from './guest-expiry.js';
+import { address, emptyPart, listenAddress, relayPorts, resource, type MachinePart } from './tunnel-host.js';
 
 /** Settings every account pairctl makes on a relay gets: keys only, nothing but what is granted. */
 const LOCKED: ReadonlyArray<[string, string]> = [
@@ -178,6 +179,7 @@ export function relayPart(config: PairConfig, relay: Relay, facts: Facts | undef
         jumpKeyLines(g, jumpHosts),
       );
     }
+    part.resources.push(...relayExpiryResources(config.guests, (g) => address('relay_account', guestAccount(g.name))));
     block(`Guests jumping to ${jumpHosts.map((h) => h.id).join(', ')}: they may open those ports on loopback, nothing else.`, `Group ${JUMP_GROUP}`, jumpGuestSettings(jumpHosts));
   }
 

@@ -4,7 +4,7 @@
  * own queue and execs whatever `MSG_SHELL` names; and the owner (or a pair guest typing into the
  * owner's shell) controls that server, its socket and the directory the socket lives in. So root
  * never runs a tmux client, nor a file operation on a path inside that directory: it runs them as
- * the owner, and reads what comes back as data.
+ * the owner (session/owner-shell.ts builds every such step on this), and reads what comes back as data.
  */
 import type { Platform } from '../config/model.js';
 import { sh } from '../transport/shell-quote.js';
@@ -15,17 +15,4 @@ import { sh } from '../transport/shell-quote.js';
  */
 export function asUser(platform: Platform, user: string): string {
   return platform === 'macos' ? sh`sudo -u ${user} -H --` : sh`runuser -u ${user} --`;
-}
-
-/** A tmux client run as the owner against the dedicated server's socket; `args` are shell words already quoted. */
-export function ownerTmux(platform: Platform, owner: string, socket: string, args: string): string {
-  return `${asUser(platform, owner)} ` + sh`tmux -S ${socket} ` + args;
-}
-
-/**
- * A whole POSIX-shell script run as the owner (one process, one `sh -c`): for the steps on the
- * session's socket that must be done together, none of them as root.
- */
-export function asOwnerScript(platform: Platform, owner: string, script: string): string {
-  return `${asUser(platform, owner)} ` + sh`/bin/sh -c ${script}`;
 }

@@ -17,6 +17,7 @@ import { sessionAccessKind } from './session-access.js';
 import { sshdConfigKind } from './sshd-config.js';
 import { sshdDropinKind } from './sshd-dropin.js';
 import { systemdServiceKind } from './systemd-service.js';
+import { systemdTimerKind } from './systemd-timer.js';
 import { tunnelKeyKind } from './tunnel-key.js';
 import { ufwRuleKind } from './ufw-rule.js';
 
@@ -24,6 +25,8 @@ const kinds: AnyKind[] = [ownerKind, packageKind, groupKind, accountKind, direct
   macosHostKind, brewPackageKind, macosGroupKind, macosAccountKind, launchdServiceKind];
 // Tunnels and relays (vps, jump, ngrok).
 kinds.push(tunnelKeyKind, systemdServiceKind, secretFileKind, relayAccountKind, ufwRuleKind, sshdConfigKind);
+// Guests' expiry (graph/guest-expiry.ts).
+kinds.push(systemdTimerKind);
 
 const byName = new Map(kinds.map((k) => [k.kind, k]));
 

@@ -24,6 +24,8 @@ export const OWNER_DEADLINE_SECONDS = 60;
 export interface OwnerShellOptions {
   /** shell expression for $HOME, e.g. "$home" (already a shell word); default / */
   home?: string;
+  /** seconds before the step is ended (default OWNER_DEADLINE_SECONDS); Linux only */
+  deadlineSeconds?: number;
 }
 
 /**
@@ -31,7 +33,7 @@ export interface OwnerShellOptions {
  * may be a variable the surrounding root script set; everything else is quoted here.
  */
 export function ownerShell(platform: Platform, owner: string, script: string, opts: OwnerShellOptions = {}): string {
-  const deadline = platform === 'macos' ? '' : sh`timeout -k 5 ${OWNER_DEADLINE_SECONDS} `;
+  const deadline = platform === 'macos' ? '' : sh`timeout -k 5 ${opts.deadlineSeconds ?? OWNER_DEADLINE_SECONDS} `;
   return (
     `${asUser(platform, owner)} ` +
     deadline +

@@ -12,6 +12,7 @@
  */
 import type { Host, PairConfig } from '../config/model.js';
 import { GUEST_GROUP, JOIN_PROGRAM, TMUX_CONF, guestAccount, runDir, sessionDir, sessionSocket } from '../graph/paths.js';
+import { activeGuests } from '../graph/guest-expiry.js';
 import { grantScript, sessionDirScript, socketPermissionScript } from '../resources/session-access.js';
 import { sh } from '../transport/shell-quote.js';
 import { ownerOutput, ownerShell } from './owner-shell.js';
@@ -27,7 +28,8 @@ function ownerHome(host: Host): string {
 export function upOwnerScript(config: PairConfig, host: Host): string {
   const { name } = config.session;
   const socket = sessionSocket(name, host.platform);
-  const grants = config.guests.map((g) => grantScript(socket, { account: guestAccount(g.name), mode: g.mode }));
+  // A guest whose time has passed is not let in again (graph/guest-expiry.ts).
+  const grants = activeGuests(config.guests).map((g) => grantScript(socket, { account: guestAccount(g.name), mode: g.mode }));
   return (
     sh`set -eu
 s=${socket}

@@ -28,7 +28,11 @@ export type TemplateName = 'join.sh' | 'tmux.conf' | 'sshd-dropin.conf' | 'autho
   | 'relay-authorized-keys'
   | 'known-hosts'
   | 'guest-sshd.conf'
-  | 'guest-sshd.service';
+  | 'guest-sshd.service'
+  // guests' expiry (graph/guest-expiry.ts)
+  | 'expire.timer'
+  | 'expire.service'
+  | 'expire-launchd.plist';
 
 /** The template's source text (for tests that inspect templates). */
 export function templateSource(name: TemplateName): string {
