@@ -7,8 +7,8 @@
  *   directory holding pair.yaml (a user's command), vs the same binary given `-F` (the bench's ssh
  *   config), vs `node dist/cli/main.js` from the checkout (the older bench's command);
  * - host state: cold (no login for over 10 s, so systemd has stopped root's user manager, and the
- *   next login starts it again) vs warm (a ControlPersist master is logged in, as the Ansible
- *   runs of the older bench always were);
+ *   next login starts it again), the same command again right after it (paired: seconds apart),
+ *   and warm (a ControlPersist master is logged in, as in every run of the older bench);
  * - guests: 1 and 5 (two identical lab machines, one converged for each);
  * - Ansible `--check --diff` of the same resources: tuned (pipelining + a warm ControlPersist
  *   master) on the warm host, default settings (a fresh ControlPath) on the cold host;
@@ -17,7 +17,9 @@
  *
  * The host state is checked (systemctl, through nsenter, which is no login) before every measured
  * run. Rounds alternate the order of variants and hosts, and every run records the 1-minute load
- * average: the machine is shared, absolute numbers move with it, ranges are over runs.
+ * average: the machine is shared, absolute numbers move with it, ranges are over runs. Factors are
+ * reported as differences between runs of the same round, seconds apart, so that a change of load
+ * between rounds (here it swings by 2x within minutes) cancels out of them.
  *
  *   bash bench/run.sh                 # installs, builds, packs, installs pairctl, runs this
  *   BENCH_ROUNDS=9 bash bench/run.sh
@@ -41,7 +43,7 @@ if (!INSTALLED || !existsSync(INSTALLED)) {
 }
 /** The same package installed with --ignore-scripts: ssh2 without its native crypto binding. */
 const NOSCRIPTS = process.env.PAIRCTL_BENCH_BIN_NOSCRIPTS;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 /** Rounds that include the Ansible runs (each takes seconds to tens of seconds under load). */
 const ANSIBLE_ROUNDS = Number(process.env.BENCH_ANSIBLE_ROUNDS ?? 5);
 const STARTUP_RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 15);
@@ -52,7 +54,11 @@ const INSTALLED_PKG = join(dirname(INSTALLED), '..', 'lib', 'node_modules', 'pai
 /** systemd stops a user's manager 10 s after their last session (UserStopDelaySec); allow for load. */
 const COLD_DEADLINE_MS = 90_000;
 
-type State = 'cold' | 'warm';
+/**
+ * cold: no login for over 10 s; next: the same command again right after a cold run (warm since
+ * that login, seconds later, so the pair sees the same load); warm: a ControlPersist master is in.
+ */
+type State = 'cold' | 'next' | 'warm';
 const HOSTS = [
   { name: 'h1', guests: 1 },
   { name: 'h5', guests: 5 },
@@ -108,7 +114,7 @@ async function userManagerStartMs(m: LabMachine, sinceUs: bigint): Promise<numbe
 
 async function assertState(m: LabMachine, state: State): Promise<void> {
   const active = await userManagerActive(m);
-  if (active !== (state === 'warm')) throw new Error(`${m.name} should be ${state} but root's user manager is ${active ? 'active' : 'inactive'}`);
+  if (active !== (state !== 'cold')) throw new Error(`${m.name} should be ${state} but root's user manager is ${active ? 'active' : 'inactive'}`);
 }
 
 /** Ends the ControlPersist masters whose sockets are in `dir` (they would keep the host warm). */
@@ -194,7 +200,7 @@ async function main(lab: Lab): Promise<void> {
     {
       id: 'user',
       label: 'installed `pairctl plan -f pair.yaml` (PATH, ~/.ssh/config)',
-      states: ['cold', 'warm'],
+      states: ['cold', 'next', 'warm'],
       run: (h) => assertNoChanges(timed('pairctl', ['plan', '-f', 'pair.yaml'], { env: userEnv, cwd: dirname(files[h]) }), h),
     },
     {
@@ -216,10 +222,10 @@ async function main(lab: Lab): Promise<void> {
     {
       id: 'checkout',
       label: 'checkout `node dist/cli/main.js plan` (older bench)',
-      states: ['cold', 'warm'],
+      states: ['warm'],
       run: (h) => assertNoChanges(timed('node', [CHECKOUT, 'plan', '-f', files[h], ...F]), h),
     },
-    { id: 'ssh', label: 'OpenSSH `ssh HOST true` (the login alone)', states: ['cold', 'warm'], run: (h) => timed('ssh', [...F, h, 'true']) },
+    { id: 'ssh', label: 'OpenSSH `ssh HOST true` (the login alone)', states: ['cold', 'next', 'warm'], run: (h) => timed('ssh', [...F, h, 'true']) },
     { id: 'ansible-tuned', label: 'ansible --check --diff, pipelining + warm ControlPersist', states: ['warm'], run: (h) => ansible('tuned', h), ansible: true },
     { id: 'ansible-default', label: 'ansible --check --diff, default settings', states: ['cold'], run: (h) => ansible('default', h), ansible: true },
   ];
@@ -242,6 +248,7 @@ async function main(lab: Lab): Promise<void> {
         await assertState(lab.machine(h.name), 'cold');
         const since = monotonicUs();
         record(v, 'cold', h.name, v.run(h.name, 'cold'));
+        if (v.states.includes('next')) record(v, 'next', h.name, v.run(h.name, 'next'));
         starts.set(v.id, [...(starts.get(v.id) ?? []), await userManagerStartMs(lab.machine(h.name), since)]);
       }
     }
@@ -301,33 +308,42 @@ function report(
   );
   console.log(`${''.padEnd(66)}${`1 guest (${resources.h1} resources)`.padEnd(36)}5 guests (${resources.h5} resources)`);
   for (const v of variants) {
-    for (const s of v.states) console.log(`${`${v.label}, ${s}`.padEnd(66)}${cell(get(v.id, s, 'h1'))}${cell(get(v.id, s, 'h5'))}`);
+    for (const s of v.states) console.log(`${`${v.label}, ${s === 'next' ? 'right after cold' : s}`.padEnd(66)}${cell(get(v.id, s, 'h1'))}${cell(get(v.id, s, 'h5'))}`);
   }
 
-  // What each factor adds, as differences of medians, per guest count.
-  const d = (a: [string, State], b: [string, State], h: HostName) => med(get(a[0], a[1], h)) - med(get(b[0], b[1], h));
-  const both = (a: [string, State], b: [string, State]) => `${signed(d(a, b, 'h1')).padStart(8)} (1 guest) ${signed(d(a, b, 'h5')).padStart(8)} (5 guests)`;
-  console.log('\nfactors (difference of medians):');
-  console.log(`  host cold vs warm, user's command                      ${both(['user', 'cold'], ['user', 'warm'])}`);
-  console.log(`  host cold vs warm, OpenSSH login alone                 ${both(['ssh', 'cold'], ['ssh', 'warm'])}`);
-  console.log(`  host cold vs warm, checkout command                    ${both(['checkout', 'cold'], ['checkout', 'warm'])}`);
-  console.log(`  user's command vs installed -F (PATH, ~/.ssh/config)   ${both(['user', 'warm'], ['installed-F', 'warm'])}`);
-  console.log(`  installed -F vs checkout (package vs checkout)         ${both(['installed-F', 'warm'], ['checkout', 'warm'])}`);
-  if (results.has('noscripts-F|warm|h1')) console.log(`  ssh2 without vs with its native binding (installed -F) ${both(['noscripts-F', 'warm'], ['installed-F', 'warm'])}`);
+  // Each factor as paired differences: two runs of the same round and host, seconds apart, so a
+  // change of load between rounds cancels out; median [min-max] over the rounds.
+  type Ref = [string, State];
+  const pairs = (a: Ref, b: Ref, h: HostName, f: (x: Timed, y: Timed) => number) => {
+    const xs = get(a[0], a[1], h);
+    const ys = get(b[0], b[1], h);
+    return xs.slice(0, Math.min(xs.length, ys.length)).map((x, i) => f(x, ys[i]!));
+  };
+  const spread = (xs: number[], fmt: (x: number) => string) =>
+    xs.length === 0 ? 'n/a' : `${fmt(median(xs))} [${fmt(Math.min(...xs))} to ${fmt(Math.max(...xs))}]`;
+  const diff = (a: Ref, b: Ref) =>
+    HOSTS.map((h) => `${spread(pairs(a, b, h.name, (x, y) => x.ms - y.ms), signed).padEnd(32)}`).join('  ');
+  console.log(`\nfactors, paired within a round (median [range] of the differences)   ${'1 guest'.padEnd(34)}5 guests`);
+  const f = (label: string, a: Ref, b: Ref) => console.log(`  ${label.padEnd(70)}${diff(a, b)}`);
+  f("host cold vs right after: user's command", ['user', 'cold'], ['user', 'next']);
+  f('host cold vs right after: OpenSSH login alone', ['ssh', 'cold'], ['ssh', 'next']);
+  f("user's command (PATH, ~/.ssh/config) vs installed -F", ['user', 'warm'], ['installed-F', 'warm']);
+  f('installed -F vs checkout `node dist/cli/main.js` (package vs checkout)', ['installed-F', 'warm'], ['checkout', 'warm']);
+  if (results.has('noscripts-F|warm|h1')) f('ssh2 without vs with its native binding (installed -F)', ['noscripts-F', 'warm'], ['installed-F', 'warm']);
   const st = [...starts.values()].flat();
-  console.log(`  (root's user manager took ${ms(median(st))} [${Math.min(...st).toFixed(0)}-${Math.max(...st).toFixed(0)}] to start after each cold login, systemd's timestamps)`);
-  const g = (v: string, s: State) => signed(med(get(v, s, 'h5')) - med(get(v, s, 'h1')));
+  console.log(`  (root's user manager took ${spread(st, ms)} to start after each cold login, by systemd's timestamps)`);
+  const g = (v: string, s: State) => {
+    const xs = get(v, s, 'h5');
+    return spread(get(v, s, 'h1').slice(0, xs.length).map((x, i) => xs[i]!.ms - x.ms), signed);
+  };
   console.log(`  5 guests vs 1 guest: user's command cold ${g('user', 'cold')}, warm ${g('user', 'warm')}; tuned Ansible ${g('ansible-tuned', 'warm')}`);
-  const x = (num: [string, State], den: [string, State], h: HostName) => (med(get(num[0], num[1], h)) / med(get(den[0], den[1], h))).toFixed(1);
-  console.log('\npairctl vs Ansible (ratio of medians):');
+  console.log('\npairctl vs Ansible: Ansible / pairctl, per round (median [range])');
+  const ratio = (a: Ref, b: Ref, h: HostName) => spread(pairs(a, b, h, (x, y) => x.ms / y.ms), (r) => `${r.toFixed(1)}x`);
   for (const h of HOSTS) {
-    const tuned: [string, State] = ['ansible-tuned', 'warm'];
-    const dflt: [string, State] = ['ansible-default', 'cold'];
-    console.log(
-      `  ${h.guests} guest(s): tuned Ansible / user's command cold ${x(tuned, ['user', 'cold'], h.name)}x, warm ${x(tuned, ['user', 'warm'], h.name)}x, ` +
-        `checkout warm (older bench) ${x(tuned, ['checkout', 'warm'], h.name)}x;  default Ansible / user's command cold ${x(dflt, ['user', 'cold'], h.name)}x, ` +
-        `checkout warm ${x(dflt, ['checkout', 'warm'], h.name)}x`,
-    );
+    const tuned: Ref = ['ansible-tuned', 'warm'];
+    const dflt: Ref = ['ansible-default', 'cold'];
+    console.log(`  ${h.guests} guest(s): tuned Ansible / user's command cold ${ratio(tuned, ['user', 'cold'], h.name)}, warm ${ratio(tuned, ['user', 'warm'], h.name)}, checkout warm (older bench) ${ratio(tuned, ['checkout', 'warm'], h.name)}`);
+    console.log(`  ${''.padEnd(h.guests > 1 ? 11 : 10)}default Ansible (cold) / user's command cold ${ratio(dflt, ['user', 'cold'], h.name)}, checkout warm ${ratio(dflt, ['checkout', 'warm'], h.name)}`);
   }
   const line = (label: string, ts: Timed[]) => console.log(`  ${label.padEnd(52)}${ms(med(ts)).padStart(8)}  [${Math.min(...ts.map((t) => t.ms)).toFixed(0)}-${Math.max(...ts.map((t) => t.ms)).toFixed(0)}]`);
   console.log(`\nstart-up, no network (${startup.node!.length} fresh processes each, alternating):`);
