@@ -11,8 +11,13 @@
  *
  * Runs alternate between the things compared, so a change of load on the machine hits both.
  *
- *   npm run bench                       # or: npx tsx bench/plan-converged.ts [runs]
- *   BENCH_ANSIBLE_RUNS=5 BENCH_BIG_RUNS=5 npm run bench
+ *   BENCH_SCALING=1 bash bench/run.sh    # after bench/plan-installed.ts; or, with the checkout's
+ *   node_modules/.bin/tsx bench/plan-converged.ts [runs]    # build: npm run build first
+ *   BENCH_ANSIBLE_RUNS=5 BENCH_BIG_RUNS=5 ...
+ *
+ * Every pairctl run here finds the host warm (its ControlPersist master, or a login a few seconds
+ * before, keeps root's systemd user manager running): bench/plan-installed.ts measures the cold
+ * host, the installed binary and a one-guest host, which this file does not.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,61 +29,19 @@ import { buildGraph } from '../src/graph/build-graph.js';
 import { connect } from '../src/transport/connect.js';
 import { startLab, type Lab, type LabMachine } from '../test/machines/lab.js';
 import { playbookFor } from './ansible-playbook.js';
+import { keyPair, OWNER, writeConfig } from './converged-host.js';
+import { busyCpuMs, median, ms, timed, type Cost, type Timed } from './measure.js';
 
 const RUNS = Number(process.argv[2] ?? process.env.BENCH_RUNS ?? 15);
 const ANSIBLE_RUNS = Number(process.env.BENCH_ANSIBLE_RUNS ?? 5);
 const BIG_RUNS = Number(process.env.BENCH_BIG_RUNS ?? 5);
-const BIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const OWNER = 'bhorseman';
+// The installed package's `pairctl` when bench/run.sh provides one, else the checkout's build.
+const PAIRCTL: [string, ...string[]] = process.env.PAIRCTL_BENCH_BIN
+  ? [process.env.PAIRCTL_BENCH_BIN]
+  : ['node', fileURLToPath(new URL('../dist/cli/main.js', import.meta.url))];
+const pairctl = (args: string[]) => timed(PAIRCTL[0], [...PAIRCTL.slice(1), ...args]);
 const CORES = availableParallelism();
 const MANY = ['h2', 'h3', 'h4', 'h5', 'h6', 'h7', 'h8'];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-const ms = (x: number) => `${x.toFixed(0)} ms`;
-
-/** Clock ticks per second of /proc's CPU counters. */
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-/** CPU time, in ms, every core of this machine spent busy so far: pairctl, the lab machines, everything (/proc/stat). */
-function busyCpuMs(): number {
-  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return ((user! + nice! + system! + irq! + softirq! + (steal ?? 0)) * 1000) / CLK_TCK;
-}
-
-/** CPU time, in ms, of this process's children that have ended (each pairctl run), from /proc/self/stat. */
-function childCpuMs(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // field 3 onwards
-  return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLK_TCK; // cutime, cstime (fields 16, 17)
-}
-
-/** Wall time of a measured step, and the CPU the whole machine spent meanwhile (lab machines included). */
-interface Cost {
-  ms: number;
-  busyMs: number;
-}
-
-interface Timed extends Cost {
-  stdout: string;
-  /** the command's own CPU */
-  ownMs: number;
-}
-
-/** Runs a command to completion and returns its wall time and CPU; throws (with its output) on failure. */
-function timed(cmd: string, args: string[], env: Record<string, string> = {}, okCodes = [0]): Timed {
-  const b0 = busyCpuMs();
-  const c0 = childCpuMs();
-  const t0 = performance.now();
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 64 << 20 });
-  const took = performance.now() - t0;
-  if (!okCodes.includes(r.status ?? -1)) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
-  return { ms: took, stdout: r.stdout, busyMs: busyCpuMs() - b0, ownMs: childCpuMs() - c0 };
-}
 
 /**
  * The floor under any plan: ssh logins alone, through pairctl's own transport in this process (no
@@ -96,22 +59,6 @@ async function loginsAlone(lab: Lab, names: string[]): Promise<Cost> {
     }),
   );
   return { ms: performance.now() - t0, busyMs: busyCpuMs() - b0 };
-}
-
-function keyPair(dir: string, name: string): string {
-  const key = join(dir, name);
-  spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', key]);
-  return readFileSync(`${key}.pub`, 'utf8').trim();
-}
-
-/** pair.yaml in its own directory (each has its own .pairctl/machines.json). */
-function writeConfig(dir: string, hosts: string[], guests: Array<[string, string]>): string {
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, 'pair.yaml');
-  const lines = ['version: 1', 'hosts:', ...hosts.map((h) => `  ${h}: { platform: linux, ssh: ${h}, owner: ${OWNER} }`), 'guests:'];
-  for (const [name, key] of guests) lines.push(`  ${name}: { keys: [${JSON.stringify(key)}], mode: mirror }`);
-  writeFileSync(file, `${lines.join('\n')}\n`);
-  return file;
 }
 
 /** Connections and exec requests sshd logged since `since` (needs LogLevel DEBUG1). */
@@ -142,9 +89,9 @@ async function main(lab: Lab): Promise<void> {
   const eight = writeConfig(join(dir, 'eight'), ['host', ...MANY], five);
   const big = writeConfig(join(dir, 'big'), ['big'], many);
   const F = ['-F', lab.sshConfigFile];
-  const plan = (file: string) => timed('node', [BIN, 'plan', '-f', file, ...F]);
+  const plan = (file: string) => pairctl(['plan', '-f', file, ...F]);
   for (const file of [eight, one, big]) {
-    const t = timed('node', [BIN, 'apply', '--yes', '-f', file, ...F]);
+    const t = pairctl(['apply', '--yes', '-f', file, ...F]);
     console.log(`applied ${file} in ${ms(t.ms)}`);
   }
   for (const file of [one, eight, big]) {
@@ -172,7 +119,7 @@ async function main(lab: Lab): Promise<void> {
     const env: Record<string, string> = { ANSIBLE_CONFIG: join(ans, `${variant}.cfg`), ANSIBLE_NOCOLOR: '1', ANSIBLE_DEPRECATION_WARNINGS: 'False' };
     // Default settings, as a first run pays them: a fresh ControlPath, so no master is reused.
     if (variant === 'default') env.ANSIBLE_SSH_CONTROL_PATH_DIR = join(ans, `cp-cold-${cold++}`);
-    const r = timed('ansible-playbook', ['--check', '--diff', join(ans, 'playbook.yml')], env);
+    const r = timed('ansible-playbook', ['--check', '--diff', join(ans, 'playbook.yml')], { env });
     const recap = /host\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/.exec(r.stdout);
     if (!recap || recap.slice(1).some((n) => n !== '0')) throw new Error(`ansible does not see the host converged:\n${r.stdout}`);
     return r.ms;

@@ -1,0 +1,63 @@
+/**
+ * What every benchmark here measures a step with: wall time, the CPU the step's own processes
+ * spent, the CPU the whole machine spent meanwhile, and the load average when it started (the
+ * machine is shared, so a figure is only readable next to the load it was taken under).
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export const ms = (x: number) => `${x.toFixed(0)} ms`;
+
+/** Clock ticks per second of /proc's CPU counters. */
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU time, in ms, every core of this machine spent busy so far: pairctl, the lab machines, everything (/proc/stat). */
+export function busyCpuMs(): number {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return ((user! + nice! + system! + irq! + softirq! + (steal ?? 0)) * 1000) / CLK_TCK;
+}
+
+/** CPU time, in ms, of this process's children that have ended (each measured command), from /proc/self/stat. */
+export function childCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // field 3 onwards
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLK_TCK; // cutime, cstime (fields 16, 17)
+}
+
+/** The 1-minute load average, as /proc/loadavg has it now. */
+export function loadAvg1(): number {
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+}
+
+/** Wall time of a measured step, and the CPU the whole machine spent meanwhile (lab machines included). */
+export interface Cost {
+  ms: number;
+  busyMs: number;
+}
+
+/** A command's run: its cost, its output, its own CPU and the load it started under. */
+export interface Timed extends Cost {
+  stdout: string;
+  /** the command's own CPU (its process and every descendant it waited for) */
+  ownMs: number;
+  /** 1-minute load average just before it started */
+  load: number;
+}
+
+/** Runs a command to completion and returns its wall time and CPU; throws (with its output) on failure. */
+export function timed(cmd: string, args: string[], opts: { env?: Record<string, string>; cwd?: string; okCodes?: number[] } = {}): Timed {
+  const load = loadAvg1();
+  const b0 = busyCpuMs();
+  const c0 = childCpuMs();
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: opts.cwd, env: { ...process.env, NO_COLOR: '1', ...opts.env }, maxBuffer: 64 << 20 });
+  const took = performance.now() - t0;
+  if (!(opts.okCodes ?? [0]).includes(r.status ?? -1)) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}:\n${r.stdout}\n${r.stderr}`);
+  return { ms: took, stdout: r.stdout, busyMs: busyCpuMs() - b0, ownMs: childCpuMs() - c0, load };
+}
