@@ -62,7 +62,7 @@ export function renderPlanText(plan: Plan, style: Style, unread: UnreadMachine[]
       continue;
     }
     out.push(header(m));
-    if (versions) out.push(`  runs ${versions}`);
+    if (versions) out.push(`  found: ${versions}`);
     for (const c of m.changes) {
       out.push(paint(style, COLOR[c.action], `  ${SYMBOL[c.action]} ${c.kind} ${JSON.stringify(c.name)}${causeNote(c)}`));
       for (const a of c.attributes) {

@@ -73,7 +73,7 @@ describe.skipIf(unavailable)(`pairctl refused before the handshake by OpenSSH's 
     expect(before.stderr).toBe('');
     expect(before.code).toBe(0);
     const versions = (await box.run('tmux -V; ssh -V 2>&1')).stdout;
-    const openssh = /runs tmux \S+, OpenSSH (\S+)/.exec(before.stdout)?.[1];
+    const openssh = /found: tmux \S+, OpenSSH (\S+)/.exec(before.stdout)?.[1];
     expect(openssh, before.stdout).toBeDefined();
     expect(versions).toContain(`OpenSSH_${openssh}`);
 

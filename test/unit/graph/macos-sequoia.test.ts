@@ -80,7 +80,7 @@ describe('macOS 15 Sequoia with Homebrew tmux 3.7c (recorded)', () => {
     expect(work.plan.errors).toEqual([]);
     expect(work.plan.versions).toEqual({ tmux: '3.7c', openssh: '9.9p2' });
     const plan = { formatVersion: 1 as const, configFile: 'pair.yaml', configDigest: 'd', machines: [work.plan], summary: summarize([work.plan]) };
-    expect(renderPlanText(plan, { color: false })).toContain('host mini (root@192.0.2.10):\n  runs tmux 3.7c, OpenSSH 9.9p2\n');
+    expect(renderPlanText(plan, { color: false })).toContain('host mini (root@192.0.2.10):\n  found: tmux 3.7c, OpenSSH 9.9p2\n');
     expect(planJson(plan, { command: 'plan', pairctlVersion: 't', unreachable: [] }).machines[0]!.versions).toEqual({ tmux: '3.7c', openssh: '9.9p2' });
     // Homebrew's tmux is there already: nothing to install, and no "older than 3.7" warning.
     expect(work.steps.map((s) => s.address)).not.toContain('brew_package["tmux"]');

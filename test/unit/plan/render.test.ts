@@ -39,7 +39,7 @@ describe('text plan', () => {
     expect(text).not.toContain('host old');
     expect(text.endsWith('Plan: 2 to add, 1 to change, 1 to destroy.\n')).toBe(true);
     expect(text).not.toContain('\x1b[');
-    expect(text).toContain('host box (root@box.lan):\n  runs tmux 3.3a, OpenSSH 9.2p1\n  ~ file "/etc/a"');
+    expect(text).toContain('host box (root@box.lan):\n  found: tmux 3.3a, OpenSSH 9.2p1\n  ~ file "/etc/a"');
     const removed = renderPlanText(plan([{ ...box, teardown: 'removed', versions: undefined }]), { color: true });
     expect(removed).toContain('host box (root@box.lan): no longer in pair.yaml; everything pairctl made there is removed:');
     expect(removed).toContain('\x1b[33m  ~ file "/etc/a" (changed outside pairctl)\x1b[0m');
