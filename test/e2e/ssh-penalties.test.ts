@@ -95,16 +95,22 @@ describe.skipIf(unavailable)(`pairctl refused before the handshake by OpenSSH's 
 
     const after = await cli('plan', '-f', file);
     const honest = await sshFrom(other, lab.adminKeyFile);
-    console.log(`[penalties] ${release}, OpenSSH ${openssh}, pairctl from ${source}:\n${after.stderr}`);
+    console.log(`[penalties] ${release}, OpenSSH ${openssh}, pairctl from ${source}:\n${after.stdout}\n${after.stderr}`);
     expect(after.code).toBe(1);
-    expect(after.stderr).toContain('Error: box: machine "box": ');
-    expect(after.stderr).toContain('closed the connection before the ssh handshake');
-    expect(after.stderr).toContain('most likely OpenSSH 9.8 or newer refusing this address');
-    expect(after.stderr).toContain('after failed logins from it (PerSourcePenalties');
-    expect(after.stderr).toContain('up to 10 minutes');
-    expect(after.stderr).toMatch(/PerSourcePenaltyExemptList (10\.213\.5\.\d+|<the address pairctl connects from>)/);
-    if (/PerSourcePenaltyExemptList 10\./.test(after.stderr)) expect(after.stderr).toContain(`PerSourcePenaltyExemptList ${source}`);
-    expect(after.stderr).not.toContain('Connection lost before handshake');
+    // The plan lists the machine it could not read, with why, above its summary (never "No
+    // changes"), and says so on stderr too.
+    const why = after.stdout;
+    expect(why).toContain('Could not read 1 machine:');
+    expect(why).toContain('  box: machine "box": ');
+    expect(why).toContain('closed the connection before the ssh handshake');
+    expect(why).toContain('most likely OpenSSH 9.8 or newer refusing this address');
+    expect(why).toContain('after failed logins from it (PerSourcePenalties');
+    expect(why).toContain('up to 10 minutes');
+    expect(why).toMatch(/PerSourcePenaltyExemptList (10\.213\.5\.\d+|<the address pairctl connects from>)/);
+    if (/PerSourcePenaltyExemptList 10\./.test(why)) expect(why).toContain(`PerSourcePenaltyExemptList ${source}`);
+    expect(why).not.toContain('No changes');
+    expect(after.stderr).toContain('Error: box could not be read');
+    expect(why + after.stderr).not.toContain('Connection lost before handshake');
     // Same moment, another address: sshd is up and lets an honest login in.
     expect(honest.code, honest.stderr).toBe(0);
     // And sshd itself says why it dropped pairctl.
