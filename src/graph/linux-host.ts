@@ -27,6 +27,7 @@ import {
   sessionSocket,
 } from './paths.js';
 import { MODE_LOCK, modeLockProgram } from '../session/mode-lock.js';
+import { kickedDir } from '../session/kick-script.js';
 
 /** The newest tmux pairctl's mirror guarantees were checked against (end to end on 3.7c, from the sources for 3.8). */
 export const TMUX_PROVEN_UP_TO = '3.8';
@@ -104,7 +105,7 @@ export function hostResources(config: PairConfig, host: Host, platform: Platform
     JOIN_PROGRAM,
     rootFile(
       JOIN_PROGRAM,
-      render('join.sh', { socket, session: session.name, guests: guests.map((g) => ({ account: guestAccount(g.name), mode: g.mode })) }),
+      render('join.sh', { socket, session: session.name, kicked: kickedDir(host.platform), guests: guests.map((g) => ({ account: guestAccount(g.name), mode: g.mode })) }),
       '0755',
     ),
     [libexec.address, tmux.address],

@@ -14,6 +14,7 @@ import type { Host, PairConfig } from '../config/model.js';
 import { GUEST_GROUP, JOIN_PROGRAM, TMUX_CONF, guestAccount, runDir, sessionDir, sessionSocket } from '../graph/paths.js';
 import { grantScript, sessionDirScript, socketPermissionScript } from '../resources/session-access.js';
 import { sh } from '../transport/shell-quote.js';
+import { clearKicksScript } from './kick-script.js';
 import { ownerOutput, ownerShell } from './owner-shell.js';
 
 /** Shell that sets $home to the owner's home directory (no getent on macOS). */
@@ -59,6 +60,7 @@ if [ ! -x ${JOIN_PROGRAM} ] || [ ! -f ${TMUX_CONF} ]; then
 fi
 install -d -m 0755 -o 0 -g 0 ${runDir(host.platform)}
 ` +
+    clearKicksScript(host.platform) +
     sessionDirScript(sessionDir(name, host.platform), owner, GUEST_GROUP) +
     '\n' +
     ownerHome(host) +
