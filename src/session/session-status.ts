@@ -17,7 +17,10 @@ export const STATUS_FORMAT_VERSION = 1;
 /** A guest access that ends within this many seconds is reported as expiring soon. */
 export const EXPIRES_SOON_SECONDS = 24 * 3600;
 
-/** Field separator of the client lines: a tab, which no account name, tty or number holds. */
+/**
+ * Field separator of the owner's lines: `|`, which no account, tty, session name or number holds.
+ * Not a tab: a tmux client without a UTF-8 locale prints control characters as `_` (utf8_sanitize).
+ */
 const FIELDS = [
   'client_user',
   'client_readonly',
@@ -32,10 +35,10 @@ const FIELDS = [
 /** The owner's side: one `s` line for the session, one `c` line per attached client. */
 function ownerStatusScript(config: PairConfig, host: Host): string {
   const socket = sessionSocket(config.session.name, host.platform);
-  const fmt = 'c\t' + FIELDS.map((f) => `#{${f}}`).join('\t');
+  const fmt = 'c|' + FIELDS.map((f) => `#{${f}}`).join('|');
   return sh`s=${socket}
 [ -S "$s" ] || exit 0
-tmux -S "$s" list-sessions -F ${'s\t#{session_name}\t#{session_created}'} 2>/dev/null
+tmux -S "$s" list-sessions -F ${'s|#{session_name}|#{session_created}'} 2>/dev/null
 tmux -S "$s" list-clients -F ${fmt} 2>/dev/null
 `;
 }
@@ -48,7 +51,7 @@ export function statusScript(config: PairConfig, host: Host): string {
     sh`echo now=$(date +%s)
 if id ${owner} >/dev/null 2>&1; then
 ` +
-    ownerOutput(ownerShell(host.platform, owner, ownerStatusScript(config, host)), '^(s|c)\t') +
+    ownerOutput(ownerShell(host.platform, owner, ownerStatusScript(config, host)), '^(s|c)[|]') +
     sh`
 fi
 # Where each pty's login came from: sshd records it (utmp); the tty links a client to it.
@@ -90,7 +93,7 @@ const int = (s: string | undefined): number => (s !== undefined && /^\d+$/.test(
 export function parseStatus(stdout: string): HostObserved {
   const o: HostObserved = { now: 0, sessions: [], clients: [], logins: new Map(), kicked: new Map() };
   for (const line of stdout.split('\n')) {
-    const f = line.split('\t');
+    const f = line.split(line.startsWith('s|') || line.startsWith('c|') ? '|' : '\t');
     if (line.startsWith('now=')) o.now = int(line.slice(4));
     else if (f[0] === 's' && f.length === 3) o.sessions.push({ name: f[1]!, created: int(f[2]) });
     else if (f[0] === 'c' && f.length === FIELDS.length + 1)
