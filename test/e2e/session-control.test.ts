@@ -1,0 +1,218 @@
+/**
+ * Session control on a real host (issue 13, parts 1-3): `pairctl status` shows who is in with the
+ * mode the tmux server enforces and where they come from; `pairctl kick --for` ends one guest's
+ * connection and keeps them out while the others stay; `pairctl mode` demotes and promotes a
+ * connected guest live. Guests join in real terminals with the real ssh client.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
+import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
+import { pairctl } from './pairctl-cli.js';
+
+const unavailable = labUnavailableReason();
+const SOCKET = '/run/pairctl/pair/tmux.sock';
+const OWNER = 'bhorseman';
+const GUESTS = { ann: 'pair', todd: 'mirror', bob: 'pair' } as const;
+
+/** Polls `check` until it holds or the deadline passes (the machine is shared: no fixed sleeps). */
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+interface StatusDoc {
+  format_version: number;
+  hosts: Array<{
+    id: string;
+    reachable: boolean;
+    session: { name: string; running: boolean; since: string | null };
+    guests: Array<{
+      name: string;
+      connected: boolean;
+      configured_mode: string;
+      kicked_until: string | null;
+      clients: Array<{ mode: string; since: string; idle_seconds: number; size: { cols: number; rows: number }; from: string | null; via: string | null }>;
+    }>;
+  }>;
+}
+
+describe.skipIf(unavailable)('session control on a real host', () => {
+  let lab: Lab;
+  let host: LabMachine;
+  let dir: string;
+  let file: string;
+  let guestConfig: string;
+  const keys: Record<string, string> = {};
+  const terminals: GuestTerminal[] = [];
+  const live: Record<string, GuestTerminal> = {};
+
+  const cli = (...args: string[]) => pairctl([...args, '-f', file, '-F', lab.sshConfigFile]);
+  const asOwner = (tmuxArgs: string) => host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} ${tmuxArgs}`);
+  const hostPane = async () => (await asOwner("capture-pane -p -J -S -200 -t '=pair:'")).stdout;
+  const status = async (): Promise<StatusDoc> => {
+    const r = await cli('status', '--json');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    return JSON.parse(r.stdout) as StatusDoc;
+  };
+  const guestOf = (doc: StatusDoc, name: string) => doc.hosts[0]!.guests.find((g) => g.name === name)!;
+
+  async function joinAs(guest: string): Promise<GuestTerminal> {
+    const t = await openTerminal(['ssh', '-F', guestConfig, '-i', keys[`${guest}_key`]!, '-tt', '-l', `pair-${guest}`, 'pairhost'], { cols: 100, rows: 30 });
+    terminals.push(t);
+    return t;
+  }
+  /** Joins and waits until the server lists the guest's client. */
+  async function joined(guest: string): Promise<GuestTerminal> {
+    const t = await joinAs(guest);
+    await t.waitFor('[pair]');
+    await waitUntil(`${guest}'s client`, async () => (await asOwner("list-clients -F '#{client_user}'")).stdout.split('\n').includes(`pair-${guest}`));
+    live[guest] = t;
+    return t;
+  }
+  /** The owner types a marker (a positive control: the owner's keys always reach the pane). */
+  async function ownerTypes(marker: string): Promise<void> {
+    await asOwner(`send-keys -t '=pair:' 'echo ${marker}' Enter`);
+    await waitUntil(`${marker} in the pane`, async () => (await hostPane()).includes(`\n${marker}`));
+  }
+
+  beforeAll(async () => {
+    lab = await startLab({ machines: ['host'] });
+    host = lab.machine('host');
+    dir = join(lab.dir, 'session-control');
+    mkdirSync(dir, { recursive: true });
+    for (const n of Object.keys(GUESTS)) {
+      const key = join(dir, `${n}_ed25519`);
+      spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${n}@guest`, '-f', key]);
+      keys[`${n}_key`] = key;
+      keys[n] = spawnSync('cat', [`${key}.pub`], { encoding: 'utf8' }).stdout.trim();
+    }
+    guestConfig = join(dir, 'guest_ssh_config');
+    writeFileSync(
+      guestConfig,
+      `Host pairhost\n  HostName ${host.ip}\n  BindAddress ${lab.sourceIp('guest')}\n  UserKnownHostsFile ${lab.knownHostsFile}\n  StrictHostKeyChecking yes\n  IdentitiesOnly yes\n  ConnectTimeout 10\n`,
+    );
+    const lines = ['version: 1', 'hosts:', '  box:', '    platform: linux', '    ssh: host', `    owner: ${OWNER}`, '    tunnel: { provider: lan }', 'guests:'];
+    for (const [n, mode] of Object.entries(GUESTS)) lines.push(`  ${n}:`, `    keys: [${JSON.stringify(keys[n])}]`, `    mode: ${mode}`);
+    lines.push('session:', '  name: pair', '  modes: [mirror, pair, rogue]', '  default_mode: mirror', '');
+    file = join(dir, 'pair.yaml');
+    writeFileSync(file, lines.join('\n'));
+    expect((await host.run(`useradd -m -s /bin/bash ${OWNER} && echo ok`)).stdout).toContain('ok');
+    const a = await cli('apply', '--yes');
+    expect(a.stderr).not.toMatch(/error/i);
+    expect(a.code).toBe(0);
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const t of terminals) await t.close();
+    await lab?.stop();
+  });
+
+  it('status says when no session runs, then who is in once guests join, with the enforced mode and source', async () => {
+    let doc = await status();
+    expect(doc.format_version).toBe(1);
+    expect(doc.hosts[0]!.session.running).toBe(false);
+    expect(doc.hosts[0]!.guests.map((g) => [g.name, g.connected])).toEqual([['ann', false], ['todd', false], ['bob', false]]);
+
+    const up = await cli('up');
+    expect(up.code).toBe(0);
+    await waitUntil('the owner prompt', async () => (await hostPane()).includes('$'));
+    await joined('ann');
+    await joined('todd');
+
+    doc = await status();
+    const h = doc.hosts[0]!;
+    expect(h.session.running).toBe(true);
+    expect(Date.now() - Date.parse(h.session.since!)).toBeLessThan(30 * 60_000);
+    const ann = guestOf(doc, 'ann');
+    const todd = guestOf(doc, 'todd');
+    expect(ann.connected).toBe(true);
+    expect(ann.clients).toHaveLength(1);
+    expect(ann.clients[0]).toMatchObject({ mode: 'pair', size: { cols: 100, rows: 30 }, from: lab.sourceIp('guest'), via: null });
+    expect(todd.clients[0]).toMatchObject({ mode: 'mirror', size: { cols: 100, rows: 30 }, from: lab.sourceIp('guest') });
+    expect(ann.clients[0]!.idle_seconds).toBeGreaterThanOrEqual(0);
+    expect(guestOf(doc, 'bob').connected).toBe(false);
+
+    const text = await cli('status');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^box: session pair running since /);
+    expect(text.stdout).toMatch(new RegExp(`  ann: pair, since .*, 100x30, from ${lab.sourceIp('guest').replace(/\./g, '\\.')}`));
+    expect(text.stdout).toContain('  bob: not connected');
+  });
+
+  it('mode demotes a connected pair guest live: their next keystroke is dropped, the owner still types', async () => {
+    const ann = live.ann!;
+    await ann.type('echo ANN-BEFORE-$((6*7))\n');
+    await waitUntil('ann typing as pair', async () => (await hostPane()).includes('ANN-BEFORE-42'));
+
+    const m = await cli('mode', 'ann', 'mirror');
+    expect(m.stderr).toBe('');
+    expect(m.code).toBe(0);
+    expect(m.stdout).toContain('box: ann is now mirror (pair.yaml says pair');
+    // The very next keystrokes after the command returned.
+    await ann.type('echo ANN-DEMOTED-$((6*7))\n');
+    await ownerTypes('OWNER-AFTER-DEMOTE');
+    await ann.waitFor('OWNER-AFTER-DEMOTE');
+    expect(await hostPane()).not.toContain('ANN-DEMOTED');
+    expect(guestOf(await status(), 'ann').clients[0]!.mode).toBe('mirror');
+    expect((await asOwner("list-clients -F '#{client_user} #{client_readonly}'")).stdout).toContain('pair-ann 1');
+
+    // plan shows the live change as a difference from pair.yaml
+    const p = await cli('plan', '--detailed-exitcode');
+    expect(p.code).toBe(2);
+    expect(p.stdout).toMatch(/session_access/);
+    expect(p.stdout).toMatch(/pair-ann/);
+
+    const back = await cli('mode', 'ann', 'pair');
+    expect(back.code).toBe(0);
+    await ann.type('echo ANN-PROMOTED-$((6*7))\n');
+    await waitUntil('ann typing again', async () => (await hostPane()).includes('ANN-PROMOTED-42'));
+    // Typed on the same ssh stream before ANN-PROMOTED: had it reached the pane, it would be there now.
+    expect(await hostPane()).not.toContain('ANN-DEMOTED');
+    expect((await cli('plan', '--detailed-exitcode')).code).toBe(0);
+  });
+
+  it('kick --for ends one guest now and keeps them out; the others stay and still join', async () => {
+    const todd = live.todd!;
+    const k = await cli('kick', 'todd', '--for', '10m');
+    expect(k.stderr).toBe('');
+    expect(k.code).toBe(0);
+    expect(k.stdout).toMatch(/box: todd detached \(1 client\); connection closed; may not rejoin until /);
+    await todd.waitExit(30_000);
+    expect((await host.run('pgrep -u pair-todd || echo none')).stdout.trim()).toBe('none');
+    expect((await asOwner("list-clients -F '#{client_user}'")).stdout).not.toContain('pair-todd');
+
+    // Positive control: ann, in the same session, still types into the pane.
+    await live.ann!.type('echo ANN-STILL-HERE-$((6*7))\n');
+    await waitUntil('ann after the kick', async () => (await hostPane()).includes('ANN-STILL-HERE-42'));
+
+    const again = await joinAs('todd');
+    await again.waitFor('has removed pair-todd from the session until');
+    expect(await again.waitExit(30_000)).toBe(1);
+    // ...while a guest who was not kicked joins the same way.
+    await joined('bob');
+    const doc = await status();
+    expect(guestOf(doc, 'todd').connected).toBe(false);
+    expect(Date.parse(guestOf(doc, 'todd').kicked_until!)).toBeGreaterThan(Date.now() + 8 * 60_000);
+    expect(guestOf(doc, 'bob').connected).toBe(true);
+    expect(guestOf(doc, 'ann').connected).toBe(true);
+  });
+
+  it('the next up lets the kicked guest in again; kick without --for lets them straight back', async () => {
+    expect((await cli('up')).code).toBe(0);
+    await joined('todd');
+    const k = await cli('kick', 'bob');
+    expect(k.code).toBe(0);
+    expect(k.stdout).not.toContain('may not rejoin');
+    await live.bob!.waitExit(30_000);
+    await joined('bob');
+    expect(guestOf(await status(), 'bob').connected).toBe(true);
+  });
+});
