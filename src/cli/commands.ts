@@ -179,8 +179,11 @@ export const COMMANDS: CommandSpec[] = [
     name: 'up',
     summary: 'start the shared tmux session and let each guest in with its mode',
     args: [],
-    flags: [...COMMON],
-    examples: [['pairctl up', 'guests can join once it says so']],
+    flags: [...COMMON, { name: 'for', value: 'DURATION', help: 'end the session by itself after this long (90m, 2h); warns 5 minutes before' }],
+    examples: [
+      ['pairctl up', 'guests can join once it says so'],
+      ['pairctl up --for 90m', 'and it ends by itself in 90 minutes'],
+    ],
     load: async () => (await import('./up.js')).up,
   },
   {

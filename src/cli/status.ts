@@ -33,7 +33,7 @@ export const status: Command = async (args, io) => {
         id: host.id,
         reachable: false,
         error: err instanceof Error ? err.message : String(err),
-        session: { name: config.session.name, running: false, since: null },
+        session: { name: config.session.name, running: false, since: null, ends: null },
         guests: [],
         other_clients: 0,
       };

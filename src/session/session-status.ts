@@ -38,7 +38,7 @@ function ownerStatusScript(config: PairConfig, host: Host): string {
   const fmt = 'c|' + FIELDS.map((f) => `#{${f}}`).join('|');
   return sh`s=${socket}
 [ -S "$s" ] || exit 0
-tmux -S "$s" list-sessions -F ${'s|#{session_name}|#{session_created}'} 2>/dev/null
+tmux -S "$s" list-sessions -F ${'s|#{session_name}|#{session_created}|#{@pairctl_ends}'} 2>/dev/null
 tmux -S "$s" list-clients -F ${fmt} 2>/dev/null
 `;
 }
@@ -79,7 +79,7 @@ export interface ClientObserved {
 /** A host's raw status, parsed from the script's output. */
 export interface HostObserved {
   now: number;
-  sessions: Array<{ name: string; created: number }>;
+  sessions: Array<{ name: string; created: number; ends: number }>;
   clients: ClientObserved[];
   /** tty (without /dev/) → login source */
   logins: Map<string, string>;
@@ -95,7 +95,7 @@ export function parseStatus(stdout: string): HostObserved {
   for (const line of stdout.split('\n')) {
     const f = line.split(line.startsWith('s|') || line.startsWith('c|') ? '|' : '\t');
     if (line.startsWith('now=')) o.now = int(line.slice(4));
-    else if (f[0] === 's' && f.length === 3) o.sessions.push({ name: f[1]!, created: int(f[2]) });
+    else if (f[0] === 's' && f.length === 4) o.sessions.push({ name: f[1]!, created: int(f[2]), ends: int(f[3]) });
     else if (f[0] === 'c' && f.length === FIELDS.length + 1)
       o.clients.push({
         account: f[1]!,
@@ -138,7 +138,8 @@ export interface HostStatus {
   id: string;
   reachable: boolean;
   error?: string;
-  session: { name: string; running: boolean; since: string | null };
+  /** `ends`: when `pairctl up --for` ends the session by itself, else null */
+  session: { name: string; running: boolean; since: string | null; ends: string | null };
   guests: GuestStatus[];
   /** clients of the server that are no configured guest (the owner's own, for one) */
   other_clients: number;
@@ -188,7 +189,7 @@ export function hostStatus(config: PairConfig, host: Host, o: HostObserved): Hos
   return {
     id: host.id,
     reachable: true,
-    session: { name, running: session !== undefined, since: session ? iso(session.created) : null },
+    session: { name, running: session !== undefined, since: session ? iso(session.created) : null, ends: session && session.ends > 0 ? iso(session.ends) : null },
     guests,
     other_clients: o.clients.filter((c) => !byAccount.has(c.account)).length,
   };
@@ -205,7 +206,7 @@ export function shortDuration(s: number): string {
 export function renderHostStatus(h: HostStatus): string {
   if (!h.reachable) return `${h.id}: unreachable: ${h.error ?? 'unknown error'}\n`;
   const lines = [
-    `${h.id}: session ${h.session.name} ${h.session.running ? `running since ${h.session.since}` : 'not running'}`,
+    `${h.id}: session ${h.session.name} ${h.session.running ? `running since ${h.session.since}${h.session.ends ? `, ends ${h.session.ends}` : ''}` : 'not running'}`,
   ];
   for (const g of h.guests) {
     const notes = [

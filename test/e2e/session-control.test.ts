@@ -215,4 +215,44 @@ describe.skipIf(unavailable)('session control on a real host', () => {
     await joined('bob');
     expect(guestOf(await status(), 'bob').connected).toBe(true);
   });
+
+  it('status costs one connection: wall time of the built binary, 10 runs, guests connected', async () => {
+    const ms: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const t0 = performance.now();
+      const r = await cli('status', '--json');
+      ms.push(performance.now() - t0);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).hosts[0].guests.filter((g: { connected: boolean }) => g.connected)).toHaveLength(3);
+    }
+    ms.sort((a, b) => a - b);
+    console.log(`[bench] pairctl status --json, 1 host, 3 guests connected: median ${ms[4]!.toFixed(0)}-${ms[5]!.toFixed(0)} ms, min ${ms[0]!.toFixed(0)}, max ${ms[9]!.toFixed(0)} (${ms.map((x) => x.toFixed(0)).join(' ')})`);
+    // one ssh connection per run, seen from the host: sshd logs one accepted login for root each time
+    const logins = await host.run("journalctl -u ssh --since '-10min' -o cat | grep -c 'Accepted publickey for root' || :");
+    expect(Number(logins.stdout.trim())).toBeGreaterThanOrEqual(10);
+  });
+
+  it('up --for ends the session by itself: status shows the end, every client is warned, then all are detached', async () => {
+    expect((await cli('down')).code).toBe(0);
+    for (const t of Object.values(live)) await t.waitExit(30_000);
+    const up = await cli('up', '--for', '60s');
+    expect(up.stderr).toBe('');
+    expect(up.code).toBe(0);
+    expect(up.stdout).toMatch(/session started; .*; it ends by itself at /);
+    const ann = await joined('ann');
+    const doc = await status();
+    const ends = Date.parse(doc.hosts[0]!.session.ends!);
+    expect(ends).toBeGreaterThan(Date.now());
+    expect(ends).toBeLessThanOrEqual(Date.now() + 60_000);
+    // Positive control while it runs: ann types into the pane.
+    await ann.type('echo ANN-IN-THE-BOX-$((6*7))\n');
+    await waitUntil('ann typing in the time box', async () => (await hostPane()).includes('ANN-IN-THE-BOX-42'));
+    await ann.waitFor('this session ends in 30 seconds', 60_000);
+    await ann.waitExit(90_000);
+    expect(await ann.screen()).toMatch(/\[(server exited|lost server)\]/);
+    await waitUntil('the server gone', async () => (await host.run(`test -S ${SOCKET} && runuser -u ${OWNER} -- tmux -S ${SOCKET} list-sessions`)).code !== 0, 30_000);
+    expect((await status()).hosts[0]!.session.running).toBe(false);
+    // and the next up starts a fresh session
+    expect((await cli('up')).stdout).toContain('session started');
+  }, 180_000);
 });

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSessionDuration } from '../../../src/cli/kick.js';
 import { clearKicksScript, kickScript } from '../../../src/session/kick-script.js';
 import { modeScript } from '../../../src/session/mode-script.js';
+import { timeBoxScript, timerJob, warnAfter } from '../../../src/session/time-box.js';
 import { hostStatus, parseStatus, renderHostStatus, shortDuration, statusScript } from '../../../src/session/session-status.js';
 import { guest, sampleConfig } from '../fixtures.js';
 
@@ -13,8 +14,8 @@ const host = config.hosts[0]!;
 
 const observed = [
   `now=${NOW}`,
-  `s|pair|${NOW - 600}`,
-  `s|pair-pair-rita|${NOW - 60}`,
+  `s|pair|${NOW - 600}|${NOW + 5400}`,
+  `s|pair-pair-rita|${NOW - 60}|`,
   `c|pair-todd|1|${NOW - 300}|${NOW - 30}|80|24|/dev/pts/3|pair`,
   `c|pair-ann|1|${NOW - 200}|${NOW - 5}|120|40|/dev/pts/4|pair`,
   `c|pair-rita|0|${NOW - 60}|${NOW}|100|30|/dev/pts/5|pair-pair-rita`,
@@ -41,7 +42,7 @@ describe('status', () => {
   });
 
   it('session since, expiry soon, clients of no guest', () => {
-    expect(s.session).toEqual({ name: 'pair', running: true, since: new Date((NOW - 600) * 1000).toISOString() });
+    expect(s.session).toEqual({ name: 'pair', running: true, since: new Date((NOW - 600) * 1000).toISOString(), ends: new Date((NOW + 5400) * 1000).toISOString() });
     expect(s.guests.find((g) => g.name === 'rita')!.expires_soon).toBe(true);
     expect(s.guests.find((g) => g.name === 'todd')!.expires_soon).toBe(false);
     expect(s.other_clients).toBe(1);
@@ -74,6 +75,8 @@ describe('kick and mode scripts', () => {
     ['kick --for', kickScript(config, host, todd, NOW)],
     ['mode', modeScript(config, host, todd, 'pair')],
     ['clear', clearKicksScript('linux')],
+    ['time box', timeBoxScript(config, host, NOW + 5400, 5400)],
+    ['timer job', timerJob('/run/pairctl/pair/tmux.sock', NOW + 5400, 5400)],
   ])('%s script is valid sh', (_n, script) => {
     const r = spawnSync('sh', ['-n'], { input: script, encoding: 'utf8' });
     expect(r.stderr).toBe('');
@@ -97,4 +100,16 @@ describe('kick and mode scripts', () => {
 
   it.each([['90s', 90], ['30m', 1800], ['2h', 7200], ['1d', 86400], ['45', 45]])('--for %s = %i s', (v, n) => expect(parseSessionDuration('--for', v)).toBe(n));
   it.each(['0', '-5m', '1w', 'soon', ''])('--for %j is refused', (v) => expect(() => parseSessionDuration('--for', v)).toThrow(/--for takes a duration/));
+});
+
+describe('time box', () => {
+  it.each([[5400, 5100], [600, 300], [60, 30], [1, 0]])('a box of %i s warns after %i s', (n, w) => expect(warnAfter(n)).toBe(w));
+  it('the job holds no # (run-shell expands formats) and ends the server only while the end time is its own', () => {
+    const job = timerJob('/run/pairctl/pair/tmux.sock', NOW + 5400, 5400);
+    expect(job).not.toContain('#');
+    expect(job).toContain(`= ${NOW + 5400} ]`);
+    expect(job).toMatch(/sleep 5100\n/);
+    expect(job).toContain('this session ends in 5 minutes');
+    expect(job).toMatch(/mine && tmux -S "\$S" kill-server\n$/);
+  });
 });
