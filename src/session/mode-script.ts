@@ -9,6 +9,7 @@ import type { Guest, Host, PairConfig } from '../config/model.js';
 import { guestAccount, sessionSocket } from '../graph/paths.js';
 import { sh } from '../transport/shell-quote.js';
 import { ownerOutput, ownerShell } from './owner-shell.js';
+import { PRESENCE } from './presence.js';
 
 /** The modes `pairctl mode` can switch a guest to: what tmux's ACL can enforce on a client. */
 export const LIVE_MODES = ['mirror', 'pair'] as const;
@@ -21,6 +22,8 @@ function ownerModeScript(config: PairConfig, host: Host, guest: Guest, mode: Liv
 [ -S "$s" ] && tmux -S "$s" list-sessions >/dev/null 2>&1 || { echo mode=no-session; exit 0; }
 if tmux -S "$s" server-access -l 2>/dev/null | grep -q ${'^' + account + ' '}; then
   tmux -S "$s" server-access ${flag} ${account} 2>/dev/null && echo mode=set || echo mode=failed
+  # the owner's status line shows the change (presence.ts)
+  if [ -x ${PRESENCE} ]; then ${PRESENCE} "$s" >/dev/null 2>&1 || :; fi
 else
   echo mode=not-granted
 fi

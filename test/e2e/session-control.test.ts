@@ -32,7 +32,7 @@ interface StatusDoc {
   hosts: Array<{
     id: string;
     reachable: boolean;
-    session: { name: string; running: boolean; since: string | null };
+    session: { name: string; running: boolean; since: string | null; ends: string | null };
     guests: Array<{
       name: string;
       connected: boolean;
@@ -255,4 +255,29 @@ describe.skipIf(unavailable)('session control on a real host', () => {
     // and the next up starts a fresh session
     expect((await cli('up')).stdout).toContain('session started');
   }, 180_000);
+
+  it("the owner's status line says who joins and leaves, with the mode, and names who is watching", async () => {
+    // The owner's own terminal on the session, as the owner (root's ssh, then runuser).
+    const owner = await openTerminal(
+      ['ssh', '-F', lab.sshConfigFile, '-tt', 'host', `runuser -u ${OWNER} -- tmux -S ${SOCKET} attach-session -t =pair`],
+      { cols: 160, rows: 30 },
+    );
+    terminals.push(owner);
+    await waitUntil("the owner's client", async () => (await asOwner("list-clients -F '#{client_user}'")).stdout.split('\n').includes(OWNER));
+    await joined('todd');
+    await owner.waitFor('pairctl: todd joined (mirror)');
+    await owner.waitFor('watching: todd(mirror)');
+    await joined('ann');
+    await owner.waitFor('pairctl: ann joined (pair)');
+    await owner.waitFor('watching: ann(pair) todd(mirror)');
+    // a live mode change shows too
+    expect((await cli('mode', 'ann', 'mirror')).code).toBe(0);
+    await owner.waitFor('pairctl: ann is now mirror');
+    await owner.waitFor('watching: ann(mirror) todd(mirror)');
+    expect((await cli('kick', 'todd')).code).toBe(0);
+    await owner.waitFor('pairctl: todd left');
+    await owner.waitFor(/watching: ann\(mirror\) +\d/);
+    // Guests' own status lines show the same names, but no guest is told of a join.
+    expect(await live.ann!.screen()).not.toContain('joined');
+  }, 120_000);
 });
