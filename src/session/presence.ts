@@ -38,7 +38,7 @@ cur=$(tmux -S "$socket" list-clients -F '#{client_user} #{client_readonly} #{cli
   }' | sort -u)
 prev=$(tmux -S "$socket" show-options -gv @pairctl_seen 2>/dev/null | tr -cd 'a-z0-9:, -' | tr ',' ' ')
 msg=$( { for p in $prev; do echo "P $p"; done; for c in $cur; do echo "C $c"; done; } |
-  awk 'BEGIN { sep = "; " } { split($2, f, ":"); if ($1 == "P") p[f[1]] = f[2]; else c[f[1]] = (f[1] in c && c[f[1]] != f[2]) ? c[f[1]] "+" f[2] : f[2] }
+  awk 'BEGIN { sep = "; " } { split($2, f, ":"); if ($1 == "P") p[f[1]] = f[2]; else if (!(f[1] in c)) c[f[1]] = f[2]; else if (c[f[1]] != f[2]) c[f[1]] = c[f[1]] "+" f[2] }
     END {
       for (n in c) if (!(n in p)) out = out sep n " joined (" c[n] ")"; else if (p[n] != c[n]) out = out sep n " is now " c[n]
       for (n in p) if (!(n in c)) out = out sep n " left"

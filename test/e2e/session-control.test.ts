@@ -257,6 +257,7 @@ describe.skipIf(unavailable)('session control on a real host', () => {
   }, 180_000);
 
   it("the owner's status line says who joins and leaves, with the mode, and names who is watching", async () => {
+    expect((await cli('up')).code).toBe(0);
     // The owner's own terminal on the session, as the owner (root's ssh, then runuser).
     const owner = await openTerminal(
       ['ssh', '-F', lab.sshConfigFile, '-tt', 'host', `runuser -u ${OWNER} -- tmux -S ${SOCKET} attach-session -t =pair`],

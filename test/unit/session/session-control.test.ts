@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSessionDuration } from '../../../src/cli/kick.js';
 import { clearKicksScript, kickScript } from '../../../src/session/kick-script.js';
 import { modeScript } from '../../../src/session/mode-script.js';
+import { presenceProgram } from '../../../src/session/presence.js';
 import { timeBoxScript, timerJob, warnAfter } from '../../../src/session/time-box.js';
 import { hostStatus, parseStatus, renderHostStatus, shortDuration, statusScript } from '../../../src/session/session-status.js';
 import { guest, sampleConfig } from '../fixtures.js';
@@ -75,6 +76,7 @@ describe('kick and mode scripts', () => {
     ['kick --for', kickScript(config, host, todd, NOW)],
     ['mode', modeScript(config, host, todd, 'pair')],
     ['clear', clearKicksScript('linux')],
+    ['presence program', presenceProgram()],
     ['time box', timeBoxScript(config, host, NOW + 5400, 5400)],
     ['timer job', timerJob('/run/pairctl/pair/tmux.sock', NOW + 5400, 5400)],
   ])('%s script is valid sh', (_n, script) => {
