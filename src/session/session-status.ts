@@ -48,7 +48,7 @@ export function statusScript(config: PairConfig, host: Host): string {
   const owner = host.owner;
   const accounts = config.guests.map((g) => guestAccount(g.name));
   return (
-    sh`echo now=$(date +%s)
+    sh`echo "now=$(date +%s)"
 if id ${owner} >/dev/null 2>&1; then
 ` +
     ownerOutput(ownerShell(host.platform, owner, ownerStatusScript(config, host)), '^(s|c)[|]') +

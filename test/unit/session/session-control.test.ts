@@ -79,10 +79,13 @@ describe('kick and mode scripts', () => {
     ['presence program', presenceProgram()],
     ['time box', timeBoxScript(config, host, NOW + 5400, 5400)],
     ['timer job', timerJob('/run/pairctl/pair/tmux.sock', NOW + 5400, 5400)],
-  ])('%s script is valid sh', (_n, script) => {
+  ])('%s script is valid sh and passes shellcheck', (_n, script) => {
     const r = spawnSync('sh', ['-n'], { input: script, encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+    const lint = spawnSync('shellcheck', ['-s', 'sh', '-S', 'warning', '-'], { input: script, encoding: 'utf8' });
+    expect(lint.stdout).toBe('');
+    expect(lint.status).toBe(0);
   });
 
   it('every tmux of kick and mode runs inside the owner shell, never as root', () => {
