@@ -61,7 +61,7 @@ echo kick=denied
 id ${account} >/dev/null 2>&1 || { echo "pairctl: guest account ${account} does not exist on this host; run 'pairctl apply' first" >&2; exit 1; }
 ` +
     deny +
-    (host.platform === 'macos' ? '' : sh`id ${host.owner} >/dev/null 2>&1 && `) +
+    sh`id ${host.owner} >/dev/null 2>&1 && ` +
     ownerOutput(ownerShell(host.platform, host.owner, ownerKickScript(config, host, guest)), '^kick=(no-session|detached:[0-9]+)$') +
     sh`
 # The account's sshd session and anything left of its join program: their connection ends.
