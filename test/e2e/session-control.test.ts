@@ -216,6 +216,28 @@ describe.skipIf(unavailable)('session control on a real host', () => {
     expect(guestOf(await status(), 'bob').connected).toBe(true);
   });
 
+  it('a kick --for ends by itself: no rejoin before the time, a rejoin after it without an up', async () => {
+    const k = await cli('kick', 'bob', '--for', '20s');
+    expect(k.code).toBe(0);
+    const until = Date.parse(/may not rejoin until (\S+)/.exec(k.stdout)![1]!);
+    await live.bob!.waitExit(30_000);
+    for (;;) {
+      const tried = Date.now();
+      const t = await joinAs('bob');
+      const screen = await t.waitFor(/has removed pair-bob|\[pair\]/, 30_000);
+      if (screen.includes('[pair]')) {
+        // the join that got in started (as the host's clock goes) no earlier than the kick's end, give or take a second of clock skew
+        expect(Date.now()).toBeGreaterThanOrEqual(until - 1000);
+        live.bob = t;
+        break;
+      }
+      expect(tried).toBeLessThan(until + 1000);
+      expect(await t.waitExit(30_000)).toBe(1);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(Date.now()).toBeLessThan(until + 120_000);
+    }
+  }, 240_000);
+
   it('status costs one connection: wall time of the built binary, 10 runs, guests connected', async () => {
     const ms: number[] = [];
     for (let i = 0; i < 10; i++) {
