@@ -30,6 +30,7 @@ const FIELDS = [
   'client_height',
   'client_tty',
   'client_session',
+  'client_pid',
 ] as const;
 
 /** The owner's side: one `s` line for the session, one `c` line per attached client. */
@@ -51,10 +52,23 @@ export function statusScript(config: PairConfig, host: Host): string {
     sh`echo "now=$(date +%s)"
 if id ${owner} >/dev/null 2>&1; then
 ` +
+    sh`known=${' ' + accounts.join(' ') + ' '}
+  out=$(` +
     ownerOutput(ownerShell(host.platform, owner, ownerStatusScript(config, host)), '^(s|c)[|]') +
-    sh`
+    sh`)
+  printf '%s\\n' "$out"
+  # Where each guest's ssh login came from: SSH_CONNECTION, which sshd put in the environment of
+  # the join program that became the tmux client. Read only from a process the guest's account
+  # runs, one NUL-separated entry (a value holding a newline cannot pass for another), and only
+  # its first word, which must look like an address.
+  printf '%s\\n' "$out" | awk -F'|' '$1 == "c" && $10 ~ /^[0-9]+$/ { print $2, $10 }' | while read -r user pid; do
+    case "$known" in *" $user "*) ;; *) continue ;; esac
+    [ -r "/proc/$pid/environ" ] && [ "$(stat -c %U "/proc/$pid" 2>/dev/null)" = "$user" ] || continue
+    a=$(grep -z -m1 '^SSH_CONNECTION=' "/proc/$pid/environ" 2>/dev/null | tr -d '\\000' | cut -d= -f2 | cut -d' ' -f1)
+    case "$a" in *[!0-9a-fA-F.:]*|'') ;; *) printf 'e\\t%s\\t%s\\n' "$pid" "$a" ;; esac
+  done
 fi
-# Where each pty's login came from: sshd records it (utmp); the tty links a client to it.
+# No /proc (macOS): the login record sshd writes for the guest's pty; the tty links a client to it.
 who 2>/dev/null | awk '$NF ~ /^[(].*[)]$/ { h = $NF; gsub(/[()]/, "", h); print "w\t" $2 "\t" h }' || :
 d=${kickedDir(host.platform)}
 for a in ${accounts}; do
@@ -74,6 +88,7 @@ export interface ClientObserved {
   height: number;
   tty: string;
   session: string;
+  pid: string;
 }
 
 /** A host's raw status, parsed from the script's output. */
@@ -81,8 +96,10 @@ export interface HostObserved {
   now: number;
   sessions: Array<{ name: string; created: number; ends: number }>;
   clients: ClientObserved[];
-  /** tty (without /dev/) → login source */
+  /** tty (without /dev/) → login source (utmp) */
   logins: Map<string, string>;
+  /** client pid → ssh source address (SSH_CONNECTION) */
+  sources: Map<string, string>;
   /** account → kicked-until epoch seconds */
   kicked: Map<string, number>;
 }
@@ -91,7 +108,7 @@ const int = (s: string | undefined): number => (s !== undefined && /^\d+$/.test(
 
 /** Parses the status script's output; lines of any other shape are ignored. */
 export function parseStatus(stdout: string): HostObserved {
-  const o: HostObserved = { now: 0, sessions: [], clients: [], logins: new Map(), kicked: new Map() };
+  const o: HostObserved = { now: 0, sessions: [], clients: [], logins: new Map(), sources: new Map(), kicked: new Map() };
   for (const line of stdout.split('\n')) {
     const f = line.split(line.startsWith('s|') || line.startsWith('c|') ? '|' : '\t');
     if (line.startsWith('now=')) o.now = int(line.slice(4));
@@ -106,8 +123,10 @@ export function parseStatus(stdout: string): HostObserved {
         height: int(f[6]),
         tty: f[7]!,
         session: f[8]!,
+        pid: f[9]!,
       });
     else if (f[0] === 'w' && f.length === 3) o.logins.set(f[1]!, f[2]!);
+    else if (f[0] === 'e' && f.length === 3) o.sources.set(f[1]!, f[2]!);
     else if (f[0] === 'k' && f.length === 3) o.kicked.set(f[1]!, int(f[2]));
   }
   return o;
@@ -162,7 +181,7 @@ export function hostStatus(config: PairConfig, host: Host, o: HostObserved): Hos
       .filter((c) => c.account === account)
       .map((c) => {
         const mode: 'mirror' | 'pair' | 'rogue' = c.readonly ? 'mirror' : c.session !== name ? 'rogue' : 'pair';
-        const from = o.logins.get(c.tty.replace(/^\/dev\//, '')) ?? null;
+        const from = o.sources.get(c.pid) ?? o.logins.get(c.tty.replace(/^\/dev\//, '')) ?? null;
         const via = from !== null && isLoopback(from) && host.tunnel.provider !== 'lan' ? host.tunnel.provider : null;
         return {
           mode,
