@@ -58,7 +58,7 @@ if id ${owner} >/dev/null 2>&1; then
     sh`)
   printf '%s\\n' "$out"
   # Where each guest's ssh login came from: SSH_CONNECTION, which sshd put in the environment of
-  # the join program that became the tmux client. Read only from a process the guest's account
+  # the join program that became the client. Read only from a process the guest's account
   # runs, one NUL-separated entry (a value holding a newline cannot pass for another), and only
   # its first word, which must look like an address.
   printf '%s\\n' "$out" | awk -F'|' '$1 == "c" && $10 ~ /^[0-9]+$/ { print $2, $10 }' | while read -r user pid; do

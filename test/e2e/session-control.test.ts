@@ -79,7 +79,9 @@ describe.skipIf(unavailable)('session control on a real host', () => {
   }
   /** The owner types a marker (a positive control: the owner's keys always reach the pane). */
   async function ownerTypes(marker: string): Promise<void> {
-    await asOwner(`send-keys -t '=pair:' 'echo ${marker}' Enter`);
+    // paste-buffer, not send-keys: tmux 3.7 refuses send-keys when the session's most recent
+    // client (its default target client) is read-only (cmd-send-keys.c), even from the owner.
+    await asOwner(`set-buffer -b t 'echo ${marker}\n' \\; paste-buffer -d -b t -t '=pair:'`);
     await waitUntil(`${marker} in the pane`, async () => (await hostPane()).includes(`\n${marker}`)).catch(async (err: unknown) => {
       throw new Error(`${String(err)}; pane:\n${await hostPane()}`);
     });
