@@ -179,8 +179,11 @@ export const COMMANDS: CommandSpec[] = [
     name: 'up',
     summary: 'start the shared tmux session and let each guest in with its mode',
     args: [],
-    flags: [...COMMON],
-    examples: [['pairctl up', 'guests can join once it says so']],
+    flags: [...COMMON, { name: 'for', value: 'DURATION', help: 'end the session by itself after this long (90m, 2h); warns 5 minutes before' }],
+    examples: [
+      ['pairctl up', 'guests can join once it says so'],
+      ['pairctl up --for 90m', 'and it ends by itself in 90 minutes'],
+    ],
     load: async () => (await import('./up.js')).up,
   },
   {
@@ -190,6 +193,40 @@ export const COMMANDS: CommandSpec[] = [
     flags: [...COMMON],
     examples: [['pairctl down', '']],
     load: async () => (await import('./down.js')).down,
+  },
+  {
+    name: 'status',
+    summary: 'who is in the shared session on each host: mode as enforced, since when, idle, size, from where',
+    args: [],
+    flags: [
+      ...COMMON,
+      { name: 'host', value: 'ID', multiple: true, completes: 'host', help: 'only these hosts (repeat, or a,b)' },
+      { name: 'json', help: 'one JSON document (docs/status-json.md)' },
+    ],
+    examples: [
+      ['pairctl status', 'each host: session running?, each guest connected or not'],
+      ['pairctl status --json', 'the same as data, with format_version'],
+    ],
+    load: async () => (await import('./status.js')).status,
+  },
+  {
+    name: 'kick',
+    summary: "end a guest's connection now; with --for, keep them out until then (or the next up)",
+    args: [{ name: 'GUEST', completes: 'guest' }],
+    flags: [...COMMON, { name: 'for', value: 'DURATION', help: 'may not rejoin for this long (90s, 30m, 2h, 1d)' }],
+    examples: [
+      ['pairctl kick todd', 'todd is detached and disconnected; may join again'],
+      ['pairctl kick todd --for 30m', 'and may not join again for 30 minutes'],
+    ],
+    load: async () => (await import('./kick.js')).kick,
+  },
+  {
+    name: 'mode',
+    summary: "change a guest's enforced mode live (until the next up or apply)",
+    args: [{ name: 'GUEST', completes: 'guest' }, { name: 'MODE', choices: ['mirror', 'pair'] }],
+    flags: [...COMMON],
+    examples: [['pairctl mode ann mirror', "ann's keystrokes stop reaching the session at once"]],
+    load: async () => (await import('./mode.js')).mode,
   },
   {
     name: 'join',

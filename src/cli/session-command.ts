@@ -8,7 +8,7 @@ import { wholeScript } from '../plan/probe-script.js';
 
 /** Loads the config, runs `script(host)` on every host in parallel, reports each; exit code out. */
 export async function runOnHosts(
-  command: 'up' | 'down',
+  command: string,
   args: string[],
   io: CliIO,
   script: (config: PairConfig, host: Host) => string,

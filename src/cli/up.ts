@@ -1,11 +1,32 @@
 /** `pairctl up`: start the dedicated tmux server and session as the owner and let the guests in. */
 import { upScript } from '../session/session-scripts.js';
+import { timeBoxScript } from '../session/time-box.js';
+import { parseCommand } from './args.js';
 import type { Command } from './io.js';
+import { parseSessionDuration } from './kick.js';
 import { runOnHosts } from './session-command.js';
 
-export const up: Command = (args, io) =>
-  runOnHosts('up', args, io, upScript, (host, out) =>
-    out.includes('state=started')
-      ? `${host.id}: session started; guests can join now (pairctl join GUEST prints their command)`
-      : `${host.id}: session already running; guest access brought up to date`,
+export const up: Command = async (args, io) => {
+  const f = parseCommand('up', args);
+  const seconds = typeof f.flags.for === 'string' ? parseSessionDuration('--for', f.flags.for) : undefined;
+  const endsAt = seconds === undefined ? undefined : Math.floor(Date.now() / 1000) + seconds;
+  let failed = false;
+  const code = await runOnHosts(
+    'up',
+    args,
+    io,
+    (config, host) => upScript(config, host) + (endsAt !== undefined ? timeBoxScript(config, host, endsAt, seconds!) : ''),
+    (host, out) => {
+      const started = out.includes('state=started')
+        ? `${host.id}: session started; guests can join now (pairctl join GUEST prints their command)`
+        : `${host.id}: session already running; guest access brought up to date`;
+      if (endsAt === undefined) return started;
+      if (!out.includes('timebox=set')) {
+        failed = true;
+        return `${started}; but the time box could not be set (the session will not end by itself)`;
+      }
+      return `${started}; it ends by itself at ${new Date(endsAt * 1000).toISOString()}`;
+    },
   );
+  return failed && code === 0 ? 1 : code;
+};

@@ -28,6 +28,8 @@ import {
   sessionSocket,
 } from './paths.js';
 import { MODE_LOCK, modeLockProgram } from '../session/mode-lock.js';
+import { kickedDir } from '../session/kick-script.js';
+import { PRESENCE, presenceProgram } from '../session/presence.js';
 
 /** The newest tmux pairctl's mirror guarantees were checked against (end to end on 3.7c, from the sources for 3.8). */
 export const TMUX_PROVEN_UP_TO = '3.8';
@@ -105,20 +107,21 @@ export function hostResources(config: PairConfig, host: Host, platform: Platform
     JOIN_PROGRAM,
     rootFile(
       JOIN_PROGRAM,
-      render('join.sh', { socket, session: session.name, guests: guests.map((g) => ({ account: guestAccount(g.name), mode: g.mode })) }),
+      render('join.sh', { socket, session: session.name, kicked: kickedDir(host.platform), guests: guests.map((g) => ({ account: guestAccount(g.name), mode: g.mode })) }),
       '0755',
     ),
     [libexec.address, tmux.address],
   );
   const modeLock = resource('file', MODE_LOCK, rootFile(MODE_LOCK, modeLockProgram(), '0755'), [libexec.address]);
+  const presence = resource('file', PRESENCE, rootFile(PRESENCE, presenceProgram(), '0755'), [libexec.address]);
   const tmuxConf = resource(
     'file',
     TMUX_CONF,
-    rootFile(TMUX_CONF, render('tmux.conf', { session: session.name, modeLock: MODE_LOCK })),
-    [etc.address, modeLock.address],
+    rootFile(TMUX_CONF, render('tmux.conf', { session: session.name, modeLock: MODE_LOCK, presence: PRESENCE })),
+    [etc.address, modeLock.address, presence.address],
   );
   const owner = resource('owner', host.owner, { name: host.owner, host: host.id });
-  out.push(owner, tmux, ...packages, group, etc, libexec, join, modeLock, tmuxConf);
+  out.push(owner, tmux, ...packages, group, etc, libexec, join, modeLock, presence, tmuxConf);
 
   const accounts: string[] = [];
   for (const g of guests) {

@@ -15,6 +15,7 @@ import { GUEST_GROUP, JOIN_PROGRAM, TMUX_CONF, guestAccount, runDir, sessionDir,
 import { activeGuests } from '../graph/guest-expiry.js';
 import { grantScript, sessionDirScript, socketPermissionScript } from '../resources/session-access.js';
 import { sh } from '../transport/shell-quote.js';
+import { clearKicksScript } from './kick-script.js';
 import { ownerOutput, ownerShell } from './owner-shell.js';
 
 /** Shell that sets $home to the owner's home directory (no getent on macOS). */
@@ -61,6 +62,7 @@ if [ ! -x ${JOIN_PROGRAM} ] || [ ! -f ${TMUX_CONF} ]; then
 fi
 install -d -m 0755 -o 0 -g 0 ${runDir(host.platform)}
 ` +
+    clearKicksScript(host.platform) +
     sessionDirScript(sessionDir(name, host.platform), owner, GUEST_GROUP) +
     '\n' +
     ownerHome(host) +
