@@ -210,6 +210,8 @@ describe.skipIf(unavailable)('jump tunnel through a relay', () => {
 
   it('comes back by itself after kill -9, and after the relay sshd restarts', async () => {
     const pid = (await must(t.host, 'systemctl show -p MainPID --value pairctl-tunnel.service')).trim();
+    // MainPID is 0 when the service is not running, and `kill -9 0` kills a whole process group
+    expect(Number(pid), 'pairctl-tunnel.service MainPID').toBeGreaterThan(1);
     await must(t.host, `kill -9 ${pid}`);
     const t0 = Date.now();
     await waitUntil('the tunnel is back after kill -9', onRelay, 30_000);

@@ -285,6 +285,8 @@ describe.skipIf(unavailable)('vps tunnel through a relay', () => {
 
   it('comes back by itself after its process is killed with -9', async () => {
     const before = (await must(t.host, 'systemctl show -p MainPID --value pairctl-tunnel.service')).trim();
+    // MainPID is 0 when the service is not running, and `kill -9 0` kills a whole process group
+    expect(Number(before), 'pairctl-tunnel.service MainPID').toBeGreaterThan(1);
     await must(t.host, `kill -9 ${before}`);
     const t0 = Date.now();
     await waitUntil('the tunnel is down', async () => !(await reachesHost(t, PORT)), 5_000, 50).catch(() => 0);

@@ -189,7 +189,10 @@ function exec(
   opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    // Its own process group: `kill 0` (or `kill -9 $EMPTY_PID`, which systemctl's MainPID=0
+    // becomes) run inside a machine signals the caller's process group, and nsenter'd
+    // processes share it with this test runner: measured, it killed the whole CI run.
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env, detached: true });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timer: NodeJS.Timeout | undefined;
