@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
 import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
 import { pairctl } from './pairctl-cli.js';
+import { addGuestKeys, writeGuestSshConfig } from '../machines/guest-keys.js';
 
 const unavailable = labUnavailableReason();
 const SOCKET = '/run/pairctl/pair/tmux.sock';
@@ -99,18 +100,9 @@ describe.skipIf(unavailable)('pairctl core on a real host', () => {
     host = lab.machine('host');
     dir = join(lab.dir, 'core');
     mkdirSync(dir, { recursive: true });
-    for (const n of [...Object.keys(guests), 'stranger', 'neo']) {
-      const key = join(dir, `${n}_ed25519`);
-      spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${n}@guest`, '-f', key]);
-      keys[`${n}_key`] = key;
-      keys[n] = spawnSync('cat', [`${key}.pub`], { encoding: 'utf8' }).stdout.trim();
-    }
-    guestConfig = join(dir, 'guest_ssh_config');
-    writeFileSync(
-      guestConfig,
-      // honest guests connect from the guest address; attacks override it (-b attacker())
-      `Host pairhost\n  HostName ${host.ip}\n  BindAddress ${lab.sourceIp('guest')}\n  UserKnownHostsFile ${lab.knownHostsFile}\n  StrictHostKeyChecking yes\n  IdentitiesOnly yes\n  ConnectTimeout 10\n`,
-    );
+    addGuestKeys(keys, dir, [...Object.keys(guests), 'stranger', 'neo']);
+    // honest guests connect from the lab's guest address; attacks come from another one
+    guestConfig = writeGuestSshConfig(lab, dir, host.ip, { connectTimeout: 10 });
     const made = await host.run(`useradd -m -s /bin/bash ${OWNER} && echo ok`);
     expect(made.stdout).toContain('ok');
   }, 180_000);

@@ -7,13 +7,13 @@
  *
  * Release: $PAIRCTL_TEST_RELEASE (bookworm: tmux 3.3a, trixie: 3.5a, forky: 3.7c).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
 import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
 import { pairctl } from './pairctl-cli.js';
+import { addGuestKeys, writeGuestSshConfig } from '../machines/guest-keys.js';
 
 const unavailable = labUnavailableReason();
 const SOCKET = '/run/pairctl/pair/tmux.sock';
@@ -70,18 +70,9 @@ describe.skipIf(unavailable)('a hostile pair guest and owner against pairctl on 
     host = lab.machine('host');
     dir = join(lab.dir, 'hostile');
     mkdirSync(dir, { recursive: true });
-    for (const n of ['ann', 'todd']) {
-      const key = join(dir, `${n}_ed25519`);
-      spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${n}@guest`, '-f', key]);
-      keys[`${n}_key`] = key;
-      keys[n] = spawnSync('cat', [`${key}.pub`], { encoding: 'utf8' }).stdout.trim();
-    }
-    guestConfig = join(dir, 'guest_ssh_config');
-    writeFileSync(
-      guestConfig,
-      // honest guests connect from the lab's guest address, pairctl from the operator's
-      `Host pairhost\n  HostName ${host.ip}\n  BindAddress ${lab.sourceIp('guest')}\n  UserKnownHostsFile ${lab.knownHostsFile}\n  StrictHostKeyChecking yes\n  IdentitiesOnly yes\n  ConnectTimeout 20\n`,
-    );
+    addGuestKeys(keys, dir, ['ann', 'todd']);
+    // honest guests connect from the lab's guest address; attacks come from another one
+    guestConfig = writeGuestSshConfig(lab, dir, host.ip, { connectTimeout: 20 });
     file = join(dir, 'pair.yaml');
     writeFileSync(
       file,

@@ -4,13 +4,13 @@
  * connection and keeps them out while the others stay; `pairctl mode` demotes and promotes a
  * connected guest live. Guests join in real terminals with the real ssh client.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
 import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
 import { pairctl } from './pairctl-cli.js';
+import { addGuestKeys, writeGuestSshConfig } from '../machines/guest-keys.js';
 
 const unavailable = labUnavailableReason();
 const SOCKET = '/run/pairctl/pair/tmux.sock';
@@ -92,17 +92,8 @@ describe.skipIf(unavailable)('session control on a real host', () => {
     host = lab.machine('host');
     dir = join(lab.dir, 'session-control');
     mkdirSync(dir, { recursive: true });
-    for (const n of Object.keys(GUESTS)) {
-      const key = join(dir, `${n}_ed25519`);
-      spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${n}@guest`, '-f', key]);
-      keys[`${n}_key`] = key;
-      keys[n] = spawnSync('cat', [`${key}.pub`], { encoding: 'utf8' }).stdout.trim();
-    }
-    guestConfig = join(dir, 'guest_ssh_config');
-    writeFileSync(
-      guestConfig,
-      `Host pairhost\n  HostName ${host.ip}\n  BindAddress ${lab.sourceIp('guest')}\n  UserKnownHostsFile ${lab.knownHostsFile}\n  StrictHostKeyChecking yes\n  IdentitiesOnly yes\n  ConnectTimeout 10\n`,
-    );
+    addGuestKeys(keys, dir, Object.keys(GUESTS));
+    guestConfig = writeGuestSshConfig(lab, dir, host.ip, { connectTimeout: 10 });
     const lines = ['version: 1', 'hosts:', '  box:', '    platform: linux', '    ssh: host', `    owner: ${OWNER}`, '    tunnel: { provider: lan }', 'guests:'];
     for (const [n, mode] of Object.entries(GUESTS)) lines.push(`  ${n}:`, `    keys: [${JSON.stringify(keys[n])}]`, `    mode: ${mode}`);
     lines.push('session:', '  name: pair', '  modes: [mirror, pair, rogue]', '  default_mode: mirror', '');
