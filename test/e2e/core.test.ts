@@ -155,7 +155,8 @@ describe.skipIf(unavailable)('pairctl core on a real host', () => {
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Apply complete! Resources: \d+ added, 0 changed, 0 destroyed\./);
-    const eff = await host.run('sshd -T -C user=pair-todd,host=x,addr=10.213.5.1');
+    // OpenSSH 10.4+ prints sshd -T keywords in mixed case; compare them the way sshd reads them
+    const eff = await host.run("sshd -T -C user=pair-todd,host=x,addr=10.213.5.1 | tr '[:upper:]' '[:lower:]'");
     for (const line of ['passwordauthentication no', 'kbdinteractiveauthentication no', 'allowtcpforwarding no', 'allowagentforwarding no', 'x11forwarding no', 'disableforwarding yes', 'permittunnel no', 'forcecommand /usr/local/libexec/pairctl/join']) {
       expect(eff.stdout).toContain(line);
     }
@@ -408,7 +409,7 @@ describe.skipIf(unavailable)('pairctl core on a real host', () => {
     await host.run('rm /etc/ssh/sshd_config.d/50-broken.conf');
     const fixed = await cli('apply', '-f', file, '--yes');
     expect(fixed.code).toBe(0);
-    expect((await host.run('sshd -T -C user=pair-todd,host=x,addr=10.213.5.1 | grep ^x11forwarding')).stdout).toBe('x11forwarding no\n');
+    expect((await host.run("sshd -T -C user=pair-todd,host=x,addr=10.213.5.1 | tr '[:upper:]' '[:lower:]' | grep ^x11forwarding")).stdout).toBe('x11forwarding no\n');
     expect((await cli('plan', '-f', file)).stdout).toContain('No changes.');
     expect(spawnSync('ssh', ['-F', lab.sshConfigFile, '-o', 'BatchMode=yes', 'host', 'true']).status).toBe(0);
   });

@@ -149,7 +149,7 @@ describe.skipIf(unavailable)('faults during apply, on a real host', () => {
 
     await box.run('rm /etc/ssh/sshd_config.d/50-broken.conf');
     expect((await cli('apply', '-f', file, '--yes')).code).toBe(0);
-    expect((await box.run('sshd -T -C user=pair-ga,host=x,addr=10.213.5.1 | grep ^forcecommand')).stdout).toBe('forcecommand /usr/local/libexec/pairctl/join\n');
+    expect((await box.run("sshd -T -C user=pair-ga,host=x,addr=10.213.5.1 | tr '[:upper:]' '[:lower:]' | grep ^forcecommand")).stdout).toBe('forcecommand /usr/local/libexec/pairctl/join\n');
     expect((await cli('plan', '-f', file)).stdout).toContain('No changes.');
   });
 

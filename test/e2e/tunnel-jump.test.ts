@@ -77,7 +77,7 @@ describe.skipIf(unavailable)('jump tunnel through a relay', () => {
     expect(listening).toMatch(/127\.0\.0\.1:2222/);
     expect(listening).not.toMatch(/0\.0\.0\.0:2222|\*:2222/);
     expect(await reachesHost(t, PORT)).toBe(false); // nothing public on the relay
-    const eff = await must(t.relay, 'sshd -T -C user=pair-todd,host=x,addr=10.213.5.13');
+    const eff = await must(t.relay, "sshd -T -C user=pair-todd,host=x,addr=10.213.5.13 | tr '[:upper:]' '[:lower:]'");
     for (const line of ['allowtcpforwarding local', 'permitopen 127.0.0.1:2222 127.0.0.1:8080', 'permitlisten none', 'permittty no', 'forcecommand /bin/false']) {
       expect(eff).toContain(`${line}\n`);
     }

@@ -102,7 +102,7 @@ describe.skipIf(unavailable)('vps tunnel through a relay', () => {
     console.log(`[vps] tunnel reached the host ${up} ms after apply returned`);
     expect(await must(t.host, 'systemctl is-active pairctl-tunnel.service; systemctl is-enabled pairctl-tunnel.service')).toBe('active\nenabled\n');
     expect(await must(t.host, "stat -c '%U:%G %a' /var/lib/pairctl/tunnel /var/lib/pairctl/tunnel/id_ed25519")).toBe('root:root 700\nroot:root 600\n');
-    const eff = await must(t.relay, 'sshd -T -C user=tunnel-box,host=x,addr=192.0.2.1');
+    const eff = await must(t.relay, "sshd -T -C user=tunnel-box,host=x,addr=192.0.2.1 | tr '[:upper:]' '[:lower:]'");
     for (const line of ['allowtcpforwarding remote', 'permitlisten 0.0.0.0:2222 0.0.0.0:8080', 'gatewayports clientspecified', 'permittty no', 'forcecommand /bin/false', 'passwordauthentication no', 'permitopen none']) {
       expect(eff).toContain(`${line}\n`);
     }
