@@ -190,7 +190,7 @@ describe.skipIf(unavailable)('pairctl core on a real host', () => {
     expect(acl.stdout).toContain('pair-rita (W)');
     // Type only once the owner's shell has drawn its prompt.
     for (let i = 0; i < 100 && !(await hostPane()).includes('$'); i++) await new Promise((r) => setTimeout(r, 100));
-    await asOwner("send-keys -t '=pair:' 'echo HELLO-FROM-HOST' Enter");
+    await asOwner("set-buffer -b t 'echo HELLO-FROM-HOST\n' \\; paste-buffer -d -b t -t '=pair:'");
     for (let i = 0; i < 50 && !(await hostPane()).includes('\nHELLO-FROM-HOST'); i++) await new Promise((r) => setTimeout(r, 100));
     expect(await hostPane()).toContain('\nHELLO-FROM-HOST');
   });

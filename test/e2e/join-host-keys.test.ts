@@ -93,7 +93,7 @@ describe.skipIf(unavailable)('pairctl join pins the host keys a guest will see',
     expect((await cli('up', '-f', file)).code).toBe(0);
     const asOwner = (a: string) => host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} ${a}`);
     await waitUntil('the shared shell prompt', async () => (await asOwner("capture-pane -p -t '=pair:'")).stdout.includes('$'), 15_000);
-    await asOwner("send-keys -t '=pair:' 'echo PINNED-HOST-KEY-OK' Enter");
+    await asOwner("set-buffer -b t 'echo PINNED-HOST-KEY-OK\n' \\; paste-buffer -d -b t -t '=pair:'");
     const t = await openTerminal(guestSsh(join(dir, 'known_hosts'), true), { cols: 100, rows: 30 });
     terminals.push(t);
     await t.waitFor('PINNED-HOST-KEY-OK', 20_000);
@@ -166,7 +166,7 @@ describe.skipIf(unavailable)('pairctl join pins the relay and the host for a jum
     const asOwner = (a: string) => t.host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} ${a}`);
     expect((await t.cli('up', '-f', file)).code).toBe(0);
     await waitUntil('the shared shell prompt', async () => (await asOwner("capture-pane -p -t '=pair:'")).stdout.includes('$'), 15_000);
-    await asOwner("send-keys -t '=pair:' 'echo PINNED-THROUGH-THE-JUMP' Enter");
+    await asOwner("set-buffer -b t 'echo PINNED-THROUGH-THE-JUMP\n' \\; paste-buffer -d -b t -t '=pair:'");
     const write = (lines: string[]) => must(t.guest, `printf '%s\\n' ${lines.map((l) => `'${l}'`).join(' ')} > /root/pinned_known_hosts`);
     await write(pinned);
     const term = await inGuest(command);
@@ -224,7 +224,7 @@ describe.skipIf(unavailable)('pairctl join pins the host behind a vps relay port
     const asOwner = (a: string) => t.host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} ${a}`);
     expect((await t.cli('up', '-f', file)).code).toBe(0);
     await waitUntil('the shared shell prompt', async () => (await asOwner("capture-pane -p -t '=pair:'")).stdout.includes('$'), 15_000);
-    await asOwner("send-keys -t '=pair:' 'echo PINNED-THROUGH-THE-RELAY' Enter");
+    await asOwner("set-buffer -b t 'echo PINNED-THROUGH-THE-RELAY\n' \\; paste-buffer -d -b t -t '=pair:'");
     await write(pinned);
     const term = await openTerminal(['nsenter', '-t', String(t.guest.leaderPid), '-a', 'sh', '-c', command], { cols: 100, rows: 30 });
     terminals.push(term);

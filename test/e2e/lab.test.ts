@@ -146,14 +146,14 @@ describe.skipIf(reason !== undefined)(`test lab: real machines${reason ? ` (skip
         command: 'tmux attach-session -r -t demo',
       });
       await term.waitFor('[demo]', 15_000);
-      await alpha.run(`su - admin -c ${quote("tmux send-keys -t demo 'echo hello-$((6*7))' Enter")}`);
+      await alpha.run(`su - admin -c ${quote("tmux set-buffer -b t 'echo hello-$((6*7))\n' \\; paste-buffer -d -b t -t demo")}`);
       const screen = await term.waitFor('hello-42');
       expect(screen).toContain('echo hello-$((6*7))');
       expect(await term.exited()).toBe(false);
       // the guest is read-only: typing does not reach the session. Its keys went first; the
       // host's marker after them shows the session has moved on (no guessed wait).
       await term.type('echo from-guest\n');
-      await alpha.run(`su - admin -c ${quote("tmux send-keys -t demo 'echo after-$((6*7))' Enter")}`);
+      await alpha.run(`su - admin -c ${quote("tmux set-buffer -b t 'echo after-$((6*7))\n' \\; paste-buffer -d -b t -t demo")}`);
       expect(await term.waitFor('after-42')).not.toContain('from-guest');
       expect((await alpha.run("su - admin -c 'tmux capture-pane -p -t demo'")).stdout).not.toContain('from-guest');
       // detach: tmux ends, ssh ends, the terminal reports it

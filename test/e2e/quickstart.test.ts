@@ -114,7 +114,7 @@ describe.skipIf(unavailable)('the quick start, as a new user types it', () => {
     });
     try {
       await todd.waitFor(/\$|#/, 30_000);
-      const typed = await box.run("runuser -u alice -- tmux -S /run/pairctl/pair/tmux.sock send-keys -t '=pair:' 'echo hello-from-alice' Enter && echo sent");
+      const typed = await box.run("runuser -u alice -- tmux -S /run/pairctl/pair/tmux.sock set-buffer -b t 'echo hello-from-alice\n' \\; paste-buffer -d -b t -t '=pair:' && echo sent");
       expect(typed.stdout.trim(), typed.stderr).toBe('sent');
       const screen = await todd.waitFor('hello-from-alice', 30_000);
       transcript.push(`# todd's terminal after: ssh pair-todd@box.local\n${screen}`);

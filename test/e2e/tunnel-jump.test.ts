@@ -117,7 +117,7 @@ describe.skipIf(unavailable)('jump tunnel through a relay', () => {
     expect((await t.cli('up', '-f', file)).code).toBe(0);
     const asOwner = (a: string) => t.host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} ${a}`);
     await waitUntil('the shared shell prompt', async () => (await asOwner("capture-pane -p -t '=pair:'")).stdout.includes('$'), 10_000);
-    await asOwner("send-keys -t '=pair:' 'echo HELLO-THROUGH-THE-JUMP' Enter");
+    await asOwner("set-buffer -b t 'echo HELLO-THROUGH-THE-JUMP\n' \\; paste-buffer -d -b t -t '=pair:'");
 
     const byCommand = await inGuest(lines[0]!);
     await byCommand.waitFor('HELLO-THROUGH-THE-JUMP', 15_000);
@@ -157,7 +157,7 @@ describe.skipIf(unavailable)('jump tunnel through a relay', () => {
     }, 15_000, 250);
     // The guest joins through the same port in the same run.
     const asOwner = (a: string) => t.host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} ${a}`);
-    await asOwner("send-keys -t '=pair:' 'echo AFTER-THE-STRANGERS' Enter");
+    await asOwner("set-buffer -b t 'echo AFTER-THE-STRANGERS\n' \\; paste-buffer -d -b t -t '=pair:'");
     const term = await inGuest(`ssh -J pair-todd@${t.relay.ip} -p ${PORT} -o HostKeyAlias=pairctl-box pair-todd@127.0.0.1`);
     await term.waitFor('AFTER-THE-STRANGERS', 15_000);
     await term.close();

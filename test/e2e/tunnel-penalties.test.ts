@@ -49,7 +49,7 @@ describe.skipIf(unavailable)('PerSourcePenalties through a vps tunnel (Debian 13
   };
 
   const guestJoins = async (marker: string) => {
-    await must(t.host, `runuser -u ${OWNER} -- tmux -S ${SOCKET} send-keys -t '=pair:' 'echo ${marker}' Enter`);
+    await must(t.host, `runuser -u ${OWNER} -- tmux -S ${SOCKET} set-buffer -b t 'echo ${marker}\n' \\; paste-buffer -d -b t -t '=pair:'`);
     const term = await openTerminal(['nsenter', '-t', String(t.guest.leaderPid), '-a', 'sh', '-c', `ssh -p ${PORT} pair-todd@${t.relay.ip}`], { cols: 100, rows: 30 });
     terminals.push(term);
     await term.waitFor(marker, 20_000);

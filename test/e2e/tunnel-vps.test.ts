@@ -162,7 +162,7 @@ describe.skipIf(unavailable)('vps tunnel through a relay', () => {
     expect((await cli('up', '-f', file)).code).toBe(0);
     const asOwner = (a: string) => t.host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} ${a}`);
     await waitUntil('the shared shell prompt', async () => (await asOwner("capture-pane -p -t '=pair:'")).stdout.includes('$'), 10_000);
-    await asOwner("send-keys -t '=pair:' 'echo HELLO-THROUGH-THE-RELAY' Enter");
+    await asOwner("set-buffer -b t 'echo HELLO-THROUGH-THE-RELAY\n' \\; paste-buffer -d -b t -t '=pair:'");
     const term = await openTerminal(['nsenter', '-t', String(t.guest.leaderPid), '-a', 'sh', '-c', command], { cols: 100, rows: 30 });
     terminals.push(term);
     await term.waitFor('HELLO-THROUGH-THE-RELAY', 15_000);
@@ -196,7 +196,7 @@ describe.skipIf(unavailable)('vps tunnel through a relay', () => {
     expect(await must(t.host, "ss -Hltn 'sport = :822'")).toMatch(/^LISTEN .* 127\.0\.0\.1:822 /m);
     expect(await must(t.host, "ss -Hltn 'sport = :822'")).not.toMatch(/0\.0\.0\.0:822|\*:822|\[::\]:822/);
     // In the same run, the guest joins through the same port (positive control of the refusal).
-    await must(t.host, `runuser -u ${OWNER} -- tmux -S ${SOCKET} send-keys -t '=pair:' 'echo AFTER-THE-STRANGERS' Enter`);
+    await must(t.host, `runuser -u ${OWNER} -- tmux -S ${SOCKET} set-buffer -b t 'echo AFTER-THE-STRANGERS\n' \\; paste-buffer -d -b t -t '=pair:'`);
     const join = await openTerminal(['nsenter', '-t', String(t.guest.leaderPid), '-a', 'sh', '-c', `ssh -p ${PORT} pair-todd@${t.relay.ip}`], { cols: 100, rows: 30 });
     terminals.push(join);
     await join.waitFor('AFTER-THE-STRANGERS', 15_000);
