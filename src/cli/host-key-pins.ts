@@ -5,7 +5,7 @@
  * one exec, as root, from root-owned files only (sshd's config and its HostKey files).
  */
 import type { Host, PairConfig, PublicKey } from '../config/model.js';
-import { parsePublicKey } from '../config/public-key.js';
+import { fingerprint, parsePublicKey } from '../config/public-key.js';
 import { hostKeyAlias } from '../graph/paths.js';
 import type { Endpoint } from '../graph/relay-endpoint.js';
 import { quote } from '../transport/shell-quote.js';
@@ -46,13 +46,30 @@ export function parseHostKeys(output: string): PublicKey[] {
   for (const line of output.split('\n')) {
     if (line.trim() === '') continue;
     const parsed = parsePublicKey(line.trim());
-    if (!parsed.ok) continue;
-    const id = `${parsed.key.type} ${parsed.key.base64}`;
+    const key = parsed.ok ? parsed.key : hostOnlyKey(line.trim());
+    if (!key) continue;
+    const id = `${key.type} ${key.base64}`;
     if (seen.has(id)) continue;
     seen.add(id);
-    keys.push({ ...parsed.key, comment: '' });
+    keys.push({ ...key, comment: '' });
   }
   return keys;
+}
+
+/**
+ * Host key types sshd serves that guests' keys may not be (public-key.ts accepts those only):
+ * OpenSSH 10.4+ makes an ML-DSA-44 + Ed25519 host key with `ssh-keygen -A` (Debian testing has
+ * one), and a guest's ssh checks it like any other. Its size is the 256 ssh-mldsa-eddsa.c gives.
+ */
+const HOST_ONLY_KEY_BITS: Record<string, number> = { 'ssh-mldsa44-ed25519': 256, 'ssh-mldsa44-ed25519@openssh.com': 256 };
+
+/** A host key of a HOST_ONLY type whose blob names that type, as `ssh-keygen -l` reads it; else undefined. */
+function hostOnlyKey(line: string): PublicKey | undefined {
+  const [type, base64] = line.split(/\s+/);
+  if (!type || !base64 || !(type in HOST_ONLY_KEY_BITS) || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) return undefined;
+  const blob = Buffer.from(base64, 'base64');
+  if (blob.length < 4 || blob.readUInt32BE(0) !== type.length || blob.subarray(4, 4 + type.length).toString('latin1') !== type) return undefined;
+  return { type, base64, comment: '', fingerprint: fingerprint(blob), bits: HOST_ONLY_KEY_BITS[type]! };
 }
 
 /** The name ssh looks a host up by in known_hosts: `[host]:port` unless the port is 22 (sshconnect.c put_host_port). */
@@ -67,6 +84,7 @@ export function keyTypeLabel(type: string): string {
   if (type.startsWith('ecdsa-sha2-')) return 'ECDSA';
   if (type.startsWith('sk-ssh-ed25519')) return 'ED25519-SK';
   if (type.startsWith('sk-ecdsa-sha2-')) return 'ECDSA-SK';
+  if (type.startsWith('ssh-mldsa44-ed25519')) return 'MLDSA44-ED25519';
   return type;
 }
 

@@ -76,7 +76,7 @@ describe.skipIf(unavailable)('a tunnel from OpenSSH 10.6 to a relay without post
     const p = await cli('plan', '-f', file);
     expect(p.stderr).toBe('');
     expect(p.code).toBe(0);
-    expect(p.stdout).toMatch(/^relay relay \(relay\):\n {2}runs OpenSSH 10\.\d+p\d+$/m);
+    expect(p.stdout).toMatch(/^relay relay \(relay\):\n {2}found: OpenSSH 10\.\d+p\d+$/m);
     expect(p.stdout).not.toContain('is not an OpenSSH public key');
 
     const a = await cli('apply', '-f', file, '--yes');

@@ -3,6 +3,7 @@
  * them, under the exact known_hosts name the guest's ssh looks up for each tunnel provider.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +40,20 @@ describe('host key pins', () => {
     expect(keys).toHaveLength(3);
     // ssh-keygen -l: "BITS FINGERPRINT COMMENT (TYPE)"; the comment is the machine's, not shown
     expect(keys.map((k) => `${k.bits} ${k.fingerprint} root@box (${keyTypeLabel(k.type)})`)).toEqual(keygen);
+  });
+
+  it('keeps an OpenSSH 10.4+ ML-DSA host key (no guest may use one) only when its blob names its type', () => {
+    const blob = (type: string) => {
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(type.length);
+      return Buffer.concat([len, Buffer.from(type), Buffer.alloc(64, 7)]);
+    };
+    const good = blob('ssh-mldsa44-ed25519');
+    const keys = parseHostKeys(`ssh-mldsa44-ed25519 ${good.toString('base64')}\nssh-mldsa44-ed25519 ${blob('ssh-ed25519').toString('base64')}\n`);
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatchObject({ type: 'ssh-mldsa44-ed25519', bits: 256 });
+    expect(keys[0]!.fingerprint).toBe(`SHA256:${createHash('sha256').update(good).digest('base64').replace(/=+$/, '')}`);
+    expect(keyTypeLabel('ssh-mldsa44-ed25519')).toBe('MLDSA44-ED25519');
   });
 
   it('reads the HostKey files of the first sshd config that exists (a guest-only sshd before the host\'s own)', () => {
