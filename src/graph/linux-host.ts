@@ -8,6 +8,7 @@ import type { AccountSpec, SessionRef } from '../resources/account.js';
 import type { DirectorySpec } from '../resources/directory.js';
 import type { FileSpec } from '../resources/file-state.js';
 import type { Resource } from '../resources/kind.js';
+import type { KindName } from '../resources/registry.js';
 import type { PackageSpec } from '../resources/package.js';
 import type { SessionAccessSpec } from '../resources/session-access.js';
 import type { SshdDropinSpec } from '../resources/sshd-dropin.js';
@@ -39,7 +40,7 @@ export function address(kind: string, name: string): string {
   return `${kind}[${JSON.stringify(name)}]`;
 }
 
-function resource<S>(kind: string, name: string, spec: S, deps: string[] = []): Resource<S> {
+function resource<S>(kind: KindName, name: string, spec: S, deps: string[] = []): Resource<S> {
   return { kind, address: address(kind, name), spec, deps };
 }
 

@@ -9,6 +9,7 @@ import type { Host, PairConfig, Relay } from '../config/model.js';
 import type { DirectorySpec } from '../resources/directory.js';
 import type { FileSpec } from '../resources/file-state.js';
 import type { Resource } from '../resources/kind.js';
+import type { KindName } from '../resources/registry.js';
 import { SECRET_SLOT, sensitive, type SecretFileSpec } from '../resources/secret-file.js';
 import type { LaunchdServiceSpec } from '../resources/launchd-service.js';
 import type { SystemdServiceSpec } from '../resources/systemd-service.js';
@@ -71,7 +72,7 @@ export function address(kind: string, name: string): string {
   return `${kind}[${JSON.stringify(name)}]`;
 }
 
-export function resource<S>(kind: string, name: string, spec: S, deps: string[] = []): Resource<S> {
+export function resource<S>(kind: KindName, name: string, spec: S, deps: string[] = []): Resource<S> {
   return { kind, address: address(kind, name), spec, deps };
 }
 

@@ -4,7 +4,7 @@
  * guests was most of a plan's time), one per resource otherwise. Pure.
  */
 import type { Resource } from '../resources/kind.js';
-import { kindOf } from '../resources/registry.js';
+import { kindOf, type KindName } from '../resources/registry.js';
 
 /** The sections to run, and how to turn their outputs back into each resource's observation. */
 export interface ResourceProbes {
@@ -16,8 +16,8 @@ export interface ResourceProbes {
 /** Groups the reads of `resources` into sections, batching kinds that have `probeMany`. */
 export function resourceProbes(resources: readonly Resource[]): ResourceProbes {
   // A batch sits where its kind's first resource is; its members keep their positions in `resources`.
-  const sections: Array<{ kind: string; batched: boolean; members: number[] }> = [];
-  const batchOf = new Map<string, { kind: string; batched: boolean; members: number[] }>();
+  const sections: Array<{ kind: KindName; batched: boolean; members: number[] }> = [];
+  const batchOf = new Map<string, { kind: KindName; batched: boolean; members: number[] }>();
   resources.forEach((r, i) => {
     const k = kindOf(r.kind);
     if (!k.probeMany || !k.parseMany) {

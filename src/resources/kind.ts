@@ -3,6 +3,7 @@
  * how to compare it with what pair.yaml wants, and which commands close the gap. All pure: the
  * engine in plan/ batches the snippets of a machine into one exec and runs the steps.
  */
+import type { KindName } from './registry.js';
 
 /** What applying a resource does, in Terraform's vocabulary. */
 export type Action = 'create' | 'update' | 'delete' | 'noop';
@@ -30,7 +31,8 @@ export interface Delta {
 
 /** A desired (or recorded) resource: its kind, a unique address, and its settings. */
 export interface Resource<S = unknown> {
-  kind: string;
+  /** a name in the registry (registry.ts), so a misspelt kind does not compile */
+  kind: KindName;
   /** unique on its machine, e.g. account["pair-todd"] */
   address: string;
   spec: S;

@@ -21,18 +21,45 @@ import { systemdTimerKind } from './systemd-timer.js';
 import { tunnelKeyKind } from './tunnel-key.js';
 import { ufwRuleKind } from './ufw-rule.js';
 
-const kinds: AnyKind[] = [ownerKind, packageKind, groupKind, accountKind, directoryKind, fileKind, sshdDropinKind, sessionAccessKind,
-  macosHostKind, brewPackageKind, macosGroupKind, macosAccountKind, launchdServiceKind];
-// Tunnels and relays (vps, jump, ngrok).
-kinds.push(tunnelKeyKind, systemdServiceKind, secretFileKind, relayAccountKind, ufwRuleKind, sshdConfigKind);
-// Guests' expiry (graph/guest-expiry.ts).
-kinds.push(systemdTimerKind);
+/** Every kind, under the name resources and records carry (`Resource['kind']` is one of these keys). */
+export const KINDS = {
+  owner: ownerKind,
+  package: packageKind,
+  group: groupKind,
+  account: accountKind,
+  directory: directoryKind,
+  file: fileKind,
+  sshd_dropin: sshdDropinKind,
+  session_access: sessionAccessKind,
+  macos_host: macosHostKind,
+  brew_package: brewPackageKind,
+  macos_group: macosGroupKind,
+  macos_account: macosAccountKind,
+  launchd_service: launchdServiceKind,
+  // Tunnels and relays (vps, jump, ngrok).
+  tunnel_key: tunnelKeyKind,
+  systemd_service: systemdServiceKind,
+  secret_file: secretFileKind,
+  relay_account: relayAccountKind,
+  ufw_rule: ufwRuleKind,
+  sshd_config: sshdConfigKind,
+  // Guests' expiry (graph/guest-expiry.ts).
+  systemd_timer: systemdTimerKind,
+} as const satisfies Record<string, AnyKind>;
 
-const byName = new Map(kinds.map((k) => [k.kind, k]));
+/** A kind's name: a misspelt one in a graph builder or a test does not compile. */
+export type KindName = keyof typeof KINDS;
 
-/** Looks a kind up by the name stored in resources and records. */
-export function kindOf(name: string): AnyKind {
-  const k = byName.get(name);
-  if (!k) throw new Error(`unknown resource kind "${name}" (a record written by a newer pairctl?)`);
-  return k;
+/** True when `name` (read from disk: a machine's record, a saved plan) is a kind this pairctl knows. */
+export function isKindName(name: string): name is KindName {
+  return Object.hasOwn(KINDS, name);
+}
+
+/**
+ * Looks a kind up by name. Names written in code are checked by the compiler; a name that came
+ * from disk is typed only because the JSON was cast, so it is checked here at run time too.
+ */
+export function kindOf(name: KindName): AnyKind {
+  if (!isKindName(name)) throw new Error(`unknown resource kind "${String(name)}" (a record written by a newer pairctl?)`);
+  return KINDS[name];
 }

@@ -17,7 +17,7 @@ import { tunnelAccount } from '../../../src/graph/paths.js';
 import { tunnelArgv } from '../../../src/graph/tunnel-host.js';
 import { unitArg } from '../../../src/graph/systemd-unit.js';
 import type { FileSpec } from '../../../src/resources/file-state.js';
-import { kindOf } from '../../../src/resources/registry.js';
+import { kindOf, type KindName } from '../../../src/resources/registry.js';
 import { SECRET_SLOT, type SecretFileSpec } from '../../../src/resources/secret-file.js';
 import type { SshdConfigSpec } from '../../../src/resources/sshd-config.js';
 import type { SshdDropinSpec } from '../../../src/resources/sshd-dropin.js';
@@ -432,7 +432,7 @@ describe('the tunnel kinds write shell that shellcheck accepts', () => {
   const dir = join(import.meta.dirname, '../../fixtures/resources');
   const files = readdirSync(dir).filter((f) => /^(tunnel-key|systemd-service|ufw-rule|secret-file|relay-account)-/.test(f));
   it.each(files)('%s', (f) => {
-    const c = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { kind: string; spec: unknown; probe: string; ctx: { wanted: boolean; recorded: boolean } };
+    const c = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { kind: KindName; spec: unknown; probe: string; ctx: { wanted: boolean; recorded: boolean } };
     const kind = kindOf(c.kind);
     const delta = kind.diff(c.spec, kind.parse(c.probe, c.spec), c.ctx);
     const tmp = mkdtempSync(join(tmpdir(), 'pairctl-sc-'));

@@ -3,11 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { resourceProbes } from '../../../src/plan/resource-probes.js';
 import { fileKind } from '../../../src/resources/file.js';
 import type { Resource } from '../../../src/resources/kind.js';
+import type { KindName } from '../../../src/resources/registry.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 describe('resourceProbes', () => {
-  const r = (kind: string, address: string, spec: unknown): Resource => ({ kind, address, spec, deps: [] });
+  const r = (kind: KindName, address: string, spec: unknown): Resource => ({ kind, address, spec, deps: [] });
   const resources = [
     r('file', 'f1', { path: '/etc/a' }),
     r('group', 'g', { name: 'pairctl' }),

@@ -7,10 +7,11 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DiffContext } from '../../../src/resources/kind.js';
-import { kindOf } from '../../../src/resources/registry.js';
+import { kindOf, type KindName } from '../../../src/resources/registry.js';
 
 interface Case {
-  kind: string;
+  /** read from disk: kindOf checks it */
+  kind: KindName;
   spec: unknown;
   probe: string;
   ctx: DiffContext;
