@@ -1,11 +1,10 @@
 /**
  * Reading and writing a regular file's content, mode and owner: shared by the plain `file` kind
- * and by kinds that are files with extra rules (the sshd drop-in). Writes are atomic: a temp file
- * in the same directory gets content, owner and mode, then is renamed over the target, so a
- * dropped connection never leaves a half-written managed file.
+ * and by kinds that are files with extra rules (the sshd drop-in). Writes are atomic
+ * (atomic-replace.ts), so a dropped connection never leaves a half-written managed file.
  */
-import { dirname } from 'node:path';
 import { sh } from '../transport/shell-quote.js';
+import { atomicReplaceScript } from './atomic-replace.js';
 import { keyValues, type AttributeChange } from './kind.js';
 
 /** A file pairctl wants on a machine. `mode` is four octal digits, e.g. "0644". */
@@ -213,16 +212,13 @@ export function fileInSync(spec: FileSpec, observed: FileObserved): boolean {
   return observed.type === 'file' && observed.content === spec.content && fileAttributeChanges(spec, observed).length === 0;
 }
 
-/** Shell that writes the file atomically (temp file, owner and mode set, then rename). */
+/** Shell that writes the file atomically (atomic-replace.ts: temp file, owner and mode set, then rename). */
 export function writeFileScript(spec: FileSpec): string {
-  const dir = dirname(spec.path);
   const b64 = Buffer.from(spec.content, 'utf8').toString('base64');
-  return sh`[ -d ${dir} ] || install -d -m 0755 -o root -g root ${dir}
-t=$(mktemp ${dir + '/.pairctl.XXXXXX'})
-trap 'rm -f "$t"' EXIT
-printf '%s' ${b64} | base64 --decode > "$t"
-chown ${spec.owner + ':' + spec.group} "$t"
-chmod ${spec.mode} "$t"
-mv -f "$t" ${spec.path}
-trap - EXIT`;
+  return atomicReplaceScript({
+    path: spec.path,
+    fill: sh`printf '%s' ${b64} | base64 --decode > "$t"`,
+    owner: { user: spec.owner, group: spec.group },
+    mode: spec.mode,
+  });
 }

@@ -6,8 +6,8 @@
  * of the wanted content (computed where the variable was set), and the step script refers to a
  * shell variable that the apply engine defines for that one step (`secretVariable`).
  */
-import { dirname } from 'node:path';
 import { sh } from '../transport/shell-quote.js';
+import { atomicReplaceScript } from './atomic-replace.js';
 import { probeTyped, statLine } from './file-state.js';
 import { defineKind, keyValues, noop, type AttributeChange } from './kind.js';
 
@@ -53,23 +53,22 @@ export function sensitive(env: string): string {
   return `(sensitive value from $${env})`;
 }
 
-/** Writes the template with the secret in its slot, atomically, born 0600 (mktemp) before the secret goes in. */
+/** Writes the template with the secret in its slot, atomically, the temp file 0600 before the secret goes in. */
 function writeScript(spec: SecretFileSpec): string {
   const [before, after] = spec.template.split(SECRET_SLOT) as [string, string];
-  const dir = dirname(spec.path);
   const v = secretVariable(spec.secretEnv);
   const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
   return (
-    sh`[ -d ${dir} ] || install -d -m 0755 -o root -g root ${dir}
-if [ -z "\${${v}:-}" ]; then echo "pairctl: the value of \\$${spec.secretEnv} did not reach this step" >&2; exit 1; fi
-t=$(mktemp ${dir + '/.pairctl.XXXXXX'})
-trap 'rm -f "$t"' EXIT
-chmod 0600 "$t"
-{ printf '%s' ${b64(before)} | base64 -d; printf '%s' "$${v}"; printf '%s' ${b64(after)} | base64 -d; } > "$t"
-chown ${spec.owner + ':' + spec.group} "$t"
-chmod ${spec.mode} "$t"
-mv -f "$t" ${spec.path}
-trap - EXIT` + restartScript(spec)
+    sh`if [ -z "\${${v}:-}" ]; then echo "pairctl: the value of \\$${spec.secretEnv} did not reach this step" >&2; exit 1; fi
+` +
+    atomicReplaceScript({
+      path: spec.path,
+      fill: sh`chmod 0600 "$t"
+{ printf '%s' ${b64(before)} | base64 -d; printf '%s' "$${v}"; printf '%s' ${b64(after)} | base64 -d; } > "$t"`,
+      owner: { user: spec.owner, group: spec.group },
+      mode: spec.mode,
+    }) +
+    restartScript(spec)
   );
 }
 

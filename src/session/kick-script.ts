@@ -19,6 +19,7 @@
  */
 import type { Guest, Host, PairConfig, Platform } from '../config/model.js';
 import { guestAccount, runDir, sessionSocket } from '../graph/paths.js';
+import { atomicReplaceScript } from '../resources/atomic-replace.js';
 import { grantScript } from '../resources/session-access.js';
 import { sh } from '../transport/shell-quote.js';
 import { ownerOutput, ownerShell } from './owner-shell.js';
@@ -46,16 +47,13 @@ echo "kick=detached:\${n:-0}"
 export function kickScript(config: PairConfig, host: Host, guest: Guest, untilEpoch: number | undefined): string {
   const account = guestAccount(guest.name);
   const dir = kickedDir(host.platform);
+  // install -d also makes an existing directory root's and 0755 again, so the write makes none.
   const deny =
     untilEpoch === undefined
       ? ''
-      : sh`install -d -m 0755 -o 0 -g 0 ${runDir(host.platform)} ${dir}
-t=$(mktemp ${dir + '/.tmp.XXXXXX'})
-printf '%s\n' ${untilEpoch} > "$t"
-chmod 0644 "$t"
-mv -f -- "$t" ${dir + '/' + account}
-echo kick=denied
-`;
+      : sh`install -d -m 0755 -o 0 -g 0 ${runDir(host.platform)} ${dir}\n` +
+        atomicReplaceScript({ path: `${dir}/${account}`, fill: sh`printf '%s\n' ${untilEpoch} > "$t"`, mode: '0644', dir: 'given' }) +
+        '\necho kick=denied\n';
   return (
     sh`set -eu
 id ${account} >/dev/null 2>&1 || { echo "pairctl: guest account ${account} does not exist on this host; run 'pairctl apply' first" >&2; exit 1; }
