@@ -4,12 +4,12 @@
  * `$schema` line works wherever the pair lives. The text is validated before it is written, and
  * an existing file is never overwritten (O_EXCL).
  */
-import { randomBytes } from 'node:crypto';
-import { link, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { formatDiagnostic } from '../config/diagnostic.js';
 import { loadConfig } from '../config/load-config.js';
+import { replaceFileAtomic } from '../transport/local-file.js';
 import { parseSshTarget } from '../transport/ssh-target.js';
 import { parseCommand } from './args.js';
 import { UsageError, type CliIO, type Command } from './io.js';
@@ -127,24 +127,6 @@ export function initText(r: InitRequest): string {
   return `${L.join('\n')}`;
 }
 
-/**
- * Writes `text` to `file` only if no such file exists (false when it does): written whole to a
- * temp file beside it, then hard-linked into place, which fails rather than replace anything.
- */
-async function writeNew(file: string, text: string): Promise<boolean> {
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  await writeFile(tmp, text, { flag: 'wx', mode: 0o644 });
-  try {
-    await link(tmp, file);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    await unlink(tmp);
-  }
-}
-
 /** Checks the text the way `pairctl validate` would, before anything is written. */
 async function check(text: string, io: CliIO): Promise<boolean> {
   const dir = await mkdtemp(join(tmpdir(), 'pairctl-init-'));
@@ -159,6 +141,9 @@ async function check(text: string, io: CliIO): Promise<boolean> {
   }
 }
 
+/** init writes a file only where none is: false, and nothing written, when one is. */
+const NEVER_OVERWRITE = { mode: 0o644, exclusive: true } as const;
+
 export const init: Command = async (args, io) => {
   const f = parseCommand('init', args);
   if (f.positionals.length > 0) throw new UsageError(`unexpected argument "${f.positionals[0]}" (use -f FILE)`);
@@ -168,12 +153,12 @@ export const init: Command = async (args, io) => {
     io.stderr('Error: the pair.yaml init made does not validate (above); nothing was written. This is a bug in pairctl init.\n');
     return 1;
   }
-  if (!(await writeNew(f.file, text))) {
+  if (!(await replaceFileAtomic(f.file, text, NEVER_OVERWRITE))) {
     io.stderr(`Error: ${f.file} already exists; pairctl init never overwrites. Move it away, or pass -f OTHER.yaml\n`);
     return 1;
   }
   const schemaFile = join(dirname(f.file), 'pair.schema.json');
-  const wroteSchema = await writeNew(schemaFile, schemaText());
+  const wroteSchema = await replaceFileAtomic(schemaFile, schemaText(), NEVER_OVERWRITE);
   io.stdout(`Wrote ${f.file}: host ${r.hostId} (this machine, ${r.platform}, owner ${r.owner}), guest ${r.guest} (${r.mode}), tunnel ${r.provider}.\n`);
   io.stdout(wroteSchema ? `Wrote ${schemaFile}, which its $schema line points at (editors complete and check keys with it).\n` : `Kept the existing ${schemaFile}; pairctl schema --write ${schemaFile} brings it up to date.\n`);
   const fileFlag = basename(f.file) === 'pair.yaml' && dirname(f.file) === '.' ? '' : ` -f ${f.file}`;

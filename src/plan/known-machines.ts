@@ -6,8 +6,9 @@
  * works after the host left pair.yaml). It holds only ids and ssh targets, nothing secret, and
  * may be committed beside pair.yaml so everyone who applies it knows the same machines.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { replaceFileAtomic } from '../transport/local-file.js';
 import type { MachineTarget } from '../transport/runner.js';
 
 /** A machine pairctl applied to, as it was reached then. */
@@ -62,7 +63,5 @@ export async function updateKnownMachines(configFile: string, applied: KnownMach
   };
   const path = knownMachinesPath(configFile);
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(file, null, 2)}\n`);
-  await rename(tmp, path);
+  await replaceFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o644 });
 }
