@@ -205,6 +205,23 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs 
 // ---------------------------------------------------------------------------------------------
 // What plan must leave alone
 
+/** Each pairctl unit's state and invocation, one line each (systemctl show separates units by a blank line). */
+const UNITS =
+  "for u in $(systemctl list-units --all --plain --no-legend --full 'pairctl*' | awk '{print $1}'); do " +
+  'echo "$u $(systemctl show --value -p ActiveState,SubState,InvocationID "$u" | tr \'\\n\' \' \')"; done | sort';
+
+/**
+ * Waits until no pairctl unit is starting, stopping or waiting to restart: right after an apply
+ * the tunnel unit retries until the relay's side is up, which is the apply's doing, not the plan's.
+ */
+async function settle(machines: LabMachine[]): Promise<void> {
+  await Promise.all(
+    machines.map((m) =>
+      waitUntil(`${m.name}: pairctl units settled`, async () => !/activating|deactivating|auto-restart|reloading/.test((await m.run(UNITS)).stdout), 90_000),
+    ),
+  );
+}
+
 /** Reads, in one exec per machine, everything a plan could touch there. */
 function snapshotScript(): string {
   const paths = [
@@ -217,7 +234,8 @@ function snapshotScript(): string {
     'for d in /home/pair-* /home/tunnel-*; do [ -e "$d" ] && P="$P $d"; done',
     "echo '== files'; find $P -xdev -printf '%y %m %u:%g %s %p -> %l\\n' 2>/dev/null | sort",
     "echo '== hashes'; find $P -xdev -type f -exec sha256sum {} + 2>/dev/null | sort -k2",
-    "echo '== units'; systemctl list-units --all --plain --no-legend --full 'pairctl*' 2>&1 | sort",
+    // InvocationID changes whenever a unit (re)starts: a plan that restarted one would show.
+    `echo '== units'; ${UNITS}`,
     `echo '== session'; if id ${quote(OWNER)} >/dev/null 2>&1 && [ -S ${quote(SOCKET)} ]; then ${tmux} list-clients -F '#{client_user} #{client_readonly}' 2>&1 | sort; ${tmux} server-access -l 2>&1 | sort; fi`,
     "echo '== firewall'; iptables-save 2>/dev/null | grep -v '^#' | sed 's/\\[[0-9]*:[0-9]*\\]//'",
     'true',
@@ -301,6 +319,7 @@ interface Scenario {
 async function compareScenario(s: Scenario): Promise<void> {
   if (only && !only.has(s.name)) return;
   const machines = s.machines();
+  await settle(machines);
   const before = await snapshot(machines);
   const base = baseline();
   const order: Array<{ label: string; build: Build }> = [
