@@ -426,6 +426,13 @@ async function main(): Promise<number> {
 
   const t0 = Date.now();
   lab = await startLab({ machines: ['host', 'two', 'relay'], release });
+  // After the lab's own handlers (which stop the machines): drop the --ref worktrees too.
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      removeRefWorktrees();
+      process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+    });
+  }
   const terminals: GuestTerminal[] = [];
   try {
     const host = lab.machine('host');
