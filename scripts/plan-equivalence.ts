@@ -21,7 +21,8 @@
  *
  * --ref REF does `git worktree add` of REF into a temp dir, symlinks node_modules, runs
  * `npm run build` there and uses its dist (the worktree is removed at the end). Every output is
- * written to --out (default /tmp/plan-equivalence-<time>) as CASE/BUILD.{stdout,stderr,code}.
+ * written to --out (default /tmp/plan-equivalence-<time>) as CASE/BUILD.{stdout,stderr,code}
+ * (in the tty variants "stdout" is the terminal's bytes, both streams as a person sees them).
  * Prints a table case × output, a unified diff for every difference; exits 0 when every build
  * matches the baseline, 1 on any difference (or a state plan changed), 2 when the harness
  * itself could not run (usage, lab, an apply that failed).
