@@ -320,6 +320,7 @@ interface Scenario {
 async function compareScenario(s: Scenario): Promise<void> {
   if (only && !only.has(s.name)) return;
   const machines = s.machines();
+  console.log(`  # ${s.name}: ${s.what}`);
   await settle(machines);
   const before = await snapshot(machines);
   const base = baseline();
