@@ -1,5 +1,6 @@
 /**
- * The one way into pair.yaml: read → YAML with positions → schema → semantic rules → normalise.
+ * The one way into pair.yaml, in one pass: read → YAML with positions → schema → normalise (each
+ * key and date parsed once, every position kept) → semantic rules over the normalised config.
  * Nothing downstream sees a config that has an error, and nothing here throws: every problem,
  * including an unreadable file or a bug of ours, comes back as a diagnostic.
  */
@@ -55,15 +56,15 @@ function loadFromText(text: string, digest: string, file: string, opts: LoadOpti
     }
     const secrets = findInlineSecrets(yaml.data, file, yaml.locate);
     const schema = checkSchema(yaml.data, file, yaml.locate);
-    // Rules also run on the well-formed parts of a file that failed the schema: all problems at once.
-    const found = [...schema.diagnostics, ...runRules({ raw: schema.parts, file, locate: yaml.locate, now: opts.now ?? new Date(), partial: !schema.raw })];
+    // A file that failed the schema is normalised and checked in its well-formed parts: all problems at once.
+    const normalised = normaliseConfig(schema.raw ?? schema.parts, { file, digest, locate: yaml.locate });
+    const found = [...schema.diagnostics, ...runRules({ ...normalised, now: opts.now ?? new Date(), partial: !schema.raw })];
     // Where a secret sits, its own error is the one to read; others there could echo the value.
     const secretAt = new Set(secrets.map((d) => `${d.line}:${d.column}`));
     diagnostics.push(...secrets, ...found.filter((d) => !secretAt.has(`${d.line}:${d.column}`)));
     diagnostics.sort(byPosition);
     if (!schema.raw || diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
-    const config = normaliseConfig(schema.raw, { file, digest, locate: yaml.locate });
-    return { config, diagnostics };
+    return { config: normalised.config, diagnostics };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     return {

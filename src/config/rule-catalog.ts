@@ -47,6 +47,13 @@ export const RULES = {
   'secret-inline': { severity: 'error', summary: 'A secret (an ngrok authtoken, a token, a password, a private key) is written into the file.' },
   'github-keys-unavailable': { severity: 'error', summary: 'A guest\'s GitHub keys could not be fetched (lint --online and plan only).' },
   'github-keys-empty': { severity: 'error', summary: 'A guest\'s GitHub account publishes no keys (lint --online and plan only).' },
+  // Added after the rules above: SARIF's ruleIndex of every earlier rule stays what it was.
+  'ssh-target-invalid': { severity: 'error', summary: 'A machine\'s ssh is not "local", [user@]address[:port] or a Host alias as OpenSSH reads it.' },
+  'from-unenforceable': { severity: 'error', summary: 'A guest has from, which a vps or ngrok tunnel cannot enforce (the host sees every guest come from its own loopback).' },
+  'relay-ssh-local': { severity: 'error', summary: 'A relay\'s ssh is "local", which hosts and guests cannot reach.' },
+  'relay-platform-unsupported': { severity: 'error', summary: 'A relay in use is not a Linux machine, the only platform pairctl provisions as a relay.' },
+  'forward-name-reserved': { severity: 'error', summary: 'A forward through ngrok is named ssh, the name of the session\'s own tunnel.' },
+  'ngrok-platform-unsupported': { severity: 'error', summary: 'A macOS host uses the ngrok tunnel, which pairctl builds only as a systemd service.' },
 } as const satisfies Record<string, RuleInfo>;
 
 /** A rule id: the stable name printed in brackets after each message and used in CI annotations. */

@@ -65,9 +65,8 @@ export function buildGraph(config: PairConfig, inputs: GraphInputs = {}): Desire
 /** The host's side of its tunnel; every failure to work out its inputs is a plan error, not a crash. */
 function tunnelPart(config: PairConfig, host: Host, inputs: GraphInputs): MachinePart {
   if (host.tunnel.provider === 'lan') return hostTunnelPart(config, host, {});
-  if (host.platform === 'macos' && host.tunnel.provider === 'ngrok') {
-    return { ...emptyPart(), errors: [`the ngrok tunnel is not built for macOS hosts yet; use provider vps, jump or lan there`] };
-  }
+  // The config rule ngrok-platform-unsupported refused this before a graph is built.
+  if (host.platform === 'macos' && host.tunnel.provider === 'ngrok') throw new Error(`internal error: host ${host.id} is macOS with an ngrok tunnel`);
   let endpoint: Endpoint | undefined;
   const relay = config.relays.find((r) => r.id === host.tunnel.relay);
   try {

@@ -103,17 +103,8 @@ export function relayPart(config: PairConfig, relay: Relay, facts: Facts | undef
   part.facts.push(SSH_HOST_KEYS_PROBE);
   const hosts = hostsUsing(config, relay);
   if (hosts.length === 0) return part;
-  if (relay.platform !== 'linux') {
-    part.errors.push(`relay ${relay.id}: platform ${relay.platform} is not supported for relays yet (only linux)`);
-    return part;
-  }
-  const taken = new Map<number, string>();
-  for (const h of hosts)
-    for (const p of relayPorts(h)) {
-      const other = taken.get(p.port);
-      if (other) part.errors.push(`port ${p.port} on relay ${relay.id} is used twice (${other} and ${h.id} ${p.what}); give each its own`);
-      taken.set(p.port, `${h.id} ${p.what}`);
-    }
+  // The config rules refused a non-Linux relay in use (relay-platform-unsupported) and ports used twice (relay-port-conflict).
+  if (relay.platform !== 'linux') throw new Error(`internal error: relay ${relay.id} is ${relay.platform}; loadConfig lets only linux relays through`);
 
   const root = { owner: 'root', group: 'root' };
   const sshd = resource<PackageSpec>('package', 'openssh-server', { name: 'openssh-server' });

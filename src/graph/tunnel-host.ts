@@ -132,12 +132,6 @@ export function hostTunnelPart(
 ): MachinePart {
   const part = emptyPart();
   const { provider } = host.tunnel;
-  const fromGuests = config.guests.filter((g) => g.from.length > 0).map((g) => g.name);
-  if ((provider === 'vps' || provider === 'ngrok') && fromGuests.length > 0) {
-    part.errors.push(
-      `guests ${fromGuests.join(', ')} have "from", which a ${provider} tunnel cannot enforce: every connection reaches ${host.id} from its own loopback. Use provider jump (the relay checks "from"), or remove "from"`,
-    );
-  }
   if (provider === 'lan') return part;
   const listener = guestListener(config, host, inputs.facts);
   const rest = provider === 'ngrok' ? ngrok(host, inputs.env ?? {}, part.errors) : relayTunnel(config, host, inputs, part.errors);
@@ -308,7 +302,6 @@ const AUTHTOKEN = /^[A-Za-z0-9_.-]{8,512}$/;
 
 function ngrok(host: Host, env: Record<string, string | undefined>, errors: string[]): Omit<MachinePart, 'errors'> {
   const secretEnv = host.tunnel.authtokenEnv ?? 'NGROK_AUTHTOKEN';
-  if (host.forwards.some((f) => f.name === 'ssh')) errors.push('a forward may not be named "ssh" with ngrok: that is the name of the session\'s own tunnel');
   const template = render('ngrok.yml', {
     host: host.id,
     secretEnv,

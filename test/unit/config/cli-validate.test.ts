@@ -1,10 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { captureIo as io } from '../capture-io.js';
 import { UsageError } from '../../../src/cli/io.js';
+import { main } from '../../../src/cli/main.js';
 import { validate } from '../../../src/cli/validate.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -54,5 +55,29 @@ describe('pairctl validate', () => {
 
   it('treats stray arguments as a usage error', async () => {
     await expect(validate(['pair.yaml'], io())).rejects.toBeInstanceOf(UsageError);
+  });
+});
+
+/**
+ * Mistakes that used to surface only while the plan was built (from with a vps tunnel, a macOS
+ * relay, ...) are config rules now: plan and apply stop at them with file:line:col and exit 1,
+ * before any machine is contacted (the fixtures' machines are TEST-NET or unresolvable names; a
+ * connection attempt would add a machine's failure to the output).
+ */
+describe('plan and apply refuse what used to be plan-time errors, as lint errors', () => {
+  const moved = ['from-unenforceable', 'relay-platform-unsupported', 'ngrok-platform-unsupported', 'forward-name-reserved', 'relay-ssh-local', 'ssh-target-invalid'];
+  it.each(moved)('%s', async (rule) => {
+    const file = join(cases, `${rule}.yaml`);
+    const expected = [...readFileSync(file, 'utf8').matchAll(/^# expect: (\S+) (\d+:\d+)$/gm)].map((m) => `${file}:${m[2]}: error: ${m[1]}`);
+    expect(expected.length).toBeGreaterThan(0);
+    for (const command of ['plan', 'apply']) {
+      const t = io();
+      expect(await main([command, '-f', file], t), command).toBe(1);
+      expect(t.out, command).toBe('');
+      const heads = t.err.trimEnd().split('\n').filter((l) => !l.startsWith('    hint: '));
+      expect(heads.map((l) => l.replace(/: error: .* \[(\S+)\]$/, ': error: $1')), command).toEqual(expected);
+    }
+    // validate and lint say the same
+    expect(await validate(['-f', file], io())).toBe(1);
   });
 });

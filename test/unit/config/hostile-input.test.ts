@@ -48,7 +48,8 @@ function baseDoc(): Record<string, unknown> {
       mini: { platform: 'macos', ssh: 'mini', owner: '_pairhost', tunnel: { provider: 'jump', relay: 'elefante', port: 2223 } },
     },
     guests: {
-      todd: { keys: [`${ED} todd@trees`], mode: 'mirror', expires: '2030-12-31T18:00:00Z', from: ['198.51.100.0/24', '2001:db8::/32'] },
+      // No `from` here: a vps or ngrok tunnel cannot enforce it (from-unenforceable); see `legal`.
+      todd: { keys: [`${ED} todd@trees`], mode: 'mirror', expires: '2030-12-31T18:00:00Z' },
       jo: { keys: [`${ED_B} jo@laptop`, `${RSA} jo@old`], mode: 'pair', github: 'jo-codes' },
     },
     session: { name: 'pair', modes: ['mirror', 'pair', 'rogue'], default_mode: 'mirror' },
@@ -108,7 +109,10 @@ const value: fc.Arbitrary<unknown> = fc.oneof(
   { arbitrary: nested, weight: 1 },
 );
 
-type Mutation = { kind: 'set'; path: Path; value: unknown } | { kind: 'rename'; map: Path; index: number; name: unknown };
+type Mutation =
+  | { kind: 'set'; path: Path; value: unknown }
+  | { kind: 'rename'; map: Path; index: number; name: unknown }
+  | { kind: 'all'; steps: Mutation[] };
 
 const set = (path: Path, v: fc.Arbitrary<unknown>): fc.Arbitrary<Mutation> => v.map((value) => ({ kind: 'set', path, value }));
 const cidr = fc.oneof(
@@ -131,7 +135,11 @@ const legal: fc.Arbitrary<Mutation> = fc.oneof(
   set(['hosts', 'scotch', 'forwards', 0, 'name'], fc.stringMatching(/^[a-z][a-z0-9-]{0,30}$/)),
   set(['hosts', 'scotch', 'forwards', 0, 'local'], fc.integer({ min: 1, max: 65535 })),
   set(['hosts', 'box', 'tunnel', 'authtoken_env'], fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,30}$/)),
-  set(['guests', 'todd', 'from'], fc.uniqueArray(cidr, { minLength: 1, maxLength: 4 })),
+  // `from` is legal only where every tunnel can enforce it: jump and lan, not vps or ngrok.
+  set(['guests', 'todd', 'from'], fc.uniqueArray(cidr, { minLength: 1, maxLength: 4 })).map((from) => ({
+    kind: 'all' as const,
+    steps: [from, { kind: 'set' as const, path: ['hosts', 'scotch', 'tunnel', 'provider'], value: 'jump' }, { kind: 'set' as const, path: ['hosts', 'box', 'tunnel'], value: { provider: 'lan' } }],
+  })),
   set(['guests', 'todd', 'expires'], fc.date({ min: new Date('2027-01-01'), max: new Date('2999-12-31'), noInvalidDate: true }).map((d) => d.toISOString())),
   set(['guests', 'jo', 'github'], fc.stringMatching(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$/)),
   fc.record({ kind: fc.constant('rename' as const), map: fc.constant<Path>(['guests']), index: fc.nat(2), name: fc.stringMatching(/^[a-z][a-z0-9-]{0,23}$/) }),
@@ -152,6 +160,10 @@ const child = (node: unknown, seg: string | number): unknown =>
   node && typeof node === 'object' ? (node as Container)[seg] : undefined;
 
 function apply(doc: Record<string, unknown>, m: Mutation): void {
+  if (m.kind === 'all') {
+    for (const step of m.steps) apply(doc, step);
+    return;
+  }
   if (m.kind === 'set') {
     const parent = m.path.slice(0, -1).reduce<unknown>(child, doc);
     if (parent && typeof parent === 'object') (parent as Container)[m.path[m.path.length - 1] as string | number] = m.value;
@@ -268,8 +280,8 @@ describe('hostile values in every field', () => {
     const lint = spawnSync('shellcheck', ['-s', 'sh', '-S', 'warning', '-e', 'SC2100', '-f', 'gcc', ...files], { encoding: 'utf8' });
     expect(lint.stdout, lint.stderr).toBe('');
     expect(lint.status).toBe(0);
-    // A hang guard, not a speed limit (lint's speed is asserted as CPU time above): 250 lints plus
-    // shellcheck of every rendered script took over 60 s of wall time at load average 12-20.
+    // The limit only catches a hang (each lint's own CPU time is the assertion above): on a busy
+    // 2-core machine (load ~17) the 250 runs took 103 s here, before this change as well (>140 s).
   }, 300_000);
 });
 

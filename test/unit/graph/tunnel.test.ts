@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { loadConfigText } from '../../../src/config/load-config.js';
 import type { Host, PairConfig, Relay } from '../../../src/config/model.js';
 import { buildGraph, type DesiredMachine } from '../../../src/graph/build-graph.js';
 import { SSH_HOST_KEYS_FACT, TUNNEL_PUBLIC_KEY_FACT, type Facts } from '../../../src/graph/facts.js';
@@ -41,6 +42,27 @@ function tunnelled(over: Partial<Host> & Pick<Host, 'tunnel'>, relays: Relay[] =
 const vps = () => tunnelled({ tunnel: { provider: 'vps', relay: 'elefante', port: 2222 }, forwards: [{ name: 'rails', local: 3000, remote: 8080 }] });
 const jump = () => tunnelled({ tunnel: { provider: 'jump', relay: 'elefante', port: 2222 }, forwards: [{ name: 'rails', local: 3000, remote: 8080 }] });
 const allFacts: Facts = { scotch: { [TUNNEL_PUBLIC_KEY_FACT]: TUNNEL_PUB, [OPENSSH_VERSION_FACT]: 'OpenSSH_10.0' }, elefante: { [SSH_HOST_KEYS_FACT]: RELAY_KEYS } };
+
+/** pair.yaml text of host scotch on `provider` through relay elefante, with lines for guest todd and for the hosts. */
+function lintYaml(provider: 'vps' | 'jump', guestLines: string[], hostLines: string[] = []): string {
+  return [
+    'version: 1',
+    'relays:',
+    '  elefante: { platform: linux, ssh: bhorseman@203.0.113.5 }',
+    'hosts:',
+    '  scotch:',
+    '    platform: linux',
+    '    ssh: local',
+    '    owner: bhorseman',
+    `    tunnel: { provider: ${provider}, relay: elefante, port: 2222 }`,
+    ...hostLines,
+    'guests:',
+    '  todd:',
+    `    keys: ["ssh-ed25519 ${ED25519} todd@trees"]`,
+    ...guestLines,
+    '',
+  ].join('\n');
+}
 
 const machine = (g: DesiredMachine[], id: string) => g.find((m) => m.target.id === id)!;
 const spec = <S>(m: DesiredMachine, address: string) => {
@@ -161,10 +183,15 @@ describe('vps tunnel', () => {
     ]);
   });
 
-  it('refuses guests with "from": a vps tunnel cannot enforce it', () => {
-    const c = vps();
-    c.guests = [guest('todd', { from: ['198.51.100.0/24'] })];
-    expect(machine(buildGraph(c), 'scotch').errors?.join('\n')).toMatch(/guests todd have "from", which a vps tunnel cannot enforce/);
+  it('refuses guests with "from": a vps tunnel cannot enforce it (a lint error, before any graph)', () => {
+    const text = lintYaml('vps', ['    from: ["198.51.100.0/24"]']);
+    const { config, diagnostics } = loadConfigText(text, 'pair.yaml');
+    expect(config).toBeUndefined();
+    expect(diagnostics.map((d) => `${d.file}:${d.line}:${d.column} ${d.rule} ${d.message}`)).toEqual([
+      'pair.yaml:13:5 from-unenforceable guest "todd" has "from", which the vps tunnel of host "scotch" cannot enforce: through it every guest reaches the host from the host\'s own loopback',
+    ]);
+    // the positive control: the same guest through a jump relay is fine
+    expect(loadConfigText(lintYaml('jump', ['    from: ["198.51.100.0/24"]']), 'pair.yaml').diagnostics).toEqual([]);
   });
 
   it('resolves a relay alias through the given endpoints (the ssh config), else pair.yaml', () => {
@@ -200,9 +227,20 @@ describe('a relay shared by two hosts', () => {
       'relay_account["tunnel-scotch"]',
       'relay_account["tunnel-rye"]',
     ]);
-    const clash = structuredClone(c);
-    clash.hosts[1]!.tunnel.port = 8080;
-    expect(machine(buildGraph(clash), 'elefante').errors?.join('\n')).toMatch(/port 8080 on relay elefante is used twice \(scotch rails and rye ssh\)/);
+    // A port used twice on the relay is a lint error (relay-port-conflict) at its position; the graph no longer checks.
+    const shared = (port: number) =>
+      lintYaml('vps', [], [
+        '    forwards: [{ name: rails, local: 3000, remote: 8080 }]',
+        '  rye:',
+        '    platform: linux',
+        '    ssh: root@192.0.2.11',
+        '    owner: bhorseman',
+        `    tunnel: { provider: jump, relay: elefante, port: ${port} }`,
+      ]);
+    expect(loadConfigText(shared(2223), 'pair.yaml').diagnostics).toEqual([]);
+    expect(loadConfigText(shared(8080), 'pair.yaml').diagnostics.map((d) => `${d.line}:${d.column} ${d.rule} ${d.message}`)).toEqual([
+      '15:54 relay-port-conflict hosts.rye.tunnel.port: port 8080 on relay "elefante" is already used by hosts.scotch.forwards[0].remote (line 10)',
+    ]);
   });
 });
 
