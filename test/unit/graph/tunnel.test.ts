@@ -15,6 +15,7 @@ import { SSH_HOST_KEYS_FACT, TUNNEL_PUBLIC_KEY_FACT, type Facts } from '../../..
 import { OPENSSH_VERSION_FACT, TMUX_VERSION_FACT } from '../../../src/graph/tool-versions.js';
 import { tunnelAccount } from '../../../src/graph/paths.js';
 import { tunnelArgv } from '../../../src/graph/tunnel-host.js';
+import { tunnelOf, type RelayTunnel } from '../../../src/graph/tunnel.js';
 import { unitArg } from '../../../src/graph/systemd-unit.js';
 import type { FileSpec } from '../../../src/resources/file-state.js';
 import { kindOf } from '../../../src/resources/registry.js';
@@ -92,7 +93,7 @@ describe('vps tunnel', () => {
 
   it('runs ssh -N with every option pinned, -R on 0.0.0.0 for the session (to the guest-only listener, never port 22) and each forward', () => {
     const c = vps();
-    expect(tunnelArgv(c.hosts[0]!, { host: '203.0.113.5', port: 22 })).toEqual([
+    expect(tunnelArgv(tunnelOf(c, c.hosts[0]!) as RelayTunnel, { host: '203.0.113.5', port: 22 })).toEqual([
       '/usr/bin/ssh', '-N', '-T', '-F', '/dev/null',
       '-o', 'BatchMode=yes', '-o', 'ExitOnForwardFailure=yes', '-o', 'ServerAliveInterval=10', '-o', 'ServerAliveCountMax=3',
       '-o', 'ConnectTimeout=10', '-o', 'StrictHostKeyChecking=yes', '-o', 'UserKnownHostsFile=/var/lib/pairctl/tunnel/known_hosts',
@@ -212,7 +213,7 @@ describe('jump tunnel', () => {
   const g = buildGraph(c, { facts: allFacts });
 
   it('binds the relay end to loopback only', () => {
-    expect(tunnelArgv(c.hosts[0]!, { host: '203.0.113.5', port: 22 })).toEqual(expect.arrayContaining(['-R', '127.0.0.1:2222:127.0.0.1:822', '-R', '127.0.0.1:8080:localhost:3000']));
+    expect(tunnelArgv(tunnelOf(c, c.hosts[0]!) as RelayTunnel, { host: '203.0.113.5', port: 22 })).toEqual(expect.arrayContaining(['-R', '127.0.0.1:2222:127.0.0.1:822', '-R', '127.0.0.1:8080:localhost:3000']));
     expect(machine(g, 'elefante').resources.some((r) => r.kind === 'ufw_rule')).toBe(false);
   });
 
