@@ -1,13 +1,14 @@
 /** config → the machines pairctl acts on, each with its desired resources. */
-import type { Host, PairConfig } from '../config/model.js';
+import type { PairConfig } from '../config/model.js';
 import type { Resource } from '../resources/kind.js';
 import type { MachineTarget } from '../transport/runner.js';
 import { linuxHostResources } from './linux-host.js';
 import { macosHostResources } from './macos-host.js';
 import type { Deferred, FactProbe, Facts } from './facts.js';
 import { relayPart } from './relay.js';
-import { endpointFromTarget, type Endpoint } from './relay-endpoint.js';
-import { emptyPart, hostTunnelPart, type MachinePart } from './tunnel-host.js';
+import type { Endpoint } from './relay-endpoint.js';
+import { hostTunnelPart } from './tunnel-host.js';
+import { tunnelsOf } from './tunnel.js';
 import { OPENSSH_VERSION_PROBE, tmuxVersionProbe } from './tool-versions.js';
 
 /** One machine and what pair.yaml wants on it. */
@@ -35,10 +36,12 @@ export interface GraphInputs {
 
 /** Builds the desired state of every machine the config names. */
 export function buildGraph(config: PairConfig, inputs: GraphInputs = {}): DesiredMachine[] {
-  const hosts = config.hosts.map((host): DesiredMachine => {
+  // Each host's tunnel is worked out once; the host's part and its relay's part both read it.
+  const tunnels = tunnelsOf(config, inputs);
+  const hosts = config.hosts.map((host, i): DesiredMachine => {
     const hostConfig = host.tunnel.provider === 'jump' ? throughRelayLoopback(config) : config;
     const base = host.platform === 'macos' ? macosHostResources(hostConfig, host) : linuxHostResources(hostConfig, host);
-    const tunnel = tunnelPart(config, host, inputs);
+    const tunnel = hostTunnelPart(config, tunnels[i]!, { facts: inputs.facts, env: inputs.env });
     return {
       target: { id: host.id, ssh: host.ssh, sudo: host.sudo },
       role: 'host',
@@ -49,7 +52,7 @@ export function buildGraph(config: PairConfig, inputs: GraphInputs = {}): Desire
     };
   });
   const relays = config.relays.map((relay): DesiredMachine => {
-    const part = relayPart(config, relay, inputs.facts);
+    const part = relayPart(config, relay, tunnels);
     return {
       target: { id: relay.id, ssh: relay.ssh, sudo: relay.sudo },
       role: 'relay',
@@ -60,21 +63,6 @@ export function buildGraph(config: PairConfig, inputs: GraphInputs = {}): Desire
     };
   });
   return [...hosts, ...relays];
-}
-
-/** The host's side of its tunnel; every failure to work out its inputs is a plan error, not a crash. */
-function tunnelPart(config: PairConfig, host: Host, inputs: GraphInputs): MachinePart {
-  if (host.tunnel.provider === 'lan') return hostTunnelPart(config, host, {});
-  // The config rule ngrok-platform-unsupported refused this before a graph is built.
-  if (host.platform === 'macos' && host.tunnel.provider === 'ngrok') throw new Error(`internal error: host ${host.id} is macOS with an ngrok tunnel`);
-  let endpoint: Endpoint | undefined;
-  const relay = config.relays.find((r) => r.id === host.tunnel.relay);
-  try {
-    if (relay) endpoint = inputs.relayEndpoints?.[relay.id] ?? endpointFromTarget(relay);
-  } catch (err) {
-    return { ...emptyPart(), errors: [err instanceof Error ? err.message : String(err)] };
-  }
-  return hostTunnelPart(config, host, { facts: inputs.facts, endpoint, env: inputs.env });
 }
 
 /**

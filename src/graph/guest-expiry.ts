@@ -20,7 +20,7 @@ import { quote, sh } from '../transport/shell-quote.js';
 import { render } from '../templates/render.js';
 import { LAUNCHD_DIR, LIBEXEC_DIR, SYSTEMD_DIR, guestAccount } from './paths.js';
 import { execStart } from './systemd-unit.js';
-import { resource } from './tunnel-host.js';
+import { resource } from './resource.js';
 
 /** How long the cut-off waits for the owner's tmux server to revoke the guest before ending its processes anyway. */
 export const REVOKE_WAIT_SECONDS = 5;

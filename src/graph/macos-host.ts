@@ -6,7 +6,8 @@
 import type { Host, PairConfig } from '../config/model.js';
 import type { Resource } from '../resources/kind.js';
 import type { MacosHostSpec } from '../resources/macos-host.js';
-import { address, hostResources, type PlatformProfile } from './linux-host.js';
+import { hostResources, type PlatformProfile } from './host.js';
+import { address } from './resource.js';
 
 export const MACOS: PlatformProfile = {
   rootGroup: 'wheel',

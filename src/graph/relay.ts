@@ -17,75 +17,21 @@ import type { SshdDropinSpec } from '../resources/sshd-dropin.js';
 import type { UfwRuleSpec } from '../resources/ufw-rule.js';
 import { render } from '../templates/render.js';
 import { expiryTime } from './authorized-keys.js';
-import { SSH_HOST_KEYS_PROBE, TUNNEL_PUBLIC_KEY_FACT, factValue, publicKeyLines, type Facts } from './facts.js';
-import {
-  JUMP_GROUP,
-  NOLOGIN_SHELL,
-  NO_COMMAND,
-  RELAY_SSHD_DROPIN,
-  TUNNEL_KEY,
-  guestAccount,
-  relayHome,
-  tunnelAccount,
-} from './paths.js';
-import { ACCOUNT_KEY_SOURCES, GLOBAL_ONLY_SETTINGS, KEY_ONLY_AUTH, expectations } from './sshd-settings.js';
+import { SSH_HOST_KEYS_PROBE } from './facts.js';
+import { JUMP_GROUP, NOLOGIN_SHELL, NO_COMMAND, RELAY_SSHD_DROPIN, TUNNEL_KEY, guestAccount, relayHome } from './paths.js';
+import { GLOBAL_ONLY_SETTINGS, expectations, jumpGuestSettings, tunnelSettings } from './sshd-settings.js';
 import { relayExpiryResources } from './guest-expiry.js';
-import { address, emptyPart, listenAddress, relayPorts, resource, type MachinePart } from './tunnel-host.js';
-
-/** Settings every account pairctl makes on a relay gets: keys only, nothing but what is granted. */
-const LOCKED: ReadonlyArray<[string, string]> = [
-  ...KEY_ONLY_AUTH,
-  ...ACCOUNT_KEY_SOURCES,
-  ['AllowAgentForwarding', 'no'],
-  ['AllowStreamLocalForwarding', 'no'],
-  ['X11Forwarding', 'no'],
-  ['PermitTunnel', 'no'],
-  ['PermitTTY', 'no'],
-  ['PermitUserRC', 'no'],
-  ['ForceCommand', NO_COMMAND],
-];
-
-/** sshd settings of a host's tunnel account: remote forwarding on exactly its ports. */
-export function tunnelSettings(host: Host): Array<[string, string]> {
-  const bind = listenAddress(host);
-  return [
-    ...LOCKED,
-    ['AllowTcpForwarding', 'remote'],
-    // clientspecified lets the vps tunnel bind 0.0.0.0; jump binds 127.0.0.1, which `no` allows.
-    ['GatewayPorts', host.tunnel.provider === 'vps' ? 'clientspecified' : 'no'],
-    ['PermitListen', relayPorts(host).map((p) => `${bind}:${p.port}`).join(' ')],
-    ['PermitOpen', 'none'],
-    // A dead tunnel's session would keep holding the port; the relay drops it within 45 s.
-    ['ClientAliveInterval', '15'],
-    ['ClientAliveCountMax', '3'],
-  ];
-}
-
-/** sshd settings of jump guests: local forwarding to exactly the jump hosts' loopback ports. */
-export function jumpGuestSettings(hosts: Host[]): Array<[string, string]> {
-  return [
-    ...LOCKED,
-    ['AllowTcpForwarding', 'local'],
-    ['GatewayPorts', 'no'],
-    ['PermitListen', 'none'],
-    ['PermitOpen', jumpTargets(hosts).join(' ')],
-  ];
-}
+import { address, emptyPart, resource, type MachinePart } from './resource.js';
+import { isRelayTunnel, type RelayTunnel, type Tunnel } from './tunnel.js';
 
 /** Every loopback host:port a jump guest may open through this relay. */
-function jumpTargets(hosts: Host[]): string[] {
-  return hosts.flatMap((h) => relayPorts(h).map((p) => `127.0.0.1:${p.port}`));
-}
-
-/** The tunnel key's line in the tunnel account's authorized_keys. */
-export function tunnelKeyLine(host: Host, publicKey: string): string {
-  const listen = relayPorts(host).map((p) => `permitlisten="${listenAddress(host)}:${p.port}"`);
-  return `restrict,port-forwarding,${listen.join(',')},command="${NO_COMMAND}" ${publicKey} pairctl-tunnel:${host.id}`;
+function jumpTargets(tunnels: RelayTunnel[]): string[] {
+  return tunnels.flatMap((t) => t.ports.map((p) => `127.0.0.1:${p.port}`));
 }
 
 /** A jump guest's key lines on the relay: forwarding to the jump hosts' ports, nothing else. */
-export function jumpKeyLines(guest: Guest, hosts: Host[]): string[] {
-  const options = ['restrict', 'port-forwarding', ...jumpTargets(hosts).map((t) => `permitopen="${t}"`), `command="${NO_COMMAND}"`];
+export function jumpKeyLines(guest: Guest, tunnels: RelayTunnel[]): string[] {
+  const options = ['restrict', 'port-forwarding', ...jumpTargets(tunnels).map((t) => `permitopen="${t}"`), `command="${NO_COMMAND}"`];
   if (guest.expires) options.push(`expiry-time="${expiryTime(guest.expires)}"`);
   // The relay is where a jump guest's own address is seen, so `from` is enforced here.
   if (guest.from.length > 0) options.push(`from="${guest.from.join(',')}"`);
@@ -97,12 +43,20 @@ export function hostsUsing(config: PairConfig, relay: Relay): Host[] {
   return config.hosts.filter((h) => (h.tunnel.provider === 'vps' || h.tunnel.provider === 'jump') && h.tunnel.relay === relay.id);
 }
 
-/** Everything pair.yaml wants on one relay; nothing when no host uses it (the record removes the rest). */
-export function relayPart(config: PairConfig, relay: Relay, facts: Facts | undefined): MachinePart {
+/** Tunnels of hosts whose vps or jump tunnel goes through this relay, in pair.yaml's order. */
+function tunnelsUsing(tunnels: Tunnel[], relay: Relay): RelayTunnel[] {
+  return tunnels.filter(isRelayTunnel).filter((t) => t.host.tunnel.relay === relay.id);
+}
+
+/**
+ * Everything pair.yaml wants on one relay, read from the tunnels through it (tunnel.ts); nothing
+ * when no host uses it (the record removes the rest).
+ */
+export function relayPart(config: PairConfig, relay: Relay, allTunnels: Tunnel[]): MachinePart {
   const part = emptyPart();
   part.facts.push(SSH_HOST_KEYS_PROBE);
-  const hosts = hostsUsing(config, relay);
-  if (hosts.length === 0) return part;
+  const tunnels = tunnelsUsing(allTunnels, relay);
+  if (tunnels.length === 0) return part;
   // The config rules refused a non-Linux relay in use (relay-platform-unsupported) and ports used twice (relay-port-conflict).
   if (relay.platform !== 'linux') throw new Error(`internal error: relay ${relay.id} is ${relay.platform}; loadConfig lets only linux relays through`);
 
@@ -129,28 +83,20 @@ export function relayPart(config: PairConfig, relay: Relay, facts: Facts | undef
   const block = (comment: string, match: string, settings: Array<[string, string]>) =>
     blocks.push({ comment, match, settings: settings.map(([key, value]) => ({ key, value })) });
 
-  for (const h of hosts) {
-    const name = tunnelAccount(h.id);
-    const publicKey = factValue(facts, { machine: h.id, key: TUNNEL_PUBLIC_KEY_FACT });
-    let lines: string[] | undefined;
-    if (publicKey) {
-      try {
-        lines = publicKeyLines(publicKey, `the tunnel key of host ${h.id}`).map((k) => tunnelKeyLine(h, k));
-      } catch (err) {
-        part.errors.push(err instanceof Error ? err.message : String(err));
-      }
-    }
+  for (const t of tunnels) {
+    const h = t.host;
+    if (t.keyError) part.errors.push(t.keyError);
     const keys = account(
-      { name, home: relayHome(name), shell: NOLOGIN_SHELL, groups: [], comment: `pairctl tunnel of host ${h.id}`, purpose: `the tunnel of host ${h.id}` },
+      { name: t.account, home: relayHome(t.account), shell: NOLOGIN_SHELL, groups: [], comment: `pairctl tunnel of host ${h.id}`, purpose: `the tunnel of host ${h.id}` },
       [sshd.address],
-      lines,
+      t.keyLines,
     );
-    if (!lines) {
-      part.deferred.push({ address: keys.address, waitsFor: { machine: h.id, key: TUNNEL_PUBLIC_KEY_FACT }, what: `the tunnel public key of host ${h.id} (made there by ${TUNNEL_KEY})` });
+    if (!t.keyLines) {
+      part.deferred.push({ address: keys.address, waitsFor: t.publicKey, what: `the tunnel public key of host ${h.id} (made there by ${TUNNEL_KEY})` });
     }
-    block(`The ${h.tunnel.provider} tunnel of host ${h.id}: it may listen on its ports, nothing else.`, `User ${name}`, tunnelSettings(h));
-    if (h.tunnel.provider === 'vps') {
-      for (const p of relayPorts(h)) {
+    block(`The ${t.provider} tunnel of host ${h.id}: it may listen on its ports, nothing else.`, `User ${t.account}`, tunnelSettings(t));
+    if (t.provider === 'vps') {
+      for (const p of t.ports) {
         part.resources.push(
           resource<UfwRuleSpec>('ufw_rule', `${p.port}/tcp`, { port: p.port, proto: 'tcp', comment: `pairctl: ${p.what} of host ${h.id}` }),
         );
@@ -158,8 +104,9 @@ export function relayPart(config: PairConfig, relay: Relay, facts: Facts | undef
     }
   }
 
-  const jumpHosts = hosts.filter((h) => h.tunnel.provider === 'jump');
-  if (jumpHosts.length > 0) {
+  const jumps = tunnels.filter((t) => t.provider === 'jump');
+  const jumpHosts = jumps.map((t) => t.host);
+  if (jumps.length > 0) {
     const group = resource('group', JUMP_GROUP, { name: JUMP_GROUP });
     part.resources.push(group);
     for (const g of config.guests) {
@@ -167,17 +114,17 @@ export function relayPart(config: PairConfig, relay: Relay, facts: Facts | undef
       account(
         { name, home: relayHome(name), shell: NOLOGIN_SHELL, groups: [JUMP_GROUP], comment: `pairctl jump guest ${g.name}`, purpose: `guest ${g.name}, jumping to ${jumpHosts.map((h) => h.id).join(', ')}` },
         [sshd.address, group.address],
-        jumpKeyLines(g, jumpHosts),
+        jumpKeyLines(g, jumps),
       );
     }
     part.resources.push(...relayExpiryResources(config.guests, (g) => address('relay_account', guestAccount(g.name))));
-    block(`Guests jumping to ${jumpHosts.map((h) => h.id).join(', ')}: they may open those ports on loopback, nothing else.`, `Group ${JUMP_GROUP}`, jumpGuestSettings(jumpHosts));
+    block(`Guests jumping to ${jumpHosts.map((h) => h.id).join(', ')}: they may open those ports on loopback, nothing else.`, `Group ${JUMP_GROUP}`, jumpGuestSettings(jumpTargets(jumps)));
   }
 
   // Proven for every kind of account made here: each host's tunnel account, and a jump guest.
-  const checks = hosts.map((h) => ({ user: tunnelAccount(h.id), expect: expectations(tunnelSettings(h)) }));
+  const checks = tunnels.map((t) => ({ user: t.account, expect: expectations(tunnelSettings(t)) }));
   const firstGuest = config.guests[0];
-  if (jumpHosts.length > 0 && firstGuest) checks.push({ user: guestAccount(firstGuest.name), expect: expectations(jumpGuestSettings(jumpHosts)) });
+  if (jumps.length > 0 && firstGuest) checks.push({ user: guestAccount(firstGuest.name), expect: expectations(jumpGuestSettings(jumpTargets(jumps))) });
   part.resources.push(
     resource<SshdDropinSpec>(
       'sshd_dropin',

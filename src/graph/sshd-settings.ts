@@ -4,8 +4,9 @@
  * the listener's config and the `sshd -T` checks that prove them agree.
  */
 import type { FactProbe, Facts } from './facts.js';
+import type { RelayTunnel } from './tunnel.js';
 import { factValue } from './facts.js';
-import { GUEST_GROUP, JOIN_PROGRAM } from './paths.js';
+import { GUEST_GROUP, JOIN_PROGRAM, NO_COMMAND } from './paths.js';
 import { compareVersions } from '../resources/version.js';
 
 /** Every account pairctl makes, on a host or a relay, logs in with a listed key and nothing else. */
@@ -61,6 +62,45 @@ export const GUEST_SSHD_SETTINGS: ReadonlyArray<[string, string]> = [
   ['PermitTTY', 'yes'],
   ['ForceCommand', JOIN_PROGRAM],
 ];
+
+/** Settings every account pairctl makes on a relay gets: keys only, nothing but what is granted. */
+const RELAY_LOCKED: ReadonlyArray<[string, string]> = [
+  ...KEY_ONLY_AUTH,
+  ...ACCOUNT_KEY_SOURCES,
+  ['AllowAgentForwarding', 'no'],
+  ['AllowStreamLocalForwarding', 'no'],
+  ['X11Forwarding', 'no'],
+  ['PermitTunnel', 'no'],
+  ['PermitTTY', 'no'],
+  ['PermitUserRC', 'no'],
+  ['ForceCommand', NO_COMMAND],
+];
+
+/** sshd settings of a host's tunnel account on its relay: remote forwarding on exactly its ports. */
+export function tunnelSettings(t: RelayTunnel): Array<[string, string]> {
+  return [
+    ...RELAY_LOCKED,
+    ['AllowTcpForwarding', 'remote'],
+    // clientspecified lets the vps tunnel bind 0.0.0.0; jump binds 127.0.0.1, which `no` allows.
+    ['GatewayPorts', t.provider === 'vps' ? 'clientspecified' : 'no'],
+    ['PermitListen', t.ports.map((p) => `${t.listen}:${p.port}`).join(' ')],
+    ['PermitOpen', 'none'],
+    // A dead tunnel's session would keep holding the port; the relay drops it within 45 s.
+    ['ClientAliveInterval', '15'],
+    ['ClientAliveCountMax', '3'],
+  ];
+}
+
+/** sshd settings of jump guests on a relay: local forwarding to exactly these loopback host:ports. */
+export function jumpGuestSettings(targets: string[]): Array<[string, string]> {
+  return [
+    ...RELAY_LOCKED,
+    ['AllowTcpForwarding', 'local'],
+    ['GatewayPorts', 'no'],
+    ['PermitListen', 'none'],
+    ['PermitOpen', targets.join(' ')],
+  ];
+}
 
 /**
  * Settings sshd allows only at the top of its config, never in a Match block (servconf.c:

@@ -5,18 +5,16 @@
  * service running the agent; for lan, nothing.
  */
 import { createHash } from 'node:crypto';
-import type { Host, PairConfig, Relay } from '../config/model.js';
+import type { Host, PairConfig } from '../config/model.js';
 import type { DirectorySpec } from '../resources/directory.js';
 import type { FileSpec } from '../resources/file-state.js';
-import type { Resource } from '../resources/kind.js';
-import type { KindName } from '../resources/registry.js';
 import { SECRET_SLOT, sensitive, type SecretFileSpec } from '../resources/secret-file.js';
 import type { LaunchdServiceSpec } from '../resources/launchd-service.js';
 import type { SystemdServiceSpec } from '../resources/systemd-service.js';
 import type { TunnelKeySpec } from '../resources/tunnel-key.js';
 import { formatHostPort } from '../transport/ssh-target.js';
 import { render } from '../templates/render.js';
-import { SSH_HOST_KEYS_FACT, factValue, publicKeyLines, tunnelPublicKeyProbe, type Deferred, type FactProbe, type Facts } from './facts.js';
+import { SSH_HOST_KEYS_FACT, factValue, publicKeyLines, tunnelPublicKeyProbe, type Deferred, type Facts } from './facts.js';
 import {
   ETC_DIR,
   GUEST_GROUP,
@@ -34,7 +32,6 @@ import {
   TUNNEL_LAUNCHD_LOG,
   TUNNEL_SERVICE,
   guestAccount,
-  tunnelAccount,
 } from './paths.js';
 import type { Endpoint } from './relay-endpoint.js';
 import { execStart, unitArg } from './systemd-unit.js';
@@ -52,29 +49,8 @@ import {
   guestSshdArgv,
 } from './sshd-settings.js';
 import { opensshTargetVersionOf } from './tool-versions.js';
-
-/** What one part of the graph contributes to a machine. */
-export interface MachinePart {
-  resources: Resource[];
-  /** facts this machine answers for others */
-  facts: FactProbe[];
-  deferred: Deferred[];
-  /** problems that block the plan */
-  errors: string[];
-}
-
-export function emptyPart(): MachinePart {
-  return { resources: [], facts: [], deferred: [], errors: [] };
-}
-
-/** Builds addresses the way the plan shows them: kind["name"]. */
-export function address(kind: string, name: string): string {
-  return `${kind}[${JSON.stringify(name)}]`;
-}
-
-export function resource<S>(kind: KindName, name: string, spec: S, deps: string[] = []): Resource<S> {
-  return { kind, address: address(kind, name), spec, deps };
-}
+import { address, emptyPart, resource, type MachinePart } from './resource.js';
+import { GUEST_SSHD_TARGET, type RelayTunnel, type Tunnel } from './tunnel.js';
 
 /** Seconds between the ssh client's keepalives, and how many may go unanswered before it exits. */
 export const SERVER_ALIVE_INTERVAL = 10;
@@ -82,24 +58,8 @@ export const SERVER_ALIVE_COUNT_MAX = 3;
 /** Seconds systemd waits before starting the tunnel again (measured: back within ~2.3 s). */
 export const TUNNEL_RESTART_SEC = 2;
 
-/** What the relay end listens on for a host: vps on every address (public), jump on loopback only. */
-export function listenAddress(host: Host): string {
-  return host.tunnel.provider === 'vps' ? '0.0.0.0' : '127.0.0.1';
-}
-
-/** Where the tunnel's ssh port leads on the host: the guest-only listener, never port 22. */
-export const GUEST_SSHD_TARGET = `${GUEST_SSHD_ADDRESS}:${GUEST_SSHD_PORT}`;
-
-/** The relay ports a host's tunnel opens: its ssh port (to the guest-only listener), then one per forward. */
-export function relayPorts(host: Host): Array<{ port: number; to: string; what: string }> {
-  const ports = host.tunnel.port !== undefined ? [{ port: host.tunnel.port, to: GUEST_SSHD_TARGET, what: 'ssh' }] : [];
-  for (const f of host.forwards) ports.push({ port: f.remote, to: `localhost:${f.local}`, what: f.name });
-  return ports;
-}
-
 /** The argv of the tunnel: `ssh -N` with every option pinned, so nothing in root's ~/.ssh applies. */
-export function tunnelArgv(host: Host, relayEndpoint: Endpoint): string[] {
-  const bind = listenAddress(host);
+export function tunnelArgv(t: RelayTunnel, relayEndpoint: Endpoint): string[] {
   return [
     SSH_CLIENT,
     '-N',
@@ -118,23 +78,25 @@ export function tunnelArgv(host: Host, relayEndpoint: Endpoint): string[] {
     '-o', 'IdentitiesOnly=yes',
     '-i', TUNNEL_KEY,
     '-p', String(relayEndpoint.port),
-    ...relayPorts(host).flatMap((p) => ['-R', `${bind}:${p.port}:${p.to}`]),
-    '-l', tunnelAccount(host.id),
+    ...t.ports.flatMap((p) => ['-R', `${t.listen}:${p.port}:${p.to}`]),
+    '-l', t.account,
     relayEndpoint.host,
   ];
 }
 
-/** The host's side of its tunnel. `endpoint` is where the relay's sshd is (for vps and jump). */
+/** The host's side of its tunnel (tunnel.ts), read as the relay's side reads it. */
 export function hostTunnelPart(
   config: PairConfig,
-  host: Host,
-  inputs: { facts?: Facts; endpoint?: Endpoint; env?: Record<string, string | undefined> },
+  tunnel: Tunnel,
+  inputs: { facts?: Facts; env?: Record<string, string | undefined> },
 ): MachinePart {
+  if (tunnel.provider !== 'lan' && tunnel.errors.length > 0) return { ...emptyPart(), errors: [...tunnel.errors] };
   const part = emptyPart();
+  const { host } = tunnel;
   const { provider } = host.tunnel;
-  if (provider === 'lan') return part;
+  if (tunnel.provider === 'lan') return part;
   const listener = guestListener(config, host, inputs.facts);
-  const rest = provider === 'ngrok' ? ngrok(host, inputs.env ?? {}, part.errors) : relayTunnel(config, host, inputs, part.errors);
+  const rest = tunnel.provider === 'ngrok' ? ngrok(host, inputs.env ?? {}, part.errors) : relayTunnel(tunnel, inputs.facts, part.errors);
   return {
     ...part,
     resources: [...listener.resources, ...rest.resources],
@@ -217,15 +179,11 @@ function guestListener(config: PairConfig, host: Host, facts: Facts | undefined)
   return { resources: [sshdConfig, service], facts: [], deferred: [] };
 }
 
-function relayTunnel(
-  config: PairConfig,
-  host: Host,
-  inputs: { facts?: Facts; endpoint?: Endpoint },
-  errors: string[],
-): Omit<MachinePart, 'errors'> {
-  const relay: Relay | undefined = config.relays.find((r) => r.id === host.tunnel.relay);
-  if (!relay || host.tunnel.port === undefined || !inputs.endpoint) {
-    errors.push(`the ${host.tunnel.provider} tunnel needs "relay" naming one of relays and "port"`);
+/** The tunnel's ssh client, its key and the relay's pinned host keys. */
+function relayTunnel(t: RelayTunnel, facts: Facts | undefined, errors: string[]): Omit<MachinePart, 'errors'> {
+  const { host, relay, endpoint } = t;
+  if (!relay || t.sshPort === undefined || !endpoint) {
+    errors.push(`the ${t.provider} tunnel needs "relay" naming one of relays and "port"`);
     return { resources: [], facts: [], deferred: [] };
   }
   const root = { owner: 'root', group: host.platform === 'macos' ? 'wheel' : 'root' };
@@ -233,11 +191,11 @@ function relayTunnel(
   const key = resource<TunnelKeySpec>('tunnel_key', TUNNEL_KEY, { path: TUNNEL_KEY, comment: `pairctl-tunnel@${host.id}` }, [dir.address]);
 
   const deferred: Deferred[] = [];
-  const hostKeys = factValue(inputs.facts, { machine: relay.id, key: SSH_HOST_KEYS_FACT });
+  const hostKeys = factValue(facts, { machine: relay.id, key: SSH_HOST_KEYS_FACT });
   let lines: string[] = [];
   if (hostKeys) {
     try {
-      const name = formatHostPort(inputs.endpoint.host, inputs.endpoint.port);
+      const name = formatHostPort(endpoint.host, endpoint.port);
       lines = publicKeyLines(hostKeys, `a host key of relay ${relay.id}`).map((l) => `${name} ${l}`);
     } catch (err) {
       errors.push(err instanceof Error ? err.message : String(err));
@@ -252,7 +210,7 @@ function relayTunnel(
   if (!hostKeys) deferred.push({ address: knownHosts.address, waitsFor: { machine: relay.id, key: SSH_HOST_KEYS_FACT }, what: `the ssh host keys of relay ${relay.id}` });
 
   const path = `${SYSTEMD_DIR}/${TUNNEL_SERVICE}`;
-  const where = host.tunnel.provider === 'vps' ? `port ${host.tunnel.port} of ${relay.id}, for everyone` : `port ${host.tunnel.port} on ${relay.id}'s loopback, for guests jumping through it`;
+  const where = t.provider === 'vps' ? `port ${t.sshPort} of ${relay.id}, for everyone` : `port ${t.sshPort} on ${relay.id}'s loopback, for guests jumping through it`;
   // macOS: the same command, held up by launchd (KeepAlive) instead of systemd (Restart=always).
   const service =
     host.platform === 'macos'
@@ -264,7 +222,7 @@ function relayTunnel(
             path: `${LAUNCHD_DIR}/${TUNNEL_LAUNCHD_LABEL}.plist`,
             content: render('launchd.plist', {
               label: TUNNEL_LAUNCHD_LABEL,
-              args: tunnelArgv(host, inputs.endpoint),
+              args: tunnelArgv(t, endpoint),
               throttle: TUNNEL_RESTART_SEC,
               log: TUNNEL_LAUNCHD_LOG,
             }),
@@ -280,9 +238,9 @@ function relayTunnel(
             unit: TUNNEL_SERVICE,
             path,
             content: render('service', {
-              summary: `Reverse tunnel (${host.tunnel.provider}) from host ${host.id} to relay ${relay.id}: this host's guest-only sshd (${GUEST_SSHD_TARGET}) is reachable at ${where}.`,
-              description: `pairctl ${host.tunnel.provider} tunnel to relay ${relay.id}`,
-              execStart: execStart(tunnelArgv(host, inputs.endpoint)),
+              summary: `Reverse tunnel (${t.provider}) from host ${host.id} to relay ${relay.id}: this host's guest-only sshd (${GUEST_SSHD_TARGET}) is reachable at ${where}.`,
+              description: `pairctl ${t.provider} tunnel to relay ${relay.id}`,
+              execStart: execStart(tunnelArgv(t, endpoint)),
               restartSec: TUNNEL_RESTART_SEC,
               readOnly: true,
             }),
@@ -302,6 +260,7 @@ const AUTHTOKEN = /^[A-Za-z0-9_.-]{8,512}$/;
 
 function ngrok(host: Host, env: Record<string, string | undefined>, errors: string[]): Omit<MachinePart, 'errors'> {
   const secretEnv = host.tunnel.authtokenEnv ?? 'NGROK_AUTHTOKEN';
+  // The config rule forward-name-reserved refused a forward named "ssh" before a graph is built.
   const template = render('ngrok.yml', {
     host: host.id,
     secretEnv,

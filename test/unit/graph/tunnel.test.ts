@@ -16,6 +16,7 @@ import { SSH_HOST_KEYS_FACT, TUNNEL_PUBLIC_KEY_FACT, type Facts } from '../../..
 import { OPENSSH_VERSION_FACT, TMUX_VERSION_FACT } from '../../../src/graph/tool-versions.js';
 import { tunnelAccount } from '../../../src/graph/paths.js';
 import { tunnelArgv } from '../../../src/graph/tunnel-host.js';
+import { tunnelOf, type RelayTunnel } from '../../../src/graph/tunnel.js';
 import { unitArg } from '../../../src/graph/systemd-unit.js';
 import type { FileSpec } from '../../../src/resources/file-state.js';
 import { kindOf, type KindName } from '../../../src/resources/registry.js';
@@ -114,7 +115,7 @@ describe('vps tunnel', () => {
 
   it('runs ssh -N with every option pinned, -R on 0.0.0.0 for the session (to the guest-only listener, never port 22) and each forward', () => {
     const c = vps();
-    expect(tunnelArgv(c.hosts[0]!, { host: '203.0.113.5', port: 22 })).toEqual([
+    expect(tunnelArgv(tunnelOf(c, c.hosts[0]!) as RelayTunnel, { host: '203.0.113.5', port: 22 })).toEqual([
       '/usr/bin/ssh', '-N', '-T', '-F', '/dev/null',
       '-o', 'BatchMode=yes', '-o', 'ExitOnForwardFailure=yes', '-o', 'ServerAliveInterval=10', '-o', 'ServerAliveCountMax=3',
       '-o', 'ConnectTimeout=10', '-o', 'StrictHostKeyChecking=yes', '-o', 'UserKnownHostsFile=/var/lib/pairctl/tunnel/known_hosts',
@@ -203,6 +204,48 @@ describe('vps tunnel', () => {
   });
 });
 
+describe("each host's tunnel, worked out once (graph/tunnel.ts)", () => {
+  it('holds what both ends read: account, listen address, ports, endpoint, key lines', () => {
+    const c = vps();
+    const t = tunnelOf(c, c.hosts[0]!, { facts: allFacts }) as RelayTunnel;
+    expect(t).toMatchObject({ provider: 'vps', account: 'tunnel-scotch', listen: '0.0.0.0', sshPort: 2222, endpoint: { host: '203.0.113.5', port: 22 }, errors: [] });
+    expect(t.relay?.id).toBe('elefante');
+    expect(t.ports).toEqual([
+      { port: 2222, to: '127.0.0.1:822', what: 'ssh' },
+      { port: 8080, to: 'localhost:3000', what: 'rails' },
+    ]);
+    expect(t.publicKey).toEqual({ machine: 'scotch', key: TUNNEL_PUBLIC_KEY_FACT });
+    expect(t.keyLines).toEqual([`restrict,port-forwarding,permitlisten="0.0.0.0:2222",permitlisten="0.0.0.0:8080",command="/bin/false" ${TUNNEL_PUB} pairctl-tunnel:scotch`]);
+    // Both ends show exactly these: the host's -R and -l, the relay's PermitListen and key file.
+    const g = buildGraph(c, { facts: allFacts });
+    const unit = spec<SystemdServiceSpec>(machine(g, 'scotch'), 'systemd_service["pairctl-tunnel.service"]').content;
+    for (const p of t.ports) expect(unit).toContain(`-R ${t.listen}:${p.port}:${p.to}`);
+    expect(unit).toMatch(new RegExp(`-l ${t.account} 203\\.0\\.113\\.5$`, 'm'));
+    const dropin = spec<SshdDropinSpec>(machine(g, 'elefante'), `sshd_dropin["/etc/ssh/sshd_config.d/00-pairctl-relay.conf"]`);
+    expect(dropin.content).toContain(`Match User ${t.account}`);
+    expect(dropin.content).toContain(`PermitListen ${t.ports.map((p) => `${t.listen}:${p.port}`).join(' ')}`);
+    expect(spec<FileSpec>(machine(g, 'elefante'), `file["/home/${t.account}/.ssh/authorized_keys"]`).content).toContain(t.keyLines![0]);
+  });
+
+  it('has no key lines until the key is read, and keeps why a key or an endpoint cannot be used', () => {
+    const c = jump();
+    const before = tunnelOf(c, c.hosts[0]!) as RelayTunnel;
+    expect([before.listen, before.keyLines, before.keyError]).toEqual(['127.0.0.1', undefined, undefined]);
+    const bad = tunnelOf(c, c.hosts[0]!, { facts: { scotch: { [TUNNEL_PUBLIC_KEY_FACT]: 'not a key' } } }) as RelayTunnel;
+    expect([bad.keyLines, bad.keyError]).toEqual([undefined, expect.stringMatching(/^the tunnel key of host scotch is not an OpenSSH public key/)]);
+    const unreachable = tunnelled({ tunnel: { provider: 'vps', relay: 'elefante', port: 2222 } }, [relay('elefante', 'bad host name!')]);
+    const u = tunnelOf(unreachable, unreachable.hosts[0]!) as RelayTunnel;
+    expect(u.endpoint).toBeUndefined();
+    expect(u.errors).toHaveLength(1);
+    // The host's part is then only that error; the relay's still has the tunnel account.
+    const g = buildGraph(unreachable);
+    expect(machine(g, 'scotch').errors).toEqual(u.errors);
+    expect(machine(g, 'scotch').resources.some((r) => r.kind === 'systemd_service' && r.address.includes('tunnel'))).toBe(false);
+    expect(machine(g, 'elefante').resources.map((r) => r.address)).toContain('relay_account["tunnel-scotch"]');
+    expect(tunnelOf(sampleConfig(), sampleConfig().hosts[0]!)).toEqual({ provider: 'lan', host: sampleConfig().hosts[0] });
+  });
+});
+
 describe('a relay shared by two hosts', () => {
   const c = vps();
   c.hosts.push({ ...c.hosts[0]!, id: 'rye', ssh: 'root@192.0.2.11', tunnel: { provider: 'jump', relay: 'elefante', port: 2223 }, forwards: [] });
@@ -250,7 +293,7 @@ describe('jump tunnel', () => {
   const g = buildGraph(c, { facts: allFacts });
 
   it('binds the relay end to loopback only', () => {
-    expect(tunnelArgv(c.hosts[0]!, { host: '203.0.113.5', port: 22 })).toEqual(expect.arrayContaining(['-R', '127.0.0.1:2222:127.0.0.1:822', '-R', '127.0.0.1:8080:localhost:3000']));
+    expect(tunnelArgv(tunnelOf(c, c.hosts[0]!) as RelayTunnel, { host: '203.0.113.5', port: 22 })).toEqual(expect.arrayContaining(['-R', '127.0.0.1:2222:127.0.0.1:822', '-R', '127.0.0.1:8080:localhost:3000']));
     expect(machine(g, 'elefante').resources.some((r) => r.kind === 'ufw_rule')).toBe(false);
   });
 

@@ -4,7 +4,7 @@
  * are checked at run time.
  */
 import { describe, expect, it } from 'vitest';
-import { resource } from '../../../src/graph/tunnel-host.js';
+import { resource } from '../../../src/graph/resource.js';
 import type { Resource } from '../../../src/resources/kind.js';
 import { isKindName, kindOf, KINDS, type KindName } from '../../../src/resources/registry.js';
 
