@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { PairConfig } from '../../../src/config/model.js';
 import { buildGraph, topoSort, type DesiredMachine } from '../../../src/graph/build-graph.js';
-import { JOIN_PROGRAM, RECORD_FILE } from '../../../src/graph/paths.js';
+import { JOIN_PROGRAM } from '../../../src/graph/paths.js';
 import { applyScript } from '../../../src/plan/apply-machine.js';
 import { compare } from '../../../src/plan/compare.js';
 import type { Observation } from '../../../src/plan/observe.js';
