@@ -73,7 +73,12 @@ export async function applyAll(
           return notApplied(planned, `not applied: reading ${d.waitsFor.machine} again after its apply failed: its apply did not report ${d.what}`);
         }
       }
-      const again = await compareAgain(planned, session.desired, facts);
+      let again: Awaited<ReturnType<typeof compareAgain>>;
+      try {
+        again = await compareAgain(planned, session.desired, facts);
+      } catch (err) {
+        return notApplied(planned, `not applied: ${err instanceof Error ? err.message : String(err)}`);
+      }
       if (again.deferred.length > 0) {
         return notApplied(planned, `not applied: ${again.deferred.map((d) => d.what).join(', ')} still unknown after ${[...new Set(again.deferred.map((d) => d.waitsFor.machine))].join(', ')} was applied`);
       }

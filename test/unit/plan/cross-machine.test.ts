@@ -160,6 +160,16 @@ describe('apply across a host and its relay', () => {
     expect(relayRunner.scripts.at(-1)).toContain(Buffer.from(want.content).toString('base64'));
   });
 
+  it('does not apply a waiting machine whose plan lost the observation it compares again from', async () => {
+    const { s, log } = await machines(vpsConfig());
+    delete s.plan.machines[1]!.observation;
+    const results = await applyAll(s, () => {}, {}, {});
+    expect(results[0]!.ok).toBe(true);
+    expect(results[1]).toMatchObject({ machine: 'elefante', ok: false, done: [] });
+    expect(results[1]!.error).toMatch(/^not applied: internal error: elefante cannot be compared again/);
+    expect(log).toEqual(['scotch:apply', 'scotch:facts']);
+  });
+
   it('does not apply the relay when the host fails', async () => {
     const { s, log } = await machines(vpsConfig(), { hostApplies: false });
     const results = await applyAll(s, () => {}, {}, {});
