@@ -155,8 +155,8 @@ async function applySaved(planFile: string, rawIO: CliIO, sshConfig: string | un
   const planned = await planScoped(config, sshConfig, saved.scope, saved.removed);
   try {
     if (reportBlockers(planned.session, io)) return nothingToApply(config, planned, io, run, 1);
-    const fresh = new Map(planned.session.works.map((w) => [w.plan.machine, w.plan.stateDigest]));
-    const stale = saved.works.filter((w) => fresh.get(w.plan.machine) !== w.plan.stateDigest).map((w) => w.plan.machine);
+    const fresh = new Map(planned.session.plan.machines.map((m) => [m.machine, m.stateDigest]));
+    const stale = saved.plan.machines.filter((m) => fresh.get(m.machine) !== m.stateDigest).map((m) => m.machine);
     if (stale.length > 0) {
       io.stderr(
         `Error: stale plan: ${stale.map((m) => `machine ${m}`).join(', ')} changed since ${planFile} was made (another apply, or a change by hand); nothing was applied. Make a new plan: pairctl plan -o ${planFile}\n`,
@@ -164,7 +164,7 @@ async function applySaved(planFile: string, rawIO: CliIO, sshConfig: string | un
       return nothingToApply(config, planned, io, run, 1);
     }
     // The file never says what runs: planning again now does, and must give exactly the saved steps.
-    const differences = savedPlanDifferences(saved.works, planned.session.works);
+    const differences = savedPlanDifferences(saved.plan.machines, planned.session.plan.machines);
     if (differences.length > 0) {
       const shown = differences.slice(0, 10).map((d) => `\n    ${d}`).join('');
       const more = differences.length > 10 ? `\n    ...and ${differences.length - 10} more` : '';

@@ -34,16 +34,12 @@ export async function planScoped(
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
-  const session = await planAll(config, { sshConfigFile }, scope.select);
-  for (const m of session.plan.machines) {
-    const teardown = scope.teardown.get(m.machine);
-    if (teardown) m.teardown = teardown;
-  }
+  const session = await planAll(config, { sshConfigFile }, scope);
   // A machine dropped from pair.yaml is often gone for good: not reaching it must not block the rest.
   const skipped: string[] = [];
   if (!request.destroy) {
     const removed = new Set(scope.removed.map((k) => k.id));
-    session.failures = session.failures.filter((f) => {
+    session.plan.unreadable = session.plan.unreadable.filter((f) => {
       if (!removed.has(f.machine)) return true;
       skipped.push(
         `${f.machine} is no longer in ${config.file} but could not be reached (${f.message}); what pairctl made there stays until "pairctl destroy --host ${f.machine}" reaches it (if the machine is gone, delete it from .pairctl/machines.json)`,
@@ -60,14 +56,15 @@ export async function planScoped(
  * that nothing can be applied, so a terminal does not show each twice.
  */
 export function reportBlockers(session: PlanSession, io: CliIO, opts: { listed?: boolean } = {}): boolean {
-  if (opts.listed && session.failures.length > 0) {
-    io.stderr(`Error: ${session.failures.map((f) => f.machine).join(', ')} could not be read (see above); nothing can be applied.\n`);
+  const unreadable = session.plan.unreadable;
+  if (opts.listed && unreadable.length > 0) {
+    io.stderr(`Error: ${unreadable.map((f) => f.machine).join(', ')} could not be read (see above); nothing can be applied.\n`);
   } else {
-    for (const f of session.failures) io.stderr(`Error: ${f.machine}: ${f.message}${f.hint ? `\n    hint: ${f.hint}` : ''}\n`);
+    for (const f of unreadable) io.stderr(`Error: ${f.machine}: ${f.message}${f.hint ? `\n    hint: ${f.hint}` : ''}\n`);
   }
   const errors = session.plan.machines.some((m) => m.errors.length > 0);
   if (errors) io.stderr('Error: some machines are not in a state pairctl can converge (see above); nothing can be applied.\n');
-  return session.failures.length > 0 || errors;
+  return unreadable.length > 0 || errors;
 }
 
 /** What the JSON document says besides the plan. */
@@ -77,7 +74,7 @@ export function jsonContext(command: JsonContext['command'], planned: ScopedPlan
     pairctlVersion: pairctlVersion(),
     limit: planned.request.limit,
     destroy: planned.request.destroy,
-    unreachable: planned.session.failures,
+    unreachable: planned.session.plan.unreadable,
     warnings: planned.skipped,
   };
 }
@@ -91,7 +88,7 @@ export function redactedIO(io: CliIO, config: PairConfig): CliIO {
 /** Prints the plan as text or JSON, then the warnings about skipped machines. */
 export function printPlan(planned: ScopedPlan, io: CliIO, opts: { json: boolean; color: boolean; command: JsonContext['command'] }): void {
   if (opts.json) io.stdout(jsonText(planJson(planned.session.plan, jsonContext(opts.command, planned))));
-  else io.stdout(renderPlanText(planned.session.plan, { color: opts.color }, planned.session.failures));
+  else io.stdout(renderPlanText(planned.session.plan, { color: opts.color }, planned.session.plan.unreadable));
   for (const s of planned.skipped) io.stderr(`Warning: ${s}\n`);
 }
 
@@ -110,7 +107,7 @@ export const plan: Command = async (args, rawIO) => {
     if (reportBlockers(session, io, { listed: !json })) return 1;
     const out = f.flags.out;
     if (typeof out === 'string') {
-      await writeSavedPlan(out, toSavedPlan(session.plan, session.works, request, planned.scope.removed, guestKeyDigests(config)));
+      await writeSavedPlan(out, toSavedPlan(session.plan, request, planned.scope.removed, guestKeyDigests(config)));
       (json ? io.stderr : io.stdout)(`\nSaved the plan to ${out}. To apply exactly it: pairctl apply ${out}\n`);
     }
     return f.flags['detailed-exitcode'] && !isEmpty(session.plan) ? 2 : 0;

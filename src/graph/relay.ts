@@ -68,11 +68,14 @@ export function relayPart(config: PairConfig, relay: Relay, allTunnels: Tunnel[]
     const acc = resource<RelayAccountSpec>('relay_account', spec.name, spec, deps);
     const sshDir = resource<DirectorySpec>('directory', `${spec.home}/.ssh`, { path: `${spec.home}/.ssh`, mode: '0755', ...root }, [acc.address]);
     const path = `${spec.home}/.ssh/authorized_keys`;
+    // The key goes in only once sshd's Match block for the account is live: a tunnel that logged
+    // in before that reload keeps the defaults (GatewayPorts no: its port bound to loopback) for
+    // as long as it stays connected.
     const keys = resource<FileSpec>(
       'file',
       path,
       { path, content: render('relay-authorized-keys', { purpose: spec.purpose, lines: keyLines ?? [] }), mode: '0644', ...root },
-      [sshDir.address],
+      [sshDir.address, address('sshd_dropin', RELAY_SSHD_DROPIN)],
     );
     accounts.push(acc.address);
     part.resources.push(acc, sshDir, keys);

@@ -8,7 +8,9 @@
  * 3. widen the record to cover old and new resources (a failure half-way leaves nothing
  *    unaccounted for), run each step in its own `set -eu` subshell reporting through
  *    nonce-marked lines, stop at the first failure, and write the final record only when every
- *    step succeeded.
+ *    step succeeded;
+ * 4. still under the lock, run the probes of the facts other machines wait for (the tunnel key
+ *    it just made), so what they get is what this apply left.
  *
  * When the connection drops, the script stops at its next progress line (it cannot report, so it
  * does not go on blind) and the holder line stays in the lock file: the next plan says the last
@@ -20,7 +22,7 @@ import { writeFileScript } from '../resources/file-state.js';
 import type { Runner } from '../transport/runner.js';
 import { sh } from '../transport/shell-quote.js';
 import { LOCK_FILE, parseHolder, describeHolder, type LockHolder } from './lock.js';
-import type { MachineWork } from './plan-machine.js';
+import type { MachinePlan } from './plan-model.js';
 import { wholeScript } from './probe-script.js';
 import { recordText } from './record.js';
 
@@ -40,6 +42,8 @@ export interface MachineApplyResult {
   /** steps that finished, in order */
   done: string[];
   failed?: { address: string; output: string };
+  /** what the `settle` probes printed, by fact key, when the apply completed */
+  facts?: Record<string, string>;
   /** the step that was running when the connection was lost: it may or may not have taken effect */
   interrupted?: string;
   /** steps never started because an earlier one failed, or the apply was refused or cut off */
@@ -55,6 +59,14 @@ export interface ApplyOptions {
   lockTimeoutSeconds?: number;
   /** who is applying, e.g. "pairctl pid 4242 on laptop as alice" (written into the lock file) */
   holder?: string;
+  /** facts other machines wait for, read at the end under the lock (apply-all.ts) */
+  settle?: FactRead[];
+}
+
+/** A fact probe run after the steps: its key, and the snippet that prints it. */
+export interface FactRead {
+  key: string;
+  snippet: string;
 }
 
 /** Seconds a second apply waits for the machine's lock before giving up, unless told otherwise. */
@@ -64,7 +76,7 @@ export const DEFAULT_LOCK_TIMEOUT_SECONDS = 60;
 const EXIT_LOCKED = 75;
 const EXIT_STALE = 76;
 
-function recordScript(work: MachineWork, final: boolean): string {
+function recordScript(work: MachinePlan, final: boolean): string {
   return writeFileScript({
     path: RECORD_FILE,
     content: recordText(final ? work.record : work.interimRecord),
@@ -76,11 +88,11 @@ function recordScript(work: MachineWork, final: boolean): string {
 
 /**
  * Repeats the plan's reads and sets $now to the sha256 of their output, markers stripped, as
- * planMachine hashed it; exported for tests.
+ * observe hashed it; exported for tests.
  */
-export function digestScript(work: MachineWork): string {
+export function digestScript(work: MachinePlan): string {
   const runs = work.reads.scripts.map((s) => sh`printf '%s' ${Buffer.from(s, 'utf8').toString('base64')} | base64 -d | sh`);
-  // Same lines out as digestInput (plan-machine.ts): unhashed sections deleted, markers stripped.
+  // Same lines out as digestInput (observe.ts): unhashed sections deleted, markers stripped.
   const skip = work.reads.nonces.flatMap((n, i) => (work.reads.unhashed[i] ?? []).map((k) => `/^@@pairctl-${n}-begin-${k}$/,/^@@pairctl-${n}-end-${k}-/d`));
   const strip = [...skip, ...work.reads.nonces.map((n) => `s/${n}//g`)].join('; ');
   return `pairctl_reads() {
@@ -114,7 +126,7 @@ fi`;
 }
 
 /** Builds the one script that applies a machine's steps; exported for tests. */
-export function applyScript(work: MachineWork, nonce: string, opts: ApplyOptions = {}): string {
+export function applyScript(work: MachinePlan, nonce: string, opts: ApplyOptions = {}): string {
   const timeout = Math.max(0, Math.ceil(opts.lockTimeoutSeconds ?? DEFAULT_LOCK_TIMEOUT_SECONDS));
   const holder = opts.holder ?? 'pairctl';
   const teardown = work.record.length === 0;
@@ -130,7 +142,7 @@ pairctl_release() { if [ -e "$lock" ]; then : > "$lock"; fi; }`,
     // Who holds the lock, at once: another apply may be waiting to say so.
     sh`printf 'pid=%s\\nclient=%s\\nstarted=%s\\n' "$$" ${holder} "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" > "$lock"`,
     digestScript(work),
-    sh`if [ "$now" != ${work.plan.stateDigest} ]; then mark stale; pairctl_release; exit ${EXIT_STALE}; fi`,
+    sh`if [ "$now" != ${work.stateDigest} ]; then mark stale; pairctl_release; exit ${EXIT_STALE}; fi`,
     `( set -eu`,
     recordScript(work, false),
     `) 9>&- || { pairctl_release; exit 1; }`,
@@ -145,6 +157,7 @@ pairctl_release() { if [ -e "$lock" ]; then : > "$lock"; fi; }`,
   });
   // After a teardown nothing stays managed: its last step removed the record, so none is written.
   if (!teardown) parts.push(`( set -eu`, recordScript(work, true), `) 9>&- || { pairctl_release; exit 1; }`);
+  (opts.settle ?? []).forEach((f, i) => parts.push(`mark fact-begin-${i}`, `( ${f.snippet}\n) 9>&- 2>&1`, `printf '\\n'; mark fact-end-${i}`));
   parts.push('pairctl_release');
   parts.push('mark complete');
   return wholeScript(parts.join('\n'));
@@ -152,12 +165,12 @@ pairctl_release() { if [ -e "$lock" ]; then : > "$lock"; fi; }`,
 
 /** Runs the steps on the machine, reporting progress as markers stream in. */
 export async function applyMachine(
-  work: MachineWork,
+  work: MachinePlan,
   runner: Runner,
   onEvent: (e: ApplyEvent) => void,
   opts: ApplyOptions = {},
 ): Promise<MachineApplyResult> {
-  const machine = work.plan.machine;
+  const machine = work.machine;
   const total = work.steps.length;
   const nonce = randomBytes(8).toString('hex');
   const done: string[] = [];
@@ -168,9 +181,22 @@ export async function applyMachine(
   let output: string[] = [];
   let buffer = '';
   let complete = false;
+  const settle = opts.settle ?? [];
+  const factsOut: Record<string, string> = {};
+  let fact: string[] | undefined;
   const marker = `@@pairctl-${nonce}-`;
   const onMarker = (body: string): void => {
     const [what, index, ...rest] = body.split('-');
+    if (what === 'fact') {
+      const f = settle[Number(rest[0])];
+      if (index === 'begin') fact = [];
+      else if (f && fact) {
+        if (fact.at(-1) === '') fact.pop(); // the newline printed before the end marker
+        factsOut[f.key] = fact.join('\n');
+        fact = undefined;
+      }
+      return;
+    }
     if (what === 'complete') complete = true;
     else if (what === 'stale') refused = 'stale';
     else if (what === 'waiting' || what === 'locked') {
@@ -196,10 +222,10 @@ export async function applyMachine(
   const onLine = (line: string): void => {
     const at = line.indexOf(marker);
     if (at < 0) {
-      output.push(line);
+      (fact ?? output).push(line);
       return;
     }
-    if (at > 0) output.push(line.slice(0, at));
+    if (at > 0) (fact ?? output).push(line.slice(0, at));
     onMarker(line.slice(at + marker.length));
   };
   onEvent({ type: 'begin', machine, total });
@@ -230,5 +256,6 @@ export async function applyMachine(
   const notStarted = work.steps.slice(started + 1).map((s) => s.address);
   const ok = complete && !failed;
   onEvent({ type: 'end', machine, ok });
-  return { machine, ok, done, failed, interrupted, notStarted, refused, error };
+  const facts = ok && settle.length > 0 && settle.every((f) => f.key in factsOut) ? factsOut : undefined;
+  return { machine, ok, done, failed, interrupted, notStarted, refused, error, ...(facts ? { facts } : {}) };
 }

@@ -3,169 +3,182 @@
  * apply in the same command reuses them (one connection per machine per command).
  *
  * Cross-machine facts (graph/facts.ts) are settled here: the graph is built without facts, each
- * machine is read in one exec that also answers its fact probes, the graph is rebuilt with what
- * was read (the same addresses and probes, only contents may differ: the replay proves it), and
- * each machine is compared again against that one read. What still waits for a fact only an
- * apply makes is shown as "(known after apply)", and apply-all changes its machine later.
+ * machine is observed once (its one exec also answers its fact probes), the graph is rebuilt with
+ * what was read, and each machine is compared against its one observation. What still waits for
+ * a fact only an apply makes is shown as "(known after apply)" and kept in the Plan with the probe
+ * that settles it; apply-all changes that machine after the one it waits for.
  */
 import type { PairConfig } from '../config/model.js';
 import { buildGraph, topoSort, type DesiredMachine } from '../graph/build-graph.js';
-import type { Deferred, FactProbe, Facts } from '../graph/facts.js';
+import type { Deferred, Facts } from '../graph/facts.js';
 import { resolveRelayEndpoint, type Endpoint } from '../graph/relay-endpoint.js';
 import { hostsUsing } from '../graph/relay.js';
 import { kindOf } from '../resources/registry.js';
 import { connect } from '../transport/connect.js';
 import type { ConnectOptions, Runner } from '../transport/runner.js';
-import { planMachine, type MachineWork } from './plan-machine.js';
-import { summarize, type MachinePlan, type Plan, type PlannedChange } from './plan-model.js';
-import { RecordingRunner, replayRunner, type ExecRecord } from './replay-runner.js';
+import { compare } from './compare.js';
+import { observe, type Observation } from './observe.js';
+import { summarize, type DeferredValue, type MachinePlan, type Plan, type PlannedChange, type UnreadableMachine } from './plan-model.js';
 import { resourceProbes } from './resource-probes.js';
 
-/** How machines that wait for another machine's facts get applied (apply-all.ts). */
-export interface CrossMachine {
-  /** machine → the deferred resources it waits with; applied after those machines, re-planned first */
-  waits: Map<string, Deferred[]>;
-  /** each machine's fact probes, to read again once it was applied */
-  factProbes: Map<string, FactProbe[]>;
-  /** the facts as read while planning */
-  facts: Facts;
-  /** the machine's work against the graph rebuilt with `facts`, from its plan-time read (no new exec) */
-  replan(machine: string, facts: Facts): Promise<{ work: MachineWork; deferred: Deferred[] }>;
-}
+/** The desired machines of a plan for the facts known so far (pair.yaml, scoped): what apply compares again with. */
+export type DesiredGraph = (facts: Facts) => DesiredMachine[];
 
-/** A plan with what is needed to apply it in this process. */
+/** A plan with the open connections and the desired graph needed to apply it in this process. */
 export interface PlanSession {
   plan: Plan;
-  works: MachineWork[];
   runners: Map<string, Runner>;
-  /** machines that could not be read, with why */
-  failures: Array<{ machine: string; message: string; hint?: string }>;
-  /** absent when the session was not made by planAll (e.g. rebuilt from a saved plan): nothing waits */
-  crossMachine?: CrossMachine;
+  desired: DesiredGraph;
   close(): Promise<void>;
+}
+
+/** Which machines a plan covers, and which of them are torn down (plan/scope.ts). */
+export interface PlanSelection {
+  select: (machines: DesiredMachine[]) => DesiredMachine[];
+  teardown?: ReadonlyMap<string, NonNullable<MachinePlan['teardown']>>;
 }
 
 /** What a deferred resource shows instead of its content. */
 export const KNOWN_AFTER_APPLY = '(known after apply)';
 
-/** Connects to and reads every machine of the config, then compares. */
+/** Connects to and observes every machine of the config, then compares. */
 export async function planAll(
   config: PairConfig,
   opts: ConnectOptions = {},
   /** which machines, and what on them (plan/scope.ts: --limit, destroy, machines dropped from pair.yaml) */
-  scope: (machines: DesiredMachine[]) => DesiredMachine[] = (m) => m,
+  selection: PlanSelection = { select: (m) => m },
   /** the operator's environment: secrets pair.yaml names by variable (ngrok's authtoken) */
   env: Record<string, string | undefined> = process.env,
 ): Promise<PlanSession> {
-  const failures: PlanSession['failures'] = [];
-  const relayEndpoints = resolveEndpoints(config, opts.sshConfigFile, failures);
-  const graph = (facts?: Facts) => scope(buildGraph(config, { facts, relayEndpoints, env }));
-  const machines = graph();
+  const unreadable: UnreadableMachine[] = [];
+  const relayEndpoints = resolveEndpoints(config, opts.sshConfigFile, unreadable);
+  const desired: DesiredGraph = (facts) => selection.select(buildGraph(config, { facts, relayEndpoints, env }));
+  const machines = desired({});
   const runners = new Map<string, Runner>();
-  const logs = new Map<string, ExecRecord[]>();
-  const firstWorks = new Map<string, MachineWork>();
+  const observations = new Map<string, Observation>();
   await Promise.all(
     machines.map(async (m) => {
       try {
         const runner = await connect(m.target, opts);
         runners.set(m.target.id, runner);
-        const recording = new RecordingRunner(runner);
-        firstWorks.set(m.target.id, await planMachine(m, recording));
-        logs.set(m.target.id, recording.log);
+        observations.set(m.target.id, await observe(m, runner));
       } catch (err) {
         const hint = err instanceof Error && 'hint' in err && typeof err.hint === 'string' ? err.hint : undefined;
-        failures.push({ machine: m.target.id, message: err instanceof Error ? err.message : String(err), hint });
+        unreadable.push({ machine: m.target.id, message: err instanceof Error ? err.message : String(err), ...(hint ? { hint } : {}) });
       }
     }),
   );
-
-  const facts: Facts = {};
-  for (const [id, w] of firstWorks) facts[id] = w.facts ?? {};
-  const factProbes = new Map(machines.map((m) => [m.target.id, m.facts ?? []]));
-  const first = new Map(machines.map((m) => [m.target.id, m]));
-
-  /** The machine compared against the graph built with `known`, from its one plan-time read. */
-  const replan = async (
-    id: string,
-    known: Facts,
-    /** the graph already built with `known`, when the caller has it */
-    built?: Map<string, DesiredMachine>,
-  ): Promise<{ work: MachineWork; deferred: Deferred[]; machine: DesiredMachine }> => {
-    const before = first.get(id);
-    const machine = (built ?? new Map(graph(known).map((m) => [m.target.id, m]))).get(id);
-    const log = logs.get(id);
-    const read = firstWorks.get(id);
-    if (!before || !machine || !log || !read) throw new Error(`internal error: machine ${id} was not planned`);
-    if (machine !== before) assertSameShape(before, machine);
-    // Facts that change nothing on this machine: the first comparison stands.
-    const work = machine === before || sameSpecs(before, machine) ? read : await planMachine(machine, replayRunner(id, log));
-    const present = new Set(machine.resources.map((r) => r.address));
-    return { work, machine, deferred: (machine.deferred ?? []).filter((d) => present.has(d.address)) };
-  };
-
-  // One graph with the facts read, for every machine (500 guests: ~30 ms a build); when no
-  // machine reads facts it is the graph already built.
-  const settled = machines.some((m) => (m.facts ?? []).length > 0) ? new Map(graph(facts).map((m) => [m.target.id, m])) : first;
-  const waits = new Map<string, Deferred[]>();
-  const works: MachineWork[] = [];
-  for (const m of machines) {
-    if (!firstWorks.has(m.target.id)) continue;
-    const { work, machine, deferred } = await replan(m.target.id, facts, settled);
-    const errors = [...(machine.errors ?? [])];
-    const shown: Deferred[] = [];
-    for (const d of deferred) {
-      const probe = factProbes.get(d.waitsFor.machine)?.find((f) => f.key === d.waitsFor.key);
-      const provider = firstWorks.get(d.waitsFor.machine);
-      if (!provider || !probe) {
-        errors.push(`${d.address}: needs ${d.what}, but ${d.waitsFor.machine} was not read; plan it too`);
-      } else if (!probe.madeBy) {
-        errors.push(`${d.address}: needs ${d.what}, which could not be read from ${d.waitsFor.machine} and which pairctl does not make`);
-      } else if (!provider.plan.changes.some((c) => c.address === probe.madeBy)) {
-        errors.push(`${d.address}: needs ${d.what}, which is missing there although ${probe.madeBy} needs no change; see the plan of ${d.waitsFor.machine}`);
-      } else {
-        shown.push(d);
-      }
-    }
-    if (shown.length > 0) waits.set(m.target.id, shown);
-    works.push(annotate(work, machine, shown, errors));
-  }
-
-  const machinePlans: MachinePlan[] = works.map((w) => w.plan);
+  const plan = await planFromObservations(config, machines, desired, observations, unreadable, selection.teardown);
   return {
-    plan: {
-      formatVersion: 1,
-      configFile: config.file,
-      configDigest: config.digest,
-      machines: machinePlans,
-      summary: summarize(machinePlans),
-    },
-    works,
+    plan,
     runners,
-    failures,
-    crossMachine: {
-      waits,
-      factProbes,
-      facts,
-      replan: async (id, known) => {
-        const { work, machine, deferred } = await replan(id, known);
-        return { work: annotate(work, machine, [], machine.errors ?? []), deferred };
-      },
-    },
+    desired,
     close: async () => {
       await Promise.all([...runners.values()].map((r) => r.close().catch(() => undefined)));
     },
   };
 }
 
-/** Where hosts reach each relay that carries a tunnel; a relay that cannot be resolved is a failure. */
-function resolveEndpoints(config: PairConfig, sshConfigFile: string | undefined, failures: PlanSession['failures']): Record<string, Endpoint> {
+/**
+ * The Plan from what was observed, without contacting any machine: `machines` as built without
+ * facts (what was read), `desired` to build them again with the facts the observations answered.
+ */
+export async function planFromObservations(
+  config: Pick<PairConfig, 'file' | 'digest'>,
+  machines: DesiredMachine[],
+  desired: DesiredGraph,
+  observations: ReadonlyMap<string, Observation>,
+  unreadable: UnreadableMachine[] = [],
+  teardown?: ReadonlyMap<string, NonNullable<MachinePlan['teardown']>>,
+): Promise<Plan> {
+  const facts: Facts = {};
+  for (const [id, o] of observations) facts[id] = o.facts;
+  const first = new Map(machines.map((m) => [m.target.id, m]));
+  // One graph with the facts read, for every machine (500 guests: ~30 ms a build); when no
+  // machine reads facts it is the graph already built.
+  const settled = machines.some((m) => (m.facts ?? []).length > 0) ? new Map(desired(facts).map((m) => [m.target.id, m])) : first;
+  const plans: MachinePlan[] = [];
+  for (const before of machines) {
+    const id = before.target.id;
+    const observation = observations.get(id);
+    if (!observation) continue;
+    const machine = settled.get(id);
+    if (!machine) throw new Error(`internal error: machine ${id} is missing from the graph built with facts`);
+    if (machine !== before) assertSameShape(before, machine);
+    const compared = await compare(machine, observation);
+    const errors = [...(machine.errors ?? [])];
+    const shown: DeferredValue[] = [];
+    for (const d of present(machine)) {
+      const probe = first.get(d.waitsFor.machine)?.facts?.find((f) => f.key === d.waitsFor.key);
+      const provider = observations.has(d.waitsFor.machine) ? await providerChanges(d.waitsFor.machine, plans, machines, settled, observations) : undefined;
+      if (!provider || !probe) {
+        errors.push(`${d.address}: needs ${d.what}, but ${d.waitsFor.machine} was not read; plan it too`);
+      } else if (!probe.madeBy) {
+        errors.push(`${d.address}: needs ${d.what}, which could not be read from ${d.waitsFor.machine} and which pairctl does not make`);
+      } else if (!provider.some((c) => c.address === probe.madeBy)) {
+        errors.push(`${d.address}: needs ${d.what}, which is missing there although ${probe.madeBy} needs no change; see the plan of ${d.waitsFor.machine}`);
+      } else {
+        shown.push({ address: d.address, what: d.what, waitsFor: d.waitsFor, probe: probe.snippet });
+      }
+    }
+    const annotated = annotate(compared, machine, shown, errors);
+    const t = teardown?.get(id);
+    plans.push({ ...annotated, ...(t ? { teardown: t } : {}), ...(shown.length > 0 ? { deferred: shown, observation } : {}) });
+  }
+  return {
+    formatVersion: 1,
+    configFile: config.file,
+    configDigest: config.digest,
+    machines: plans,
+    summary: summarize(plans),
+    unreadable,
+    facts,
+  };
+}
+
+/** Deferred resources the machine still has (a destroy or removal leaves none). */
+function present(machine: DesiredMachine): Deferred[] {
+  const addresses = new Set(machine.resources.map((r) => r.address));
+  return (machine.deferred ?? []).filter((d) => addresses.has(d.address));
+}
+
+/** The changes planned for a providing machine (compared already, or now when it comes later in the list). */
+async function providerChanges(
+  id: string,
+  plans: MachinePlan[],
+  machines: DesiredMachine[],
+  settled: ReadonlyMap<string, DesiredMachine>,
+  observations: ReadonlyMap<string, Observation>,
+): Promise<PlannedChange[] | undefined> {
+  const done = plans.find((p) => p.machine === id);
+  if (done) return done.changes;
+  const machine = settled.get(id) ?? machines.find((m) => m.target.id === id);
+  const observation = observations.get(id);
+  return machine && observation ? (await compare(machine, observation)).changes : undefined;
+}
+
+/**
+ * The machine compared again from the observation its plan kept, against the graph built with
+ * `facts` (apply-all.ts, once the facts it waited for are settled): no machine is read again.
+ */
+export async function compareAgain(planned: MachinePlan, desired: DesiredGraph, facts: Facts): Promise<{ plan: MachinePlan; deferred: Deferred[] }> {
+  const observation = planned.observation;
+  const machine = desired(facts).find((m) => m.target.id === planned.machine);
+  if (!observation || !machine) throw new Error(`internal error: ${planned.machine} cannot be compared again (no observation or no longer in the graph)`);
+  const compared = await compare(machine, observation);
+  const plan = annotate(compared, machine, [], machine.errors ?? []);
+  return { plan: planned.teardown ? { ...plan, teardown: planned.teardown } : plan, deferred: present(machine) };
+}
+
+/** Where hosts reach each relay that carries a tunnel; a relay that cannot be resolved is unreadable. */
+function resolveEndpoints(config: PairConfig, sshConfigFile: string | undefined, unreadable: UnreadableMachine[]): Record<string, Endpoint> {
   const out: Record<string, Endpoint> = {};
   for (const relay of config.relays ?? []) {
     if (hostsUsing(config, relay).length === 0) continue;
     try {
       out[relay.id] = resolveRelayEndpoint(relay, sshConfigFile);
     } catch (err) {
-      failures.push({ machine: relay.id, message: err instanceof Error ? err.message : String(err) });
+      unreadable.push({ machine: relay.id, message: err instanceof Error ? err.message : String(err) });
     }
   }
   return out;
@@ -180,14 +193,10 @@ function assertSameShape(a: DesiredMachine, b: DesiredMachine): void {
   }
 }
 
-function sameSpecs(a: DesiredMachine, b: DesiredMachine): boolean {
-  return JSON.stringify(a.resources) === JSON.stringify(b.resources);
-}
-
 /** Adds the graph's errors and shows each deferred resource as "(known after apply)". */
-function annotate(work: MachineWork, machine: DesiredMachine, deferred: Deferred[], errors: string[]): MachineWork {
-  if (deferred.length === 0 && errors.length === 0) return work;
-  const changes = [...work.plan.changes];
+function annotate(plan: MachinePlan, machine: DesiredMachine, deferred: DeferredValue[], errors: string[]): MachinePlan {
+  if (deferred.length === 0 && errors.length === 0) return plan;
+  const changes = [...plan.changes];
   const order = new Map(topoSort(machine.resources).map((r, i) => [r.address, i]));
   for (const d of deferred) {
     const r = machine.resources.find((x) => x.address === d.address)!;
@@ -209,5 +218,5 @@ function annotate(work: MachineWork, machine: DesiredMachine, deferred: Deferred
       changes.splice(next < 0 ? changes.length : next, 0, change);
     }
   }
-  return { ...work, plan: { ...work.plan, changes, errors: [...work.plan.errors, ...errors] } };
+  return { ...plan, changes, errors: [...plan.errors, ...errors] };
 }

@@ -2,8 +2,13 @@
  * The plan as data: the same object is printed as text, printed as JSON, saved, and applied.
  * Renderers only read it; the engine never prints.
  */
+import type { FactRef, Facts } from '../graph/facts.js';
 import type { ToolVersions } from '../graph/tool-versions.js';
 import type { Action, AttributeChange } from '../resources/kind.js';
+import type { Observation, PlanReads } from './observe.js';
+import type { RecordedResource } from './record.js';
+
+export type { PlanReads } from './observe.js';
 
 /**
  * Why a resource changes: pair.yaml asks for something new (`config`), the machine no longer
@@ -27,7 +32,35 @@ export interface PlannedChange {
   restores?: string;
 }
 
-/** Everything planned for one machine. */
+/** A planned change with the commands that make it (never printed: it may carry a file's content). */
+export interface Step {
+  address: string;
+  action: PlannedChange['action'];
+  script: string;
+}
+
+/**
+ * A resource whose content waits for a fact only another machine's apply makes: shown as
+ * "(known after apply)"; its machine is compared again, from the same observation, once the
+ * probe that settles it ran on `waitsFor.machine` under that machine's apply lock.
+ */
+export interface DeferredValue {
+  address: string;
+  /** what is not known yet, said in the plan */
+  what: string;
+  waitsFor: FactRef;
+  /** the fact's probe on `waitsFor.machine`, run at the end of its apply */
+  probe: string;
+}
+
+/** A machine the plan could not read, and why. */
+export interface UnreadableMachine {
+  machine: string;
+  message: string;
+  hint?: string;
+}
+
+/** Everything planned for one machine: what is printed, and what apply runs. */
 export interface MachinePlan {
   machine: string;
   role: 'host' | 'relay';
@@ -49,6 +82,18 @@ export interface MachinePlan {
   errors: string[];
   /** sha256 of everything read from the machine, so a saved plan can tell it went stale */
   stateDigest: string;
+  /** the steps apply runs, in order (one per change) */
+  steps: Step[];
+  /** resources to list in the machine's record once apply succeeds; empty after a teardown */
+  record: RecordedResource[];
+  /** listed while apply runs, so a failure half-way leaves everything accounted for */
+  interimRecord: RecordedResource[];
+  /** the reads the plan was made from, repeated by apply under the lock (the digest's input) */
+  reads: PlanReads;
+  /** values only another machine's apply makes; the machine is applied after that one */
+  deferred?: DeferredValue[];
+  /** what was read, kept when something is deferred: apply compares again from it, never reads twice */
+  observation?: Observation;
 }
 
 export interface PlanSummary {
@@ -64,6 +109,10 @@ export interface Plan {
   configDigest: string;
   machines: MachinePlan[];
   summary: PlanSummary;
+  /** machines that could not be read: nothing is applied while there are any */
+  unreadable: UnreadableMachine[];
+  /** the cross-machine facts as read while planning (graph/facts.ts), what deferred values start from */
+  facts: Facts;
 }
 
 /** Counts changes the way Terraform's last line does. */

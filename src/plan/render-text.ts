@@ -39,7 +39,7 @@ function causeNote(c: PlannedChange): string {
   return c.action === 'create' ? ' (deleted outside pairctl)' : ' (changed outside pairctl)';
 }
 
-/** A machine the plan could not read, and why (PlanSession.failures). */
+/** A machine the plan could not read, and why (Plan.unreadable). */
 export interface UnreadMachine {
   machine: string;
   message: string;

@@ -1,8 +1,9 @@
 /**
- * `pairctl plan -o FILE` and `pairctl apply FILE`: the plan saved with everything needed to apply
- * exactly it later — the steps, the records to write, which machines and how they are reached,
- * and what the plan was made from (pair.yaml's digest, each machine's state digest, the reads
- * that produced them). Apply refuses the file when any of those changed since ("stale plan").
+ * `pairctl plan -o FILE` and `pairctl apply FILE`: the Plan saved whole — the steps, the records
+ * to write, the values only another machine's apply makes (with the probes that settle them),
+ * which machines and how they are reached, and what the plan was made from (pair.yaml's digest,
+ * each machine's state digest, the reads that produced them). Apply refuses the file when any of
+ * those changed since ("stale plan").
  *
  * The file holds the commands that will run as root, so it is written owner-only (0600), under a
  * temp name nobody can guess (so nobody can plant a file or symlink there first), then renamed.
@@ -15,14 +16,16 @@ import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { guestKeysDigest } from '../config/github-keys.js';
 import type { PairConfig } from '../config/model.js';
-import type { MachineWork } from './plan-machine.js';
-import type { Plan } from './plan-model.js';
+import type { MachinePlan, Plan } from './plan-model.js';
 import type { KnownMachine } from './known-machines.js';
 import { canonicalJson } from './record.js';
 import type { ScopeRequest } from './scope.js';
 
-/** Bumped when a saved plan written by an older pairctl could no longer be applied correctly. */
-export const SAVED_PLAN_FORMAT = 1;
+/**
+ * Bumped when a saved plan written by an older pairctl could no longer be applied correctly.
+ * 2: the Plan alone holds steps, records and deferred values (format 1 kept them in `works`).
+ */
+export const SAVED_PLAN_FORMAT = 2;
 
 /** A saved plan file. */
 export interface SavedPlan {
@@ -43,7 +46,6 @@ export interface SavedPlan {
   /** machines no longer in pair.yaml that the plan covers, with how they were reached */
   removed: KnownMachine[];
   plan: Plan;
-  works: MachineWork[];
 }
 
 /** The version in pairctl's package.json. */
@@ -55,7 +57,6 @@ export function pairctlVersion(): string {
 /** Builds the saved form of a plan. */
 export function toSavedPlan(
   plan: Plan,
-  works: MachineWork[],
   scope: ScopeRequest,
   removed: KnownMachine[],
   guestKeys: Record<string, string>,
@@ -72,7 +73,6 @@ export function toSavedPlan(
     scope,
     removed,
     plan,
-    works,
   };
 }
 
@@ -114,10 +114,16 @@ export async function readSavedPlan(file: string): Promise<SavedPlan> {
   } catch {
     throw new Error(`${file} is not a saved pairctl plan (not JSON); make one with pairctl plan -o ${file}`);
   }
-  if (data.kind !== 'pairctl-saved-plan' || !data.plan || !Array.isArray(data.works) || typeof data.guestKeys !== 'object') {
+  if (data.kind !== 'pairctl-saved-plan' || !data.plan || typeof data.guestKeys !== 'object') {
     throw new Error(`${file} is not a saved pairctl plan; make one with pairctl plan -o ${file}`);
   }
-  if (data.format !== SAVED_PLAN_FORMAT || data.pairctlVersion !== pairctlVersion()) {
+  if (data.format !== SAVED_PLAN_FORMAT) {
+    throw new Error(
+      `${file} is a saved plan of format ${data.format ?? '?'}; this pairctl ${pairctlVersion()} reads format ${SAVED_PLAN_FORMAT} only (it keeps what apply runs in another shape): make the plan again with pairctl plan -o ${file}`,
+    );
+  }
+  if (!Array.isArray(data.plan.machines)) throw new Error(`${file} is not a saved pairctl plan; make one with pairctl plan -o ${file}`);
+  if (data.pairctlVersion !== pairctlVersion()) {
     throw new Error(
       `${file} was saved by pairctl ${data.pairctlVersion ?? '?'} (plan format ${data.format ?? '?'}); this is pairctl ${pairctlVersion()}: make the plan again with this version`,
     );
@@ -136,13 +142,17 @@ export function changedGuestKeys(saved: Record<string, string>, now: Record<stri
   return [...names].filter((n) => saved[n] !== now[n]).sort();
 }
 
-/** What of a machine's work decides what apply does: its steps, the records it writes, its changes. */
-function workParts(w: MachineWork): Array<[string, unknown]> {
+/**
+ * What of a machine's plan decides what apply does besides its steps: the records it writes, its
+ * changes, and the values it waits for (and the probes that settle them).
+ */
+function workParts(m: MachinePlan): Array<[string, unknown]> {
   return [
-    ['record', w.record],
-    ['interim record', w.interimRecord],
-    ['changes', w.plan.changes],
-    ['errors', w.plan.errors],
+    ['record', m.record],
+    ['interim record', m.interimRecord],
+    ['changes', m.changes],
+    ['errors', m.errors],
+    ['list of deferred values', m.deferred ?? []],
   ];
 }
 
@@ -152,13 +162,13 @@ function workParts(w: MachineWork): Array<[string, unknown]> {
  * when apply would run exactly the saved steps. Read-only details (warnings, the reads' random
  * markers) are not compared; the state digests are compared separately (a "stale" plan).
  */
-export function savedPlanDifferences(saved: readonly MachineWork[], fresh: readonly MachineWork[]): string[] {
+export function savedPlanDifferences(saved: readonly MachinePlan[], fresh: readonly MachinePlan[]): string[] {
   const out: string[] = [];
-  const now = new Map(fresh.map((w) => [w.plan.machine, w]));
-  const then = new Set(saved.map((w) => w.plan.machine));
-  for (const w of fresh) if (!then.has(w.plan.machine)) out.push(`machine ${w.plan.machine}: planned now, but not in the saved plan`);
+  const now = new Map(fresh.map((w) => [w.machine, w]));
+  const then = new Set(saved.map((w) => w.machine));
+  for (const w of fresh) if (!then.has(w.machine)) out.push(`machine ${w.machine}: planned now, but not in the saved plan`);
   for (const s of saved) {
-    const m = s.plan.machine;
+    const m = s.machine;
     const f = now.get(m);
     if (!f) {
       out.push(`machine ${m}: in the saved plan, but not planned now`);

@@ -13,6 +13,11 @@ import {
   type FileSpec,
 } from './file-state.js';
 
+/** The whole file a file-writing kind replaces: what the engine backs up before, and puts back after. */
+export function wholeFile(spec: FileSpec): { path: string; content: string } {
+  return { path: spec.path, content: spec.content };
+}
+
 /** Compares and converges one file; shared with kinds that wrap a file with extra steps. */
 export function diffFile(spec: FileSpec, observed: FileObserved, ctx: DiffContext): Delta {
   if (!ctx.wanted) {
@@ -32,6 +37,7 @@ export function diffFile(spec: FileSpec, observed: FileObserved, ctx: DiffContex
 
 export const fileKind = defineKind<FileSpec, FileObserved>({
   kind: 'file',
+  backupFile: wholeFile,
   name: (spec) => spec.path,
   probe: (spec) => probeFile(spec.path),
   parse: (output) => parseFile(output),

@@ -59,12 +59,20 @@ export interface ResourceKind<S, O> {
    * Reads many resources of this kind in one snippet (a few processes in all, not a few each):
    * at 500 guests the per-resource forks were most of a plan's time. Must read exactly what
    * `probe` reads, and must not depend on anything cross-machine facts may change (a file's
-   * content): the plan is compared again against the same read (replay-runner.ts).
+   * content): the plan is compared again against the same observation (plan/observe.ts).
    */
   probeMany?(specs: S[]): string;
   /** Parses the output of `probeMany`, one observation per spec, in the same order. */
   parseMany?(output: string, specs: S[]): O[];
   diff(spec: S, observed: O, ctx: DiffContext): Delta;
+  /**
+   * The file a resource of this kind writes, for kinds that replace whole files: the engine keeps
+   * the original of a file that was there before pairctl (a backup, once) and puts it back when
+   * pairctl lets go of it. Kinds without it are never backed up.
+   */
+  backupFile?(spec: S): { path: string; content: string };
+  /** What the plan says when such a resource leaves the record and is left alone on purpose (packages stay installed). */
+  removalNote?(spec: S): string;
 }
 
 /** A kind with its types erased, for the registry; the casts are confined to `defineKind`. */
@@ -76,6 +84,8 @@ export interface AnyKind {
   probeMany?(specs: unknown[]): string;
   parseMany?(output: string, specs: unknown[]): unknown[];
   diff(spec: unknown, observed: unknown, ctx: DiffContext): Delta;
+  backupFile?(spec: unknown): { path: string; content: string };
+  removalNote?(spec: unknown): string;
 }
 
 /** Erases a kind's types once, where the registry lists it. */

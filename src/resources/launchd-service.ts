@@ -5,7 +5,7 @@
  */
 import { sh } from '../transport/shell-quote.js';
 import { parseFile, probeFile, writeFileScript, type FileObserved, type FileSpec } from './file-state.js';
-import { diffFile } from './file.js';
+import { diffFile, wholeFile } from './file.js';
 import { defineKind, keyValues, noop } from './kind.js';
 
 export interface LaunchdServiceSpec extends FileSpec {
@@ -21,6 +21,7 @@ export interface LaunchdServiceObserved {
 
 export const launchdServiceKind = defineKind<LaunchdServiceSpec, LaunchdServiceObserved>({
   kind: 'launchd_service',
+  backupFile: wholeFile,
   name: (spec) => spec.label,
   probe: (spec) =>
     probeFile(spec.path) +

@@ -46,6 +46,7 @@ const INSTALL_EFFECTS: Record<string, { attribute: string; warning: () => string
 
 export const packageKind = defineKind<PackageSpec, PackageObserved>({
   kind: 'package',
+  removalNote: (spec) => `package ${spec.name} stays installed: pairctl never uninstalls packages (they may predate it, and other software may use them)`,
   name: (spec) => spec.name,
   probe: (spec) => {
     const versionProbe = spec.versionCommand

@@ -5,7 +5,7 @@
  * that listener proven with `sshd -T -f … -C …,laddr=…,lport=…`.
  */
 import { sh } from '../transport/shell-quote.js';
-import { diffFile } from './file.js';
+import { diffFile, wholeFile } from './file.js';
 import { parseFile, probeFile, writeFileScript, type FileObserved, type FileSpec } from './file-state.js';
 import { defineKind, keyValues, type Delta } from './kind.js';
 import {
@@ -74,6 +74,7 @@ mv -f ${candidate} ${spec.path}
 
 export const sshdConfigKind = defineKind<SshdConfigSpec, SshdConfigObserved>({
   kind: 'sshd_config',
+  backupFile: wholeFile,
   name: (spec) => spec.path,
   probe: (spec) =>
     probeFile(spec.path) +

@@ -8,7 +8,7 @@
  * keywords and user CAs, which no Match block of pairctl's can fix, are plan errors with the fix.
  */
 import { sh } from '../transport/shell-quote.js';
-import { diffFile } from './file.js';
+import { diffFile, wholeFile } from './file.js';
 import { parseFile, probeFile, writeFileScript, type FileObserved, type FileSpec } from './file-state.js';
 import { defineKind, keyValues, type Delta } from './kind.js';
 import {
@@ -123,6 +123,7 @@ function globalProblems(spec: SshdDropinSpec, effective: Effective): string[] {
 
 export const sshdDropinKind = defineKind<SshdDropinSpec, SshdDropinObserved>({
   kind: 'sshd_dropin',
+  backupFile: wholeFile,
   name: (spec) => spec.path,
   probe: (spec) =>
     probeFile(spec.path) +

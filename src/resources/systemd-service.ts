@@ -6,7 +6,7 @@
  * it, and starting it again would change nothing.
  */
 import { sh } from '../transport/shell-quote.js';
-import { diffFile } from './file.js';
+import { diffFile, wholeFile } from './file.js';
 import { parseFile, probeFile, writeFileScript, type FileObserved, type FileSpec } from './file-state.js';
 import { defineKind, keyValues, noop, type AttributeChange, type Delta } from './kind.js';
 
@@ -43,6 +43,7 @@ systemctl reset-failed ${spec.unit} >/dev/null 2>&1 || :`;
 
 export const systemdServiceKind = defineKind<SystemdServiceSpec, SystemdServiceObserved>({
   kind: 'systemd_service',
+  backupFile: wholeFile,
   name: (spec) => spec.unit,
   probe: (spec) =>
     probeFile(spec.path) +

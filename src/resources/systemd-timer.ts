@@ -9,6 +9,7 @@
  */
 import { sh } from '../transport/shell-quote.js';
 import { fileInSync, parseFile, parseFiles, probeFile, probeFiles, writeFileScript, type FileObserved, type FileSpec } from './file-state.js';
+import { wholeFile } from './file.js';
 import { defineKind, noop, type AttributeChange, type Delta } from './kind.js';
 
 export interface SystemdTimerSpec extends FileSpec {
@@ -118,6 +119,7 @@ systemctl reset-failed ${spec.unit} ${spec.service.unit} >/dev/null 2>&1 || :`;
 
 export const systemdTimerKind = defineKind<SystemdTimerSpec, SystemdTimerObserved>({
   kind: 'systemd_timer',
+  backupFile: wholeFile,
   name: (spec) => spec.unit,
   probe: probeTimer,
   parse: parseTimer,

@@ -112,10 +112,10 @@ describe.skipIf(unavailable)('guest keys from GitHub on a real host', () => {
     const planFile = join(dir, 'tampered.plan');
     expect((await cli('plan', '-f', join(dir, 'pair.yaml'), '-o', planFile)).code).toBe(0);
     const untouched = readFileSync(planFile, 'utf8');
-    const doc = JSON.parse(untouched) as { works: Array<{ steps: Array<{ address: string; script: string }> }> };
-    const step = doc.works[0]!.steps.findIndex((x) => x.address.startsWith('file['));
+    const doc = JSON.parse(untouched) as { plan: { machines: Array<{ steps: Array<{ address: string; script: string }> }> } };
+    const step = doc.plan.machines[0]!.steps.findIndex((x) => x.address.startsWith('file['));
     expect(step).toBeGreaterThanOrEqual(0);
-    doc.works[0]!.steps[step]!.script += '\ntouch /root/TAMPERED';
+    doc.plan.machines[0]!.steps[step]!.script += '\ntouch /root/TAMPERED';
     writeFileSync(planFile, JSON.stringify(doc));
     const refused = await cli('apply', planFile);
     expect(refused.code).toBe(1);

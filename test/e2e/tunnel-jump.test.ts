@@ -3,6 +3,7 @@
  * port), and the guest — who cannot reach the host — comes through with `ssh -J`, using a relay
  * account that may open only that port. One pair.yaml provisions both ends in one plan.
  */
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
 import { labUnavailableReason } from '../machines/lab.js';
@@ -78,10 +79,39 @@ describe.skipIf(unavailable)('jump tunnel through a relay', () => {
     expect(await execsSince(t.relay, since.relay)).toEqual({ connections: 1, execs: 1 });
   });
 
-  it('applies both ends; the tunnel listens on the relay loopback only', async () => {
-    const a = await t.cli('apply', '-f', file, '--yes');
+  it('a saved first-setup plan whose deferred value changed on the relay is refused as stale, changing nothing', async () => {
+    const planFile = join(t.dir, 'stale.plan');
+    const p = await t.cli('plan', '-f', file, '-o', planFile);
+    expect(p.code).toBe(0);
+    expect(p.stdout).toMatch(/^ +content = "\(known after apply\)"$/m);
+    // Someone writes the file the plan said it would fill once the host's key exists.
+    await must(t.relay, 'mkdir -p /home/tunnel-box/.ssh && echo "ssh-ed25519 AAAAplanted someone" > /home/tunnel-box/.ssh/authorized_keys');
+    const a = await t.cli('apply', planFile);
+    expect(a.code).toBe(1);
+    expect(a.stderr).toContain(`Error: stale plan: machine relay changed since ${planFile} was made`);
+    expect(a.stderr).toContain('nothing was applied');
+    expect((await t.host.run('ls /var/lib/pairctl/tunnel')).code).not.toBe(0);
+    expect((await t.host.run('ls /var/lib/pairctl/state.json')).code).not.toBe(0);
+    expect((await t.relay.run('getent passwd tunnel-box')).code).not.toBe(0);
+    expect((await t.relay.run('ls /var/lib/pairctl/state.json')).code).not.toBe(0);
+    await must(t.relay, 'rm -rf /home/tunnel-box');
+  });
+
+  it('applies both ends from a saved first-setup plan (the relay waits for the key the host makes); the tunnel listens on the relay loopback only', async () => {
+    const planFile = join(t.dir, 'first.plan');
+    const p = await t.cli('plan', '-f', file, '-o', planFile);
+    expect(p.code).toBe(0);
+    expect(p.stdout).toMatch(/^ +waits for = "the tunnel public key of host box/m);
+    const since = { host: await now(t.host), relay: await now(t.relay) };
+    const a = await t.cli('apply', planFile);
     expect(a.stderr).toBe('');
     expect(a.code).toBe(0);
+    expect(a.stdout).toMatch(/Apply complete!/);
+    // Each machine read again (the file never says what runs) and applied; the host's apply also read its new key.
+    expect(await execsSince(t.host, since.host)).toEqual({ connections: 1, execs: 2 });
+    expect(await execsSince(t.relay, since.relay)).toEqual({ connections: 1, execs: 2 });
+    const hostPub = (await must(t.host, "cut -d' ' -f1,2 /var/lib/pairctl/tunnel/id_ed25519.pub")).trim();
+    expect(await must(t.relay, 'cat /home/tunnel-box/.ssh/authorized_keys')).toContain(` ${hostPub} pairctl-tunnel:box`);
     await waitUntil('the tunnel is up on the relay loopback', onRelay, 20_000);
     const listening = await must(t.relay, "ss -Hltn 'sport = :2222'");
     expect(listening).toMatch(/127\.0\.0\.1:2222/);

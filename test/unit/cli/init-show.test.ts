@@ -77,13 +77,17 @@ describe('pairctl show', () => {
       role: 'host',
       target: 'root@box.lan',
       stateDigest: 'abc',
+      steps: [],
+      record: [],
+      interimRecord: [],
+      reads: { scripts: [], nonces: [], unhashed: [] },
       changes: [{ address: 'account["pair-todd"]', kind: 'account', name: 'pair-todd', action: 'create', cause: 'config', attributes: [{ name: 'shell', after: '/bin/sh' }] }],
       warnings: [],
       errors: [],
     };
-    const plan = { formatVersion: 1 as const, configFile: join(dir, 'pair.yaml'), configDigest: 'c0ffee', machines: [m], summary: summarize([m]) };
+    const plan = { formatVersion: 1 as const, configFile: join(dir, 'pair.yaml'), configDigest: 'c0ffee', machines: [m], summary: summarize([m]), unreadable: [], facts: {} };
     const file = join(dir, 'tonight.plan');
-    await writeSavedPlan(file, toSavedPlan(plan, [], { limit: ['box'] }, [], {}, new Date('2026-12-01T20:00:00Z')));
+    await writeSavedPlan(file, toSavedPlan(plan, { limit: ['box'] }, [], {}, new Date('2026-12-01T20:00:00Z')));
     const text = await run('show', file);
     expect(text.code).toBe(0);
     expect(text.out).toContain(`Saved plan ${file}: made 2026-12-01T20:00:00.000Z by pairctl `);

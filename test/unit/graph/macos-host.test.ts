@@ -1,7 +1,8 @@
 /**
  * macOS hosts cannot run here, so the macOS plan and apply command sequences are tested against
- * recorded output of the real tools (test/fixtures/macos): the real engine plans from it, and
- * the apply script it would run is checked for order and with shellcheck.
+ * recorded output of the real tools (test/fixtures/macos): each kind parses it into the Mac's
+ * observation, the real engine compares against that, and the apply script it would run is
+ * checked for order and with shellcheck.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,18 +12,17 @@ import { describe, expect, it } from 'vitest';
 import { loadConfigText } from '../../../src/config/load-config.js';
 import type { PairConfig } from '../../../src/config/model.js';
 import { buildGraph, topoSort, type DesiredMachine } from '../../../src/graph/build-graph.js';
-import { JOIN_PROGRAM, RECORD_FILE } from '../../../src/graph/paths.js';
+import { JOIN_PROGRAM } from '../../../src/graph/paths.js';
 import { applyScript } from '../../../src/plan/apply-machine.js';
-import { planMachine } from '../../../src/plan/plan-machine.js';
-import { recordText } from '../../../src/plan/record.js';
+import { compare } from '../../../src/plan/compare.js';
+import type { Observation } from '../../../src/plan/observe.js';
 import type { FileSpec } from '../../../src/resources/file-state.js';
 import type { Resource } from '../../../src/resources/kind.js';
 import { kindOf } from '../../../src/resources/registry.js';
 import { upScript } from '../../../src/session/session-scripts.js';
 import { render } from '../../../src/templates/render.js';
-import type { ExecResult, Runner } from '../../../src/transport/runner.js';
 import { guest, sampleConfig } from '../fixtures.js';
-import { unbatch } from '../plan/scripted-runner.js';
+import { observationOf } from '../plan/observations.js';
 
 const fixtures = join(import.meta.dirname, '../../fixtures/macos');
 const recorded = (name: string) => JSON.parse(readFileSync(join(fixtures, name), 'utf8')) as Record<string, string>;
@@ -47,41 +47,9 @@ function outputFor(r: Resource, table: Record<string, string>, converged: boolea
   return out.replaceAll('{{account}}', spec.name ?? '');
 }
 
-/**
- * A runner that answers the batched probe with recorded outputs, as a Mac would. Each section
- * of the script is matched to a resource by its snippet; the record is answered too.
- */
-function replayRunner(machine: DesiredMachine, table: Record<string, string>, converged: boolean): Runner {
-  const ordered = topoSort(machine.resources);
-  const bySnippet = new Map(ordered.map((r) => [kindOf(r.kind).probe(r.spec), r]));
-  let execs = 0;
-  return {
-    machine: machine.target.id,
-    get execCount() {
-      return execs;
-    },
-    close: async () => undefined,
-    exec: async (script: string): Promise<ExecResult> => {
-      execs++;
-      const nonce = /@@pairctl-([0-9a-f]+)-begin-0/.exec(script)?.[1];
-      if (!nonce) throw new Error('not a probe script');
-      const sections = script.split(`@@pairctl-${nonce}-begin-`).slice(1);
-      const stdout = sections
-        .map((section, i) => {
-          const snippet = /^\d+\\n'\n\( ([\s\S]*)\n\) 2>&1\n/.exec(section)?.[1] ?? '';
-          const one = (snippet: string) => {
-            const r = bySnippet.get(snippet);
-            // After an apply the machine also holds pairctl's record of what it made.
-            return r ? outputFor(r, table, converged) : snippet.includes(RECORD_FILE) && converged ? recordText(ordered) : '';
-          };
-          const batch = unbatch(snippet);
-          const out = batch ? batch.join(batch.singles.map(one)) : one(snippet);
-          return `\n@@pairctl-${nonce}-begin-${i}\n${out}\n@@pairctl-${nonce}-end-${i}-0\n`;
-        })
-        .join('');
-      return { code: 0, stdout, stderr: '' };
-    },
-  };
+/** The Mac's observation from the recording; after an apply the machine also holds pairctl's record of what it made. */
+function macObservation(machine: DesiredMachine, table: Record<string, string>, converged: boolean): Observation {
+  return observationOf(machine, { output: (r) => outputFor(r, table, converged), record: converged ? topoSort(machine.resources) : undefined });
 }
 
 describe('macOS host', () => {
@@ -107,11 +75,9 @@ describe('macOS host', () => {
     expect(joinProgram.content).toMatch(/^PATH=\/opt\/homebrew\/bin:/m);
   });
 
-  it('plans a fresh Mac from recorded tool output in one exec, in a safe order', async () => {
-    const runner = replayRunner(machine!, recorded('fresh.json'), false);
-    const work = await planMachine(machine!, runner);
-    expect(runner.execCount).toBe(1);
-    expect(work.plan.errors).toEqual([]);
+  it('plans a fresh Mac from recorded tool output, in a safe order', async () => {
+    const work = await compare(machine!, macObservation(machine!, recorded('fresh.json'), false));
+    expect(work.errors).toEqual([]);
     const order = work.steps.map((s) => s.address);
     const at = (a: string) => order.indexOf(a);
     expect(at('brew_package["tmux"]')).toBeGreaterThanOrEqual(0);
@@ -140,15 +106,15 @@ describe('macOS host', () => {
   });
 
   it('plans no changes on the same Mac after apply', async () => {
-    const work = await planMachine(machine!, replayRunner(machine!, recorded('converged.json'), true));
-    expect(work.plan.errors).toEqual([]);
-    expect(work.plan.changes.map((c) => c.address)).toEqual([]);
+    const work = await compare(machine!, macObservation(machine!, recorded('converged.json'), true));
+    expect(work.errors).toEqual([]);
+    expect(work.changes.map((c) => c.address)).toEqual([]);
   });
 
   it('refuses to plan when Remote Login is off, with the exact command that fixes it', async () => {
     const table = { ...recorded('fresh.json'), macos_host: 'version=14.5\nremotelogin=Remote Login: Off\nsshd=unloaded\naccess=all' };
-    const work = await planMachine(machine!, replayRunner(machine!, table, false));
-    expect(work.plan.errors.join('\n')).toContain('sudo systemsetup -setremotelogin on');
+    const work = await compare(machine!, macObservation(machine!, table, false));
+    expect(work.errors.join('\n')).toContain('sudo systemsetup -setremotelogin on');
   });
 
   it('never tests or runs Homebrew\'s tmux as root: the owner looks, in a clean environment', () => {

@@ -1,8 +1,8 @@
 /**
  * The Mac most users run now: macOS 15 Sequoia (15.7.7), Apple's OpenSSH 9.9p2 and Homebrew's
  * tmux 3.7c (test/fixtures/macos/sequoia-*.json, sources in its README). The real engine plans
- * from the recorded output the way plan-all.ts does (one read, then the graph rebuilt with the
- * facts it answered), and the host takes the tmux 3.7 paths: versions shown, no "older than 3.7"
+ * from the recorded output the way plan-all.ts does (one observation, then the graph rebuilt with
+ * the facts it answered and compared against it), and the host takes the tmux 3.7 paths: versions shown, no "older than 3.7"
  * warning, mirror guests attach the way 3.7 allows.
  */
 import { readFileSync } from 'node:fs';
@@ -11,18 +11,17 @@ import { describe, expect, it } from 'vitest';
 import type { PairConfig } from '../../../src/config/model.js';
 import { buildGraph, topoSort, type DesiredMachine } from '../../../src/graph/build-graph.js';
 import type { Facts } from '../../../src/graph/facts.js';
-import { JOIN_PROGRAM, RECORD_FILE } from '../../../src/graph/paths.js';
-import { planMachine } from '../../../src/plan/plan-machine.js';
+import { JOIN_PROGRAM } from '../../../src/graph/paths.js';
+import { compare } from '../../../src/plan/compare.js';
+import type { Observation } from '../../../src/plan/observe.js';
 import { summarize } from '../../../src/plan/plan-model.js';
 import { planJson } from '../../../src/plan/render-json.js';
 import { renderPlanText } from '../../../src/plan/render-text.js';
-import { recordText } from '../../../src/plan/record.js';
 import type { FileSpec } from '../../../src/resources/file-state.js';
 import type { Resource } from '../../../src/resources/kind.js';
-import { kindOf } from '../../../src/resources/registry.js';
 import { upScript } from '../../../src/session/session-scripts.js';
 import { guest, sampleConfig } from '../fixtures.js';
-import { ScriptedRunner } from '../plan/scripted-runner.js';
+import { observationOf } from '../plan/observations.js';
 
 type Recording = Record<string, string> & { facts?: Record<string, string> };
 const fixtures = join(import.meta.dirname, '../../fixtures/macos');
@@ -34,11 +33,8 @@ function sequoiaConfig(): PairConfig {
   return c;
 }
 
-/** Answers each probe snippet from the recording, as the Mac would (file-like probes from the spec when converged). */
-function macRunner(machine: DesiredMachine, table: Recording, converged: boolean): ScriptedRunner {
-  const ordered = topoSort(machine.resources);
-  const resources = new Map(ordered.map((r) => [kindOf(r.kind).probe(r.spec), r]));
-  const facts = new Map((machine.facts ?? []).map((f) => [f.snippet, f.key]));
+/** The Mac's observation from the recording (file-like probes from the spec when converged, which also holds pairctl's record). */
+function macObservation(machine: DesiredMachine, table: Recording, converged: boolean): Observation {
   const resourceOutput = (r: Resource): string => {
     const spec = r.spec as Partial<FileSpec> & { name?: string };
     if (converged && (r.kind === 'file' || r.kind === 'sshd_dropin' || r.kind === 'directory')) {
@@ -51,47 +47,40 @@ function macRunner(machine: DesiredMachine, table: Recording, converged: boolean
     if (out === undefined) throw new Error(`no recording for ${r.kind}`);
     return out.replaceAll('{{account}}', spec.name ?? '');
   };
-  return new ScriptedRunner((snippet) => {
-    const r = resources.get(snippet);
-    if (r) return resourceOutput(r);
-    const fact = facts.get(snippet);
-    if (fact) return table.facts?.[fact] ?? '';
-    return snippet.includes(RECORD_FILE) && converged ? recordText(ordered) : '';
-  });
+  const facts = Object.fromEntries((machine.facts ?? []).map((f) => [f.key, table.facts?.[f.key] ?? '']));
+  return observationOf(machine, { output: resourceOutput, facts, record: converged ? topoSort(machine.resources) : undefined });
 }
 
-/** Plans the Mac the way planAll does: one read, then the graph rebuilt with the facts it answered. */
+/** Plans the Mac the way planAll does: one observation, then the graph rebuilt with the facts it answered, compared against it. */
 async function planMac(table: Recording, converged: boolean) {
   const config = sequoiaConfig();
   const [first] = buildGraph(config);
-  const runner = macRunner(first!, table, converged);
-  const read = await planMachine(first!, runner);
-  const facts: Facts = { mini: read.facts ?? {} };
+  const read = macObservation(first!, table, converged);
+  const facts: Facts = { mini: read.facts };
   const [settled] = buildGraph(config, { facts });
-  // Facts only change contents: the same read answers the settled graph.
-  const work = await planMachine(settled!, macRunner(settled!, table, converged));
-  return { config, runner, read, work, settled: settled!, facts };
+  // Facts only change contents: the same observation answers the settled graph.
+  const work = await compare(settled!, read);
+  return { config, read, work, settled: settled!, facts };
 }
 
 describe('macOS 15 Sequoia with Homebrew tmux 3.7c (recorded)', () => {
-  it('plans a fresh Mac in one exec and shows the versions it read', async () => {
-    const { runner, work } = await planMac(recorded('sequoia-fresh.json'), false);
-    expect(runner.execCount).toBe(1);
-    expect(work.plan.errors).toEqual([]);
-    expect(work.plan.versions).toEqual({ tmux: '3.7c', openssh: '9.9p2' });
-    const plan = { formatVersion: 1 as const, configFile: 'pair.yaml', configDigest: 'd', machines: [work.plan], summary: summarize([work.plan]) };
+  it('plans a fresh Mac from one observation and shows the versions it read', async () => {
+    const { work } = await planMac(recorded('sequoia-fresh.json'), false);
+    expect(work.errors).toEqual([]);
+    expect(work.versions).toEqual({ tmux: '3.7c', openssh: '9.9p2' });
+    const plan = { formatVersion: 1 as const, configFile: 'pair.yaml', configDigest: 'd', machines: [work], summary: summarize([work]), unreadable: [], facts: {} };
     expect(renderPlanText(plan, { color: false })).toContain('host mini (root@192.0.2.10):\n  found: tmux 3.7c, OpenSSH 9.9p2\n');
     expect(planJson(plan, { command: 'plan', pairctlVersion: 't', unreachable: [] }).machines[0]!.versions).toEqual({ tmux: '3.7c', openssh: '9.9p2' });
     // Homebrew's tmux is there already: nothing to install, and no "older than 3.7" warning.
     expect(work.steps.map((s) => s.address)).not.toContain('brew_package["tmux"]');
-    expect(work.plan.warnings.filter((w) => /tmux/.test(w))).toEqual([]);
+    expect(work.warnings.filter((w) => /tmux/.test(w))).toEqual([]);
   });
 
   it('plans no changes on the same Mac after apply, still showing the versions', async () => {
     const { work } = await planMac(recorded('sequoia-converged.json'), true);
-    expect(work.plan.errors).toEqual([]);
-    expect(work.plan.changes).toEqual([]);
-    const plan = { formatVersion: 1 as const, configFile: 'pair.yaml', configDigest: 'd', machines: [work.plan], summary: summarize([work.plan]) };
+    expect(work.errors).toEqual([]);
+    expect(work.changes).toEqual([]);
+    const plan = { formatVersion: 1 as const, configFile: 'pair.yaml', configDigest: 'd', machines: [work], summary: summarize([work]), unreadable: [], facts: {} };
     expect(renderPlanText(plan, { color: false })).toBe('mini: no changes (tmux 3.7c, OpenSSH 9.9p2)\n\nNo changes. Every machine matches pair.yaml.\n');
   });
 

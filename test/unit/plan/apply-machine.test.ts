@@ -2,14 +2,20 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { applyMachine, applyScript, digestScript, type ApplyEvent } from '../../../src/plan/apply-machine.js';
-import type { MachineWork } from '../../../src/plan/plan-machine.js';
-import { digestInput } from '../../../src/plan/plan-machine.js';
+import { digestInput } from '../../../src/plan/observe.js';
+import type { MachinePlan } from '../../../src/plan/plan-model.js';
 import { buildProbeScript } from '../../../src/plan/probe-script.js';
-import { ScriptedRunner } from './scripted-runner.js';
+import { ApplyRunner, type ApplyScenario } from './apply-runner.js';
 
-function work(addresses: string[], digest = 'd'.repeat(64)): MachineWork {
+function work(addresses: string[], digest = 'd'.repeat(64)): MachinePlan {
   return {
-    plan: { machine: 'box', role: 'host', target: 'box', changes: [], warnings: [], errors: [], stateDigest: digest },
+    machine: 'box',
+    role: 'host',
+    target: 'box',
+    changes: [],
+    warnings: [],
+    errors: [],
+    stateDigest: digest,
     steps: addresses.map((address) => ({ address, action: 'create', script: `echo making ${address}` })),
     record: [],
     interimRecord: [],
@@ -19,10 +25,10 @@ function work(addresses: string[], digest = 'd'.repeat(64)): MachineWork {
 
 const STEPS = ['group["g"]', 'account["a"]', 'file["/f"]'];
 
-async function run(scenario: ConstructorParameters<typeof ScriptedRunner>[1], w = work(STEPS)) {
+async function run(scenario: ApplyScenario, w = work(STEPS), settle?: Array<{ key: string; snippet: string }>) {
   const events: ApplyEvent[] = [];
-  const runner = new ScriptedRunner(() => '', scenario);
-  const result = await applyMachine(w, runner, (e) => events.push(e), { lockTimeoutSeconds: 5, holder: 'pairctl pid 1 on test as t' });
+  const runner = new ApplyRunner(scenario);
+  const result = await applyMachine(w, runner, (e) => events.push(e), { lockTimeoutSeconds: 5, holder: 'pairctl pid 1 on test as t', settle });
   return { result, events, script: runner.scripts[0]! };
 }
 
@@ -73,6 +79,23 @@ describe('applyMachine', () => {
     );
   });
 
+  it('reports the facts other machines wait for, read at the end of the script (under the lock)', async () => {
+    const settle = [{ key: 'tunnel-public-key', snippet: 'cat /k.pub' }];
+    const { result, script } = await run(
+      ({ mark }) => ({
+        stdout: STEPS.map((_, i) => mark(`start-${i}`) + mark(`done-${i}`)).join('') + mark('fact-begin-0') + 'ssh-ed25519 AAAA\n\n' + mark('fact-end-0') + mark('complete'),
+      }),
+      work(STEPS),
+      settle,
+    );
+    expect(result).toMatchObject({ ok: true, facts: { 'tunnel-public-key': 'ssh-ed25519 AAAA' } });
+    expect(script.indexOf('cat /k.pub')).toBeGreaterThan(script.indexOf('mark done-2'));
+    expect(script.indexOf('cat /k.pub')).toBeLessThan(script.lastIndexOf('pairctl_release'));
+    // Without its fact the apply reports none (the waiting machine is then not applied).
+    const cut = await run(({ mark }) => ({ stdout: STEPS.map((_, i) => mark(`start-${i}`) + mark(`done-${i}`)).join('') + mark('complete') }), work(STEPS), settle);
+    expect(cut.result.facts).toBeUndefined();
+  });
+
   it('refuses, changing nothing, when the machine changed since the plan read it', async () => {
     const { result } = await run(({ mark }) => ({ stdout: mark('stale'), code: 76 }));
     expect(result).toMatchObject({ ok: false, refused: 'stale', done: [], notStarted: STEPS });
@@ -93,6 +116,7 @@ describe('applyScript', () => {
     // Steps never inherit the lock's descriptor (a daemon a step starts must not hold it).
     expect(s).toContain(') 9>&- 2>&1');
     expect(() => execFileSync('sh', ['-n'], { input: s })).not.toThrow();
+    expect(() => execFileSync('sh', ['-n'], { input: applyScript(w, 'n'.repeat(16), { settle: [{ key: 'k', snippet: 'echo x' }] }) })).not.toThrow();
   });
 
   it('writes no final record after a teardown (its last step removed the record)', () => {

@@ -1,28 +1,22 @@
 /**
- * The engine's cross-machine facts (issue 3), on scripted machines: one read per machine for the
- * plan, "(known after apply)" for what waits for a fact only an apply makes, the relay applied
- * after its host with the host's fact read again in between, and secrets read at apply time.
+ * The engine's cross-machine facts (issue 3), from observations given as data: the plan compared
+ * from one observation per machine, "(known after apply)" for what waits for a fact only an apply
+ * makes (kept in the Plan with its probe), the relay applied after its host with the fact read at
+ * the end of the host's apply and the relay compared again from its observation, and secrets
+ * read at apply time.
  */
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PairConfig } from '../../../src/config/model.js';
 import { buildGraph } from '../../../src/graph/build-graph.js';
-import { SSH_HOST_KEYS_FACT, TUNNEL_PUBLIC_KEY_FACT } from '../../../src/graph/facts.js';
+import { SSH_HOST_KEYS_FACT, TUNNEL_PUBLIC_KEY_FACT, type Facts } from '../../../src/graph/facts.js';
 import { OPENSSH_VERSION_FACT, TMUX_VERSION_FACT } from '../../../src/graph/tool-versions.js';
 import type { FileSpec } from '../../../src/resources/file-state.js';
+import type { Resource } from '../../../src/resources/kind.js';
 import { applyAll } from '../../../src/plan/apply-all.js';
-import { KNOWN_AFTER_APPLY, planAll } from '../../../src/plan/plan-all.js';
-import { replayRunner } from '../../../src/plan/replay-runner.js';
+import { KNOWN_AFTER_APPLY, planFromObservations, type PlanSession } from '../../../src/plan/plan-all.js';
 import { ED25519, sampleConfig } from '../fixtures.js';
-import { ScriptedRunner, type ApplyCall } from './scripted-runner.js';
-
-const runners = vi.hoisted(() => new Map<string, unknown>());
-vi.mock('../../../src/transport/connect.js', () => ({
-  connect: async (target: { id: string }) => {
-    const r = runners.get(target.id);
-    if (!r) throw new Error(`no scripted machine ${target.id}`);
-    return r;
-  },
-}));
+import { ApplyRunner, type ApplyCall } from './apply-runner.js';
+import { observationOf } from './observations.js';
 
 const pos = { file: 'pair.yaml', line: 1, column: 1 };
 const TUNNEL_PUB = `ssh-ed25519 ${ED25519}`;
@@ -37,26 +31,36 @@ function vpsConfig(): PairConfig {
   };
 }
 
-/** What every kind's probe prints on a fresh machine, by the snippet's text. */
-function freshAnswer(snippet: string, m: { keyMade: boolean }): string {
-  if (snippet.includes('state.json')) return '';
-  if (snippet.startsWith('if [ -f /var/lib/pairctl/tunnel/id_ed25519 ]')) return m.keyMade ? TUNNEL_PUB : '';
-  if (snippet.includes('/etc/ssh/ssh_host_')) return RELAY_KEY;
-  if (snippet.includes('/usr/sbin/sshd -V')) return 'OpenSSH_9.2';
-  if (snippet.includes('dpkg-query')) return 'manager=apt\ninstalled=3.3a-3\ntoolversion=tmux 3.3a';
-  if (snippet.includes('getent passwd') && snippet.includes('bhorseman')) return 'uid=1000';
-  if (snippet.includes('systemctl is-enabled')) return 'type=absent\nsystemd=yes\nenabled=\nactive=inactive\nexecutable=yes';
-  if (snippet.includes('ufw status')) return 'ufw=active';
-  if (snippet.includes('included=')) return 'type=absent\nincluded=yes\nsshd=yes';
-  if (snippet.includes('running=')) return 'running=no';
-  return 'type=absent';
+/** What each kind's probe prints on a fresh machine: the owner exists, tmux is installed, nothing pairctl makes is there. */
+function freshOutput(r: Resource): string {
+  switch (r.kind) {
+    case 'owner':
+      return 'uid=1000';
+    case 'package':
+      return 'manager=apt\ninstalled=3.3a-3\ntoolversion=tmux 3.3a';
+    case 'systemd_service':
+    case 'systemd_timer':
+      return 'type=absent\nsystemd=yes\nenabled=\nactive=inactive\nexecutable=yes';
+    case 'ufw_rule':
+      return 'ufw=active';
+    case 'sshd_dropin':
+    case 'sshd_config':
+      return 'type=absent\nincluded=yes\nsshd=yes';
+    case 'session_access':
+      return 'running=no';
+    default:
+      return 'type=absent';
+  }
 }
 
-/** Every apply succeeds; the host's makes its tunnel key. `log` says what ran where, in order. */
-function machines(opts: { hostApplies?: boolean; hostMakesKey?: boolean } = {}) {
+/**
+ * The plan of a fresh host and relay from their observations (no machine is read), and apply
+ * runners that succeed; the host's apply makes its tunnel key and reports it when asked (the
+ * fact's probe at the end of its script). `log` says what ran where, in order.
+ */
+async function machines(config: PairConfig, opts: { hostApplies?: boolean; hostMakesKey?: boolean; keyMade?: boolean } = {}, env: Record<string, string> = {}) {
   const log: string[] = [];
-  const host = { keyMade: false };
-  const relay = { keyMade: false };
+  const host = { keyMade: opts.keyMade ?? false };
   const succeed =
     (name: string, after: () => void = () => {}) =>
     ({ mark, script }: ApplyCall) => {
@@ -64,26 +68,39 @@ function machines(opts: { hostApplies?: boolean; hostMakesKey?: boolean } = {}) 
       const steps = [...script.matchAll(/mark start-(\d+)/g)].length;
       if (name === 'scotch' && opts.hostApplies === false) return { stdout: mark('start-0') + 'boom\n' + mark('fail-0-1'), code: 1 };
       after();
-      return { stdout: Array.from({ length: steps }, (_, i) => mark(`start-${i}`) + mark(`done-${i}`)).join('') + mark('complete') };
+      const facts = [...script.matchAll(/mark fact-begin-(\d+)/g)].map((m) => {
+        log.push(`${name}:facts`);
+        return mark(`fact-begin-${m[1]}`) + (host.keyMade ? `${TUNNEL_PUB}\n` : '') + '\n' + mark(`fact-end-${m[1]}`);
+      });
+      return { stdout: Array.from({ length: steps }, (_, i) => mark(`start-${i}`) + mark(`done-${i}`)).join('') + facts.join('') + mark('complete') };
     };
-  const hostRunner = new ScriptedRunner((s) => {
-    if (s.startsWith('if [ -f /var/lib/pairctl/tunnel/id_ed25519 ]') && log.length > 0) log.push('scotch:facts');
-    return freshAnswer(s, host);
-  }, succeed('scotch', () => (host.keyMade = opts.hostMakesKey !== false)));
-  const relayRunner = new ScriptedRunner((s) => freshAnswer(s, relay), succeed('elefante'));
-  runners.set('scotch', hostRunner);
-  runners.set('elefante', relayRunner);
-  return { log, hostRunner, relayRunner, host };
+  const hostRunner = new ApplyRunner(succeed('scotch', () => (host.keyMade = opts.hostMakesKey !== false)), 'scotch');
+  const relayRunner = new ApplyRunner(succeed('elefante'), 'elefante');
+  const desired = (facts: Facts) => buildGraph(config, { facts, env });
+  const first = desired({});
+  const read = new Map(
+    first.map((m) => [
+      m.target.id,
+      observationOf(m, {
+        output: freshOutput,
+        facts:
+          m.role === 'host'
+            ? { [TMUX_VERSION_FACT]: '', [OPENSSH_VERSION_FACT]: '', [TUNNEL_PUBLIC_KEY_FACT]: host.keyMade ? TUNNEL_PUB : '' }
+            : { [OPENSSH_VERSION_FACT]: '', [SSH_HOST_KEYS_FACT]: RELAY_KEY },
+      }),
+    ]),
+  );
+  const plan = await planFromObservations(config, first, desired, read);
+  const s: Pick<PlanSession, 'plan' | 'runners' | 'desired'> = { plan, desired, runners: new Map([['scotch', hostRunner], ['elefante', relayRunner]]) };
+  return { s, log, hostRunner, relayRunner, host };
 }
 
-beforeEach(() => runners.clear());
-
 describe('plan across a host and its relay', () => {
-  it('reads each machine in one exec and shows the relay authorized_keys as known after apply', async () => {
-    const { hostRunner, relayRunner } = machines();
-    const s = await planAll(vpsConfig(), {}, (m) => m, {});
-    expect(s.failures).toEqual([]);
-    expect([hostRunner.execCount, relayRunner.execCount]).toEqual([1, 1]);
+  it('compares each machine from its one observation and shows the relay authorized_keys as known after apply', async () => {
+    const { s, hostRunner, relayRunner } = await machines(vpsConfig());
+    expect(s.plan.unreadable).toEqual([]);
+    // Planning reads nothing more: the observations are all there is.
+    expect([hostRunner.execCount, relayRunner.execCount]).toEqual([0, 0]);
     const relayPlan = s.plan.machines.find((m) => m.machine === 'elefante')!;
     const keys = relayPlan.changes.find((c) => c.address === 'file["/home/tunnel-scotch/.ssh/authorized_keys"]')!;
     expect(keys.action).toBe('create');
@@ -95,47 +112,66 @@ describe('plan across a host and its relay', () => {
     // The host's pinned known_hosts is known at plan time: the relay was read in the same plan.
     const kh = s.plan.machines[0]!.changes.find((c) => c.address === 'file["/var/lib/pairctl/tunnel/known_hosts"]')!;
     expect(kh.diff).toContain(`+203.0.113.5 ${RELAY_KEY}`);
-    expect([...s.crossMachine!.waits.keys()]).toEqual(['elefante']);
-    // The tool versions ride along (these scripted machines answer them as any unknown read).
-    expect(s.crossMachine!.facts).toEqual({
-      scotch: { [TMUX_VERSION_FACT]: 'type=absent', [OPENSSH_VERSION_FACT]: 'type=absent', [TUNNEL_PUBLIC_KEY_FACT]: '' },
-      elefante: { [OPENSSH_VERSION_FACT]: 'type=absent', [SSH_HOST_KEYS_FACT]: RELAY_KEY },
+    expect(s.plan.machines.filter((m) => m.deferred).map((m) => m.machine)).toEqual(['elefante']);
+    // The plan holds what the wait needs: the value, the machine and probe that settle it, and the relay's observation.
+    const relay = s.plan.machines[1]!;
+    expect(relay.deferred).toEqual([
+      {
+        address: 'file["/home/tunnel-scotch/.ssh/authorized_keys"]',
+        what: 'the tunnel public key of host scotch (made there by /var/lib/pairctl/tunnel/id_ed25519)',
+        waitsFor: { machine: 'scotch', key: TUNNEL_PUBLIC_KEY_FACT },
+        probe: buildGraph(vpsConfig())[0]!.facts!.find((f) => f.key === TUNNEL_PUBLIC_KEY_FACT)!.snippet,
+      },
+    ]);
+    expect(relay.observation?.stateDigest).toBe(relay.stateDigest);
+    expect(JSON.parse(JSON.stringify(s.plan))).toEqual(s.plan);
+    // The tool versions ride along.
+    expect(s.plan.facts).toEqual({
+      scotch: { [TMUX_VERSION_FACT]: '', [OPENSSH_VERSION_FACT]: '', [TUNNEL_PUBLIC_KEY_FACT]: '' },
+      elefante: { [OPENSSH_VERSION_FACT]: '', [SSH_HOST_KEYS_FACT]: RELAY_KEY },
     });
     expect(s.plan.machines.map((m) => m.versions)).toEqual([{ tmux: null, openssh: null }, { openssh: null }]);
   });
 
   it('needs no waiting once the key exists: the relay gets it at plan time', async () => {
-    const { host, hostRunner, relayRunner } = machines();
-    host.keyMade = true;
-    const s = await planAll(vpsConfig(), {}, (m) => m, {});
-    expect([hostRunner.execCount, relayRunner.execCount]).toEqual([1, 1]);
-    expect(s.crossMachine!.waits.size).toBe(0);
+    const { s, hostRunner, relayRunner } = await machines(vpsConfig(), { keyMade: true });
+    expect([hostRunner.execCount, relayRunner.execCount]).toEqual([0, 0]);
+    expect(s.plan.machines.filter((m) => m.deferred)).toEqual([]);
     const keys = s.plan.machines[1]!.changes.find((c) => c.address === 'file["/home/tunnel-scotch/.ssh/authorized_keys"]')!;
     expect(keys.diff).toContain(`command="/bin/false" ${TUNNEL_PUB} pairctl-tunnel:scotch`);
   });
 });
 
 describe('apply across a host and its relay', () => {
-  it('applies the host, reads its key again, then applies the relay with it', async () => {
-    const { log, hostRunner, relayRunner } = machines();
-    const s = await planAll(vpsConfig(), {}, (m) => m, {});
+  it('applies the host, reads its key at the end of that apply, then applies the relay with it', async () => {
+    const { s, log, hostRunner, relayRunner } = await machines(vpsConfig());
     const results = await applyAll(s, () => {}, {}, {});
     expect(results.map((r) => [r.machine, r.ok, r.error])).toEqual([
       ['scotch', true, undefined],
       ['elefante', true, undefined],
     ]);
     expect(log).toEqual(['scotch:apply', 'scotch:facts', 'elefante:apply']);
-    // host: plan, apply, fact re-read; relay: plan, apply.
-    expect([hostRunner.execCount, relayRunner.execCount]).toEqual([3, 2]);
+    // One apply exec each: the host's key is read by its own apply script, under its lock.
+    expect([hostRunner.execCount, relayRunner.execCount]).toEqual([1, 1]);
+    expect(hostRunner.scripts[0]).toContain(s.plan.machines[1]!.deferred![0]!.probe);
     const want = buildGraph(vpsConfig(), { facts: { scotch: { [TUNNEL_PUBLIC_KEY_FACT]: TUNNEL_PUB }, elefante: { [SSH_HOST_KEYS_FACT]: RELAY_KEY } } })[1]!
       .resources.find((r) => r.address === 'file["/home/tunnel-scotch/.ssh/authorized_keys"]')!.spec as FileSpec;
     expect(want.content).toContain(TUNNEL_PUB);
     expect(relayRunner.scripts.at(-1)).toContain(Buffer.from(want.content).toString('base64'));
   });
 
+  it('does not apply a waiting machine whose plan lost the observation it compares again from', async () => {
+    const { s, log } = await machines(vpsConfig());
+    delete s.plan.machines[1]!.observation;
+    const results = await applyAll(s, () => {}, {}, {});
+    expect(results[0]!.ok).toBe(true);
+    expect(results[1]).toMatchObject({ machine: 'elefante', ok: false, done: [] });
+    expect(results[1]!.error).toMatch(/^not applied: internal error: elefante cannot be compared again/);
+    expect(log).toEqual(['scotch:apply', 'scotch:facts']);
+  });
+
   it('does not apply the relay when the host fails', async () => {
-    const { log } = machines({ hostApplies: false });
-    const s = await planAll(vpsConfig(), {}, (m) => m, {});
+    const { s, log } = await machines(vpsConfig(), { hostApplies: false });
     const results = await applyAll(s, () => {}, {}, {});
     expect(results[0]!.ok).toBe(false);
     expect(results[1]).toMatchObject({ machine: 'elefante', ok: false, done: [] });
@@ -144,8 +180,7 @@ describe('apply across a host and its relay', () => {
   });
 
   it('does not apply the relay when the fact is still missing after the host applied', async () => {
-    const { log } = machines({ hostMakesKey: false });
-    const s = await planAll(vpsConfig(), {}, (m) => m, {});
+    const { s, log } = await machines(vpsConfig(), { hostMakesKey: false });
     const results = await applyAll(s, () => {}, {}, {});
     expect(results[1]!.error).toMatch(/the tunnel public key of host scotch .* still unknown after scotch was applied/);
     expect(log).toEqual(['scotch:apply', 'scotch:facts']);
@@ -160,22 +195,21 @@ describe('secrets at apply time', () => {
   }
 
   it('refuses to apply anything anywhere when the variable is not set, without changing a machine', async () => {
-    const { hostRunner } = machines();
-    const s = await planAll(ngrokConfig(), {}, (m) => m, {});
+    const { s, hostRunner } = await machines(ngrokConfig());
     const cfg = s.plan.machines[0]!.changes.find((c) => c.kind === 'secret_file')!;
     expect(cfg.diff).toContain('+authtoken: (sensitive value from $NGROK_AUTHTOKEN)');
     const results = await applyAll(s, () => {}, {}, {});
     expect(results.every((r) => !r.ok)).toBe(true);
     expect(results[0]!.error).toMatch(/^\$NGROK_AUTHTOKEN is not set .*; nothing was applied on any machine$/);
-    expect(hostRunner.execCount).toBe(1); // the plan's read only
+    expect(hostRunner.execCount).toBe(0); // nothing ran
   });
 
   it('gives the value to the one step that writes it, and to nothing the plan or record holds', async () => {
-    const { hostRunner } = machines();
     const env = { NGROK_AUTHTOKEN: TOKEN };
-    const s = await planAll(ngrokConfig(), {}, (m) => m, env);
+    const { s, hostRunner } = await machines(ngrokConfig(), {}, env);
+    // The plan holds the steps too: neither its changes nor its scripts carry the value.
     expect(JSON.stringify(s.plan)).not.toContain(TOKEN);
-    expect(JSON.stringify(s.works)).not.toContain(TOKEN);
+    expect(JSON.stringify(s.plan.machines.map((m) => m.steps))).not.toContain(TOKEN);
     const results = await applyAll(s, () => {}, {}, env);
     expect(results[0]!.ok).toBe(true);
     const script = hostRunner.scripts.at(-1)!;
@@ -184,22 +218,9 @@ describe('secrets at apply time', () => {
   });
 
   it('refuses a value that could break the file it goes into, without saying it', async () => {
-    machines();
-    const s = await planAll(ngrokConfig(), {}, (m) => m, {});
+    const { s } = await machines(ngrokConfig());
     const results = await applyAll(s, () => {}, {}, { NGROK_AUTHTOKEN: "x' y" });
     expect(results[0]!.error).toMatch(/\$NGROK_AUTHTOKEN holds characters a secret may not have here/);
     expect(results[0]!.error).not.toContain("x' y");
-  });
-});
-
-describe('replaying a read', () => {
-  const probe = (nonce: string, body: string) => `printf '\\n@@pairctl-${nonce}-begin-0\\n'\n( ${body}\n) 2>&1`;
-
-  it('answers the same script with a new nonce, and refuses any other script', async () => {
-    const log = [{ script: probe('aaaa', 'cat /x'), result: { code: 0, stdout: '@@pairctl-aaaa-begin-0\nX\n', stderr: '' } }];
-    const r = replayRunner('box', log);
-    expect((await r.exec(probe('bbbb', 'cat /x'))).stdout).toBe('@@pairctl-bbbb-begin-0\nX\n');
-    await expect(replayRunner('box', log).exec(probe('cccc', 'cat /y'))).rejects.toThrow(/reads box differently/);
-    await expect(r.exec(probe('dddd', 'cat /x'))).rejects.toThrow(/reads box differently/); // only one exec was read
   });
 });

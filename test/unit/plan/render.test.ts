@@ -8,8 +8,11 @@ import { createProgress } from '../../../src/plan/render-progress.js';
 import { renderApplyFailures, renderPlanText } from '../../../src/plan/render-text.js';
 
 function plan(machines: MachinePlan[]): Plan {
-  return { formatVersion: 1, configFile: 'pair.yaml', configDigest: 'c0ffee', machines, summary: summarize(machines) };
+  return { formatVersion: 1, configFile: 'pair.yaml', configDigest: 'c0ffee', machines, summary: summarize(machines), unreadable: [], facts: {} };
 }
+
+/** What apply runs: renderers never read it. */
+const nothingToRun = { steps: [], record: [], interimRecord: [], reads: { scripts: [], nonces: [], unhashed: [] } };
 
 const box: MachinePlan = {
   machine: 'box',
@@ -17,6 +20,7 @@ const box: MachinePlan = {
   target: 'root@box.lan',
   versions: { tmux: '3.3a', openssh: '9.2p1' },
   stateDigest: 'abc',
+  ...nothingToRun,
   changes: [
     { address: 'file["/etc/a"]', kind: 'file', name: '/etc/a', action: 'update', cause: 'drift', attributes: [{ name: 'mode', before: '0600', after: '0644' }], diff: '@@ -1 +1 @@\n-x\n+y' },
     { address: 'account["pair-a"]', kind: 'account', name: 'pair-a', action: 'create', cause: 'drift', attributes: [] },
@@ -46,7 +50,7 @@ describe('text plan', () => {
   });
 
   it('says what every machine runs, those with nothing to do in one line each', () => {
-    const relay: MachinePlan = { machine: 'elefante', role: 'relay', target: 'root@203.0.113.5', versions: { openssh: '10.0p2' }, stateDigest: 'r', changes: [], warnings: [], errors: [] };
+    const relay: MachinePlan = { machine: 'elefante', role: 'relay', target: 'root@203.0.113.5', versions: { openssh: '10.0p2' }, stateDigest: 'r', ...nothingToRun, changes: [], warnings: [], errors: [] };
     const fresh: MachinePlan = { ...relay, machine: 'new', role: 'host', target: 'root@new', versions: { tmux: null, openssh: '10.6p1' } };
     const quiet = { ...box, changes: [], warnings: [], notes: [] };
     const text = renderPlanText(plan([quiet, relay, fresh]), { color: false });

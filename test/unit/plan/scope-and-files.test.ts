@@ -62,11 +62,11 @@ describe('known machines file', () => {
 });
 
 describe('saved plan file', () => {
-  const plan = { formatVersion: 1 as const, configFile: 'pair.yaml', configDigest: 'cd', machines: [], summary: summarize([]) };
+  const plan = { formatVersion: 1 as const, configFile: 'pair.yaml', configDigest: 'cd', machines: [], summary: summarize([]), unreadable: [], facts: {} };
 
   it('round-trips owner-only, pinned to the config and this pairctl version', async () => {
     const file = join(tmp(), 'p.plan');
-    const saved = toSavedPlan(plan, [], { limit: ['scotch'] }, [], { todd: 'd1' }, new Date('2026-01-01T00:00:00Z'));
+    const saved = toSavedPlan(plan, { limit: ['scotch'] }, [], { todd: 'd1' }, new Date('2026-01-01T00:00:00Z'));
     await writeSavedPlan(file, saved);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const back = await readSavedPlan(file);
@@ -79,9 +79,9 @@ describe('saved plan file', () => {
     const dir = tmp();
     writeFileSync(join(dir, 'x'), 'hello');
     await expect(readSavedPlan(join(dir, 'x'))).rejects.toThrow(/is not a saved pairctl plan \(not JSON\)/);
-    const other = { ...toSavedPlan(plan, [], {}, [], {}), pairctlVersion: '0.0.1-old' };
+    const other = { ...toSavedPlan(plan, {}, [], {}), pairctlVersion: '0.0.1-old' };
     writeFileSync(join(dir, 'y'), JSON.stringify(other));
-    await expect(readSavedPlan(join(dir, 'y'))).rejects.toThrow(`was saved by pairctl 0.0.1-old (plan format 1); this is pairctl ${pairctlVersion()}`);
+    await expect(readSavedPlan(join(dir, 'y'))).rejects.toThrow(`was saved by pairctl 0.0.1-old (plan format 2); this is pairctl ${pairctlVersion()}`);
     await expect(readSavedPlan(join(dir, 'missing'))).rejects.toThrow(/no such file/);
   });
 });
