@@ -12,6 +12,7 @@ import { toolVersions } from '../graph/tool-versions.js';
 import { RECORD_FILE, STATE_DIR } from '../graph/paths.js';
 import type { Delta, Resource } from '../resources/kind.js';
 import { kindOf } from '../resources/registry.js';
+import { atomicReplaceScript } from '../resources/atomic-replace.js';
 import { sh } from '../transport/shell-quote.js';
 import type { ChangeCause, MachinePlan, PlannedChange, Step } from './plan-model.js';
 import { LOCK_FILE, holderWarning, parseHolder } from './lock.js';
@@ -28,15 +29,10 @@ fi`;
 
 /** Puts the original back (atomically: a copy in the same directory, then rename) and drops the backup. */
 export function restoreScript(path: string, backup: string): string {
-  const dir = path.slice(0, path.lastIndexOf('/')) || '/';
-  return sh`if [ -f ${backup} ]; then
-  [ -d ${dir} ] || mkdir -p ${dir}
-  t=$(mktemp ${dir + '/.pairctl.XXXXXX'})
-  trap 'rm -f "$t"' EXIT
-  cp -p ${backup} "$t"
-  mv -f "$t" ${path}
-  trap - EXIT
-  rm -f ${backup}
+  const replace = atomicReplaceScript({ path, fill: sh`cp -p ${backup} "$t"`, dir: 'mkdir' });
+  return `${sh`if [ -f ${backup} ]; then`}
+${replace.replace(/^/gm, '  ')}
+${sh`  rm -f ${backup}`}
 fi`;
 }
 

@@ -10,14 +10,14 @@
  * It is never trusted to say what runs: apply plans again and runs the fresh steps, and only when
  * they are exactly the saved ones (`savedPlanDifferences`) — an edited script is refused.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { guestKeysDigest } from '../config/github-keys.js';
 import type { PairConfig } from '../config/model.js';
 import type { MachinePlan, Plan } from './plan-model.js';
 import type { KnownMachine } from './known-machines.js';
+import { replaceFileAtomic } from '../transport/local-file.js';
 import { canonicalJson } from './record.js';
 import type { ScopeRequest } from './scope.js';
 
@@ -82,21 +82,7 @@ export function toSavedPlan(
  * there) under a random name, born 0600, flushed, then renamed over FILE.
  */
 export async function writeSavedPlan(file: string, saved: SavedPlan): Promise<void> {
-  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(12).toString('hex')}.tmp`);
-  const handle = await open(tmp, 'wx', 0o600);
-  try {
-    try {
-      await handle.chmod(0o600);
-      await handle.writeFile(`${JSON.stringify(saved)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, file);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
+  await replaceFileAtomic(file, `${JSON.stringify(saved)}\n`, { mode: 0o600 });
 }
 
 /** Reads a saved plan; throws an Error that says what is wrong with the file. */
