@@ -23,6 +23,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { connect as tcpConnect } from 'node:net';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -181,7 +182,12 @@ async function main(lab: Lab): Promise<void> {
   // One counted pass per column: sshd's own count of connections and exec requests (DEBUG1 on h1
   // only, and only here: its logging costs CPU the measured runs should not pay).
   const execCounts = {} as Record<Delay, Record<string, { connections: number; execs: number }>>;
-  await h1.run("echo 'LogLevel DEBUG1' > /etc/ssh/sshd_config.d/99-bench-loglevel.conf && systemctl reload ssh");
+  // A reload re-execs sshd, which stops listening for a moment: wait until it accepts again.
+  const reloadSshd = async (cmd: string) => {
+    await h1.run(`${cmd} && systemctl reload ssh`);
+    await until("h1's sshd to listen again", () => accepts(h1.ip, 22));
+  };
+  await reloadSshd("echo 'LogLevel DEBUG1' > /etc/ssh/sshd_config.d/99-bench-loglevel.conf");
   for (const d of ONE_WAY) {
     await setDelay(d);
     const c: Record<string, { connections: number; execs: number }> = {};
@@ -191,7 +197,7 @@ async function main(lab: Lab): Promise<void> {
     c.status = await sshdCounts(h1, () => pairctl(one, ['status'], ['h1']));
     execCounts[d] = c;
   }
-  await h1.run('rm -f /etc/ssh/sshd_config.d/99-bench-loglevel.conf && systemctl reload ssh');
+  await reloadSshd('rm -f /etc/ssh/sshd_config.d/99-bench-loglevel.conf');
 
   type Key = 'direct' | 'floor' | 'plan1' | 'plan8' | 'ansible' | 'apply' | 'join' | 'status1' | 'status8';
   const res = new Map<string, Run[]>();
@@ -239,6 +245,18 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Whether a TCP connection to host:port is accepted now. */
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = tcpConnect({ host, port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
 }
 
 /**
