@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # One command for the plan benchmark, as a user would meet pairctl: installs what it needs from
 # Debian's packages (Ansible, the lab's tools), builds pairctl, packs it, installs the tarball
-# globally into a private prefix (npm install -g --prefix), boots the lab and measures
-# `pairctl plan` with the installed binary against Ansible (bench/plan-installed.ts).
+# globally into a private prefix (npm install -g --prefix), boots the lab and measures the
+# installed binary at 0 and 50 ms RTT through a delay proxy: plan (vs Ansible), 8 hosts, apply
+# adding a guest, a guest's join, status, and cold start (bench/latency.ts).
 #
 #   bash bench/run.sh                    # or: npm run bench
-#   BENCH_ROUNDS=9 bash bench/run.sh     # more rounds (each ~80 s: the cold runs wait out systemd)
-#   BENCH_SCALING=1 bash bench/run.sh    # then also 8 hosts vs 1 and 500 guests (plan-converged.ts)
+#   BENCH_ROUNDS=9 bash bench/run.sh     # more rounds (default 7)
+#   BENCH_INSTALLED=1 bash bench/run.sh  # then also cold vs warm host, installed vs checkout (plan-installed.ts, ~80 s a round)
+#   BENCH_SCALING=1 bash bench/run.sh    # then also 500 guests vs 5 (plan-converged.ts)
 #
 # Needs root (the lab boots systemd-nspawn machines). Leaves the prefix in $BENCH_PREFIX.
 set -euo pipefail
@@ -41,6 +43,7 @@ echo "installed pairctl $(node -p "require('$PREFIX/lib/node_modules/pairctl/pac
 echo "node $(node --version), npm $(npm --version), $(ansible-playbook --version 2>/dev/null | sed -n 1p), $(nproc) cores, loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 
 export PAIRCTL_BENCH_BIN="$PREFIX/bin/pairctl" PAIRCTL_BENCH_BIN_NOSCRIPTS="$PREFIX-noscripts/bin/pairctl"
-node_modules/.bin/tsx bench/plan-installed.ts
+node_modules/.bin/tsx bench/latency.ts
+if [ "${BENCH_INSTALLED:-0}" = 1 ]; then node_modules/.bin/tsx bench/plan-installed.ts; fi
 if [ "${BENCH_SCALING:-0}" = 1 ]; then node_modules/.bin/tsx bench/plan-converged.ts; fi
 echo "loadavg at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

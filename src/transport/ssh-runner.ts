@@ -39,6 +39,8 @@ export class SshRunner implements Runner {
     readonly user: string,
     /** `user@host[:port]` as dialled, for messages */
     readonly endpoint: string,
+    /** the TCP socket under `client` */
+    private readonly sock: Socket,
   ) {
     client.on('error', (err: Error) => {
       this.lostReason ??= err.message;
@@ -82,12 +84,17 @@ export class SshRunner implements Runner {
     this.closed = true;
     if (this.lostReason !== undefined) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, 2000);
-      this.client.once('close', () => {
+      const done = (): void => {
         clearTimeout(timer);
         resolve();
-      });
+      };
+      const timer = setTimeout(done, 2000);
+      // Closed once our disconnect and FIN are flushed to the kernel: waiting for the server's
+      // FIN as well costs one more round trip per command (measured: 50 ms at 50 ms RTT).
+      this.sock.once('finish', done);
+      this.client.once('close', done);
       this.client.end();
+      if (this.sock.writableFinished) done();
     });
   }
 
@@ -243,7 +250,7 @@ export async function connectSsh(target: MachineTarget, opts: ConnectOptions = {
     client.on('ready', () => {
       if (settled) return;
       settled = true;
-      resolve(new SshRunner(id, client, privilegeFor(cfg.user === 'root', target.sudo), cfg.user, endpoint));
+      resolve(new SshRunner(id, client, privilegeFor(cfg.user === 'root', target.sudo), cfg.user, endpoint, sock));
     });
     client.on('error', (err: Error & { level?: string }) => {
       if (settled) return;
