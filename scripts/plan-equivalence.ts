@@ -37,6 +37,7 @@ import { quote } from '../src/transport/shell-quote.js';
 import { addGuestKeys, writeGuestSshConfig } from '../test/machines/guest-keys.js';
 import { openGuestTerminal, type GuestTerminal } from '../test/machines/guest-terminal.js';
 import { RELEASES, startLab, type Lab, type LabMachine, type Release } from '../test/machines/lab.js';
+import { waitUntil } from '../test/machines/wait.js';
 
 const OWNER = 'bhorseman';
 const SOCKET = '/run/pairctl/pair/tmux.sock';
@@ -192,15 +193,6 @@ async function onMachine(m: LabMachine, cmd: string): Promise<string> {
   const r = await m.run(cmd);
   if (r.code !== 0) throw new Error(`${m.name}: ${cmd}\nexit ${r.code}\n${r.stdout}${r.stderr}`);
   return r.stdout;
-}
-
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
 import { pairctl, type CliResult } from './pairctl-cli.js';
+import { waitUntil } from '../machines/wait.js';
 
 const unavailable = labUnavailableReason();
 const OWNER = 'bhorseman';
@@ -42,14 +43,6 @@ function startPairctl(args: string[]): Running {
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const done = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, stdout: out, stderr: err })));
   return { pid: child.pid!, stdout: () => out, done };
-}
-
-async function until(what: string, test: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await test())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe.skipIf(unavailable)('faults during apply, on a real host', () => {
@@ -102,7 +95,7 @@ describe.skipIf(unavailable)('faults during apply, on a real host', () => {
     writeConfig(['ga', 'gb', 'gc', 'gd', 'ge', 'gf']);
     await hold('pair-gc');
     const run = startPairctl(['apply', '-f', file, '--yes', '-F', lab.sshConfigFile]);
-    await until('the third account to start', () => run.stdout().includes('box: account["pair-gc"]: applying'));
+    await waitUntil('the third account to start', () => run.stdout().includes('box: account["pair-gc"]: applying'), 60_000, 50);
     // Kill the sshd processes serving pairctl's connection, from inside the machine. From
     // OpenSSH 9.8 they are sshd-session (measured: "sshd-session: root [priv]" on 10.0,
     // "sshd-session: root [postauth]" on 10.6, "sshd: root@notty" on 9.2).
@@ -118,7 +111,7 @@ describe.skipIf(unavailable)('faults during apply, on a real host', () => {
     expect(r.stderr).toMatch(/not made: .*account\["pair-gf"\].*sshd_dropin/);
 
     // The cut-off shell ends at its next progress line (it cannot report, so it does not go on).
-    await until('the cut-off step to end', async () => (await box.run("pgrep -f '[u]seradd' || echo none")).stdout === 'none\n');
+    await waitUntil('the cut-off step to end', async () => (await box.run("pgrep -f '[u]seradd' || echo none")).stdout === 'none\n', 60_000, 50);
     // Nothing after the interrupted step ran, and no temp file of an atomic write was left behind.
     const leftovers = await box.run("find /etc /usr/local/libexec /home /var/lib/pairctl -name '.pairctl.*' 2>/dev/null; getent passwd pair-gd || echo no-gd; test -e " + DROPIN + ' || echo no-dropin');
     expect(leftovers.stdout).toBe('no-gd\nno-dropin\n');
@@ -181,9 +174,9 @@ describe.skipIf(unavailable)('faults during apply, on a real host', () => {
     // only once the second is waiting for the lock.
     await hold('pair-ga');
     const first = startPairctl(['apply', '-f', file, '--yes', '-F', lab.sshConfigFile]);
-    await until('the first apply to take the lock', () => first.stdout().includes('box: account["pair-ga"]: applying'));
+    await waitUntil('the first apply to take the lock', () => first.stdout().includes('box: account["pair-ga"]: applying'), 60_000, 50);
     const second = startPairctl(['apply', '-f', file, '--yes', '-F', lab.sshConfigFile]);
-    await until('the second apply to wait for the lock', () => second.stdout().includes('box: waiting for the lock'));
+    await waitUntil('the second apply to wait for the lock', () => second.stdout().includes('box: waiting for the lock'), 60_000, 50);
     await release('pair-ga');
     const [winner, loser] = await Promise.all([first.done, second.done]);
     expect(winner.code).toBe(0);
@@ -198,7 +191,7 @@ describe.skipIf(unavailable)('faults during apply, on a real host', () => {
     writeConfig(['ga', 'gb', 'gc', 'gd', 'ge']);
     await hold('pair-gd');
     const first = startPairctl(['apply', '-f', file, '--yes', '-F', lab.sshConfigFile]);
-    await until('the first apply to take the lock', () => first.stdout().includes('box: account["pair-gd"]: applying'));
+    await waitUntil('the first apply to take the lock', () => first.stdout().includes('box: account["pair-gd"]: applying'), 60_000, 50);
     // The first holds the lock until the gate opens, so the second can only return by giving up.
     const second = await cli('apply', '-f', file, '--yes', '--lock-timeout', '1');
     await release('pair-gd');

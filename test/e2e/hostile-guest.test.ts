@@ -14,21 +14,12 @@ import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js'
 import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
 import { pairctl } from './pairctl-cli.js';
 import { addGuestKeys, writeGuestSshConfig } from '../machines/guest-keys.js';
+import { waitUntil } from '../machines/wait.js';
 
 const unavailable = labUnavailableReason();
 const SOCKET = '/run/pairctl/pair/tmux.sock';
 const SESSION_DIR = '/run/pairctl/pair';
 const OWNER = 'bhorseman';
-
-/** Polls `check` until it returns true, under a deadline generous enough for a loaded machine. */
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 describe.skipIf(unavailable)('a hostile pair guest and owner against pairctl on a real host', () => {
   let lab: Lab;

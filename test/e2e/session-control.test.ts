@@ -11,21 +11,12 @@ import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js'
 import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
 import { pairctl } from './pairctl-cli.js';
 import { addGuestKeys, writeGuestSshConfig } from '../machines/guest-keys.js';
+import { waitUntil } from '../machines/wait.js';
 
 const unavailable = labUnavailableReason();
 const SOCKET = '/run/pairctl/pair/tmux.sock';
 const OWNER = 'bhorseman';
 const GUESTS = { ann: 'pair', todd: 'mirror', bob: 'pair' } as const;
-
-/** Polls `check` until it holds or the deadline passes (the machine is shared: no fixed sleeps). */
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 interface StatusDoc {
   format_version: number;

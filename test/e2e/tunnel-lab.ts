@@ -35,17 +35,7 @@ export async function must(m: LabMachine, cmd: string): Promise<string> {
   return r.stdout;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until fn returns true; returns the milliseconds it took. */
-export async function waitUntil(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000, everyMs = 100): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await fn()) return Date.now() - t0;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(everyMs);
-  }
-}
+export { sleep, waitUntil } from '../machines/wait.js';
 
 export async function startTunnelLab(name: string, opts: { release?: Release } = {}): Promise<TunnelLab> {
   const lab = await startLab({ machines: ['host', 'relay', 'guest'], ...(opts.release ? { release: opts.release } : {}) });

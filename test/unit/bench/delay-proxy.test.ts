@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDelayProxy, type DelayProxy } from '../../../bench/delay-proxy.js';
+import { waitUntil } from '../../machines/wait.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -62,14 +63,6 @@ function readAll(s: Socket): Promise<Buffer> {
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('delay proxy', () => {
   it('adds the delay each way: an RTT at 25 ms one-way is at least 50 ms, and the direct RTT (control) is not delayed by it', async () => {
     const port = await serve((s) => s.on('data', (b: Buffer) => s.write(b)));
@@ -112,10 +105,10 @@ describe('delay proxy', () => {
     const proxy = await proxyTo(port, 5);
     const c = await dial(proxy.port);
     c.end(up);
-    await until('the server side to be accepted', () => serverSocket !== undefined);
+    await waitUntil('the server side to be accepted', () => serverSocket !== undefined, 30_000, 20);
     // Nothing is read: once the kernel's buffers on the way are full, the sender backs up (its
     // own buffer holds most of the 64 MB), and the proxy has held no more than its high-water mark.
-    await until('the sender to back up', () => c.writableLength > 16 << 20);
+    await waitUntil('the sender to back up', () => c.writableLength > 16 << 20, 30_000, 20);
     expect(proxy.maxHeldBytes).toBeLessThan(4 << 20);
     serverSocket!.resume();
     const got = await received!;
@@ -145,7 +138,7 @@ describe('delay proxy', () => {
     const reply = readAll(c);
     c.end('request');
     expect((await reply).toString()).toBe('got request');
-    await until('both sockets of the proxy to close', () => c.destroyed || c.closed);
+    await waitUntil('both sockets of the proxy to close', () => c.destroyed || c.closed, 30_000, 20);
   });
 
   it('a reset on one side closes the other', async () => {
@@ -155,7 +148,7 @@ describe('delay proxy', () => {
     const c = await dial(proxy.port);
     const closed = new Promise<void>((r) => c.once('close', () => r()));
     c.on('error', () => {});
-    await until('the server side to be accepted', () => serverSide !== undefined);
+    await waitUntil('the server side to be accepted', () => serverSide !== undefined, 30_000, 20);
     serverSide!.resetAndDestroy();
     await closed;
     expect(c.destroyed).toBe(true);
