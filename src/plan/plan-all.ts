@@ -98,6 +98,14 @@ export async function planFromObservations(
   // machine reads facts it is the graph already built.
   const settled = machines.some((m) => (m.facts ?? []).length > 0) ? new Map(desired(facts).map((m) => [m.target.id, m])) : first;
   const plans: MachinePlan[] = [];
+  // A waiting machine may ask for its provider's changes before the loop reaches the provider
+  // (a host waits for its relay's host keys): each machine is compared once, whoever asks first.
+  const compared = new Map<string, Promise<MachinePlan>>();
+  const compareOnce = (machine: DesiredMachine, observation: Observation): Promise<MachinePlan> => {
+    const id = machine.target.id;
+    if (!compared.has(id)) compared.set(id, compare(machine, observation));
+    return compared.get(id)!;
+  };
   for (const before of machines) {
     const id = before.target.id;
     const observation = observations.get(id);
@@ -105,12 +113,12 @@ export async function planFromObservations(
     const machine = settled.get(id);
     if (!machine) throw new Error(`internal error: machine ${id} is missing from the graph built with facts`);
     if (machine !== before) assertSameShape(before, machine);
-    const compared = await compare(machine, observation);
+    const own = await compareOnce(machine, observation);
     const errors = [...(machine.errors ?? [])];
     const shown: DeferredValue[] = [];
     for (const d of present(machine)) {
       const probe = first.get(d.waitsFor.machine)?.facts?.find((f) => f.key === d.waitsFor.key);
-      const provider = observations.has(d.waitsFor.machine) ? await providerChanges(d.waitsFor.machine, plans, machines, settled, observations) : undefined;
+      const provider = observations.has(d.waitsFor.machine) ? await providerChanges(d.waitsFor.machine, plans, machines, settled, observations, compareOnce) : undefined;
       if (!provider || !probe) {
         errors.push(`${d.address}: needs ${d.what}, but ${d.waitsFor.machine} was not read; plan it too`);
       } else if (!probe.madeBy) {
@@ -121,7 +129,7 @@ export async function planFromObservations(
         shown.push({ address: d.address, what: d.what, waitsFor: d.waitsFor, probe: probe.snippet });
       }
     }
-    const annotated = annotate(compared, machine, shown, errors);
+    const annotated = annotate(own, machine, shown, errors);
     const t = teardown?.get(id);
     plans.push({ ...annotated, ...(t ? { teardown: t } : {}), ...(shown.length > 0 ? { deferred: shown, observation } : {}) });
   }
@@ -149,12 +157,13 @@ async function providerChanges(
   machines: DesiredMachine[],
   settled: ReadonlyMap<string, DesiredMachine>,
   observations: ReadonlyMap<string, Observation>,
+  compareOnce: (machine: DesiredMachine, observation: Observation) => Promise<MachinePlan>,
 ): Promise<PlannedChange[] | undefined> {
   const done = plans.find((p) => p.machine === id);
   if (done) return done.changes;
   const machine = settled.get(id) ?? machines.find((m) => m.target.id === id);
   const observation = observations.get(id);
-  return machine && observation ? (await compare(machine, observation)).changes : undefined;
+  return machine && observation ? (await compareOnce(machine, observation)).changes : undefined;
 }
 
 /**
