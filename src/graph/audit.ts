@@ -120,8 +120,9 @@ export function auditResources(config: PairConfig, host: Host): Resource[] {
         // The unit names its program's digest, so a changed program (a guest's keys) restarts it.
         digest: createHash('sha256').update(program).digest('hex').slice(0, 16),
       }),
-      executable: AUDIT_PROGRAM,
-      missingHint: 'run `pairctl apply` again (it installs the program first)',
+      // What it needs that pairctl does not install (its program comes first, in the same apply).
+      executable: '/usr/bin/journalctl',
+      missingHint: 'the audit follower reads the systemd journal with journalctl; install systemd',
       mode: '0644',
       owner: 'root',
       group: 'root',
