@@ -210,6 +210,22 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await import('./status.js')).status,
   },
   {
+    name: 'log',
+    summary: 'the audit log of every host: joins, leaves, refusals (with key fingerprints), kicks, mode changes, up, down',
+    args: [],
+    flags: [
+      ...COMMON,
+      { name: 'host', value: 'ID', multiple: true, completes: 'host', help: 'only these hosts (repeat, or a,b)' },
+      { name: 'since', value: 'TIME', help: 'only entries since then: an age (30m, 2h, 7d) or an ISO date/time (UTC unless it gives a zone)' },
+      { name: 'json', help: 'one JSON document (docs/log-json.md)' },
+    ],
+    examples: [
+      ['pairctl log --since 1h', 'what happened on every host in the last hour, oldest first'],
+      ['pairctl log --json', 'the same as data, with format_version'],
+    ],
+    load: async () => (await import('./log.js')).log,
+  },
+  {
     name: 'kick',
     summary: "end a guest's connection now; with --for, keep them out until then (or the next up)",
     args: [{ name: 'GUEST', completes: 'guest' }],

@@ -1,6 +1,7 @@
 /** How a Linux host carries out the pairing setup (host.ts): apt's packages, useradd, systemd's sshd. */
 import type { Host, PairConfig } from '../config/model.js';
 import type { Resource } from '../resources/kind.js';
+import { auditResources } from './audit.js';
 import { hostResources, type PlatformProfile } from './host.js';
 
 export const LINUX: PlatformProfile = {
@@ -15,5 +16,5 @@ export const LINUX: PlatformProfile = {
 
 /** Every resource pairctl wants on a Linux host, in dependency order. */
 export function linuxHostResources(config: PairConfig, host: Host): Resource[] {
-  return hostResources(config, host, LINUX);
+  return [...hostResources(config, host, LINUX), ...auditResources(config, host)];
 }

@@ -61,6 +61,13 @@ export const GUEST_SSHD_SETTINGS: ReadonlyArray<[string, string]> = [
   ['PermitUserRC', 'no'],
   ['PermitTTY', 'yes'],
   ['ForceCommand', JOIN_PROGRAM],
+  // The audit log (session/audit-log.ts): the join program reads the key sshd accepted from
+  // $SSH_USER_AUTH, and a refused key's fingerprint is logged only at VERBOSE ("Failed publickey
+  // for U from A port P ssh2: ED25519 SHA256:..."). In this Match block VERBOSE reaches the
+  // pre-authentication lines too (measured on OpenSSH 9.2, 10.0 and 10.6: sshd applies the Match
+  // as soon as the user name is known), so the machine's other users keep their log level.
+  ['ExposeAuthInfo', 'yes'],
+  ['LogLevel', 'VERBOSE'],
 ];
 
 /** Settings every account pairctl makes on a relay gets: keys only, nothing but what is granted. */

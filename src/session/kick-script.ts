@@ -22,6 +22,7 @@ import { guestAccount, runDir, sessionSocket } from '../graph/paths.js';
 import { atomicReplaceScript } from '../resources/atomic-replace.js';
 import { grantScript } from '../resources/session-access.js';
 import { sh } from '../transport/shell-quote.js';
+import { auditScript } from './audit-log.js';
 import { ownerOutput, ownerShell } from './owner-shell.js';
 
 /** Root-owned directory of the kicked-until files. A leading dot: no session name can take it. */
@@ -64,8 +65,13 @@ id ${account} >/dev/null 2>&1 || { echo "pairctl: guest account ${account} does 
     sh`
 # The account's sshd session and anything left of its join program: their connection ends.
 if pkill -KILL -u ${account} 2>/dev/null; then echo kick=disconnected; fi
-:
-`
+` +
+    auditScript(host.platform, {
+      event: 'kick',
+      guest: account,
+      mode: guest.mode,
+      detail: untilEpoch === undefined ? undefined : `until ${new Date(untilEpoch * 1000).toISOString()}`,
+    })
   );
 }
 

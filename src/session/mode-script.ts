@@ -8,6 +8,7 @@
 import type { Guest, Host, PairConfig } from '../config/model.js';
 import { guestAccount, sessionSocket } from '../graph/paths.js';
 import { sh } from '../transport/shell-quote.js';
+import { auditFunction, auditCall } from './audit-log.js';
 import { ownerOutput, ownerShell } from './owner-shell.js';
 import { PRESENCE } from './presence.js';
 
@@ -34,6 +35,15 @@ fi
 export function modeScript(config: PairConfig, host: Host, guest: Guest, mode: LiveMode): string {
   return (
     sh`id ${host.owner} >/dev/null 2>&1 || { echo "pairctl: the owner account ${host.owner} does not exist on this host" >&2; exit 1; }
-` + ownerOutput(ownerShell(host.platform, host.owner, ownerModeScript(config, host, guest, mode)), '^mode=(set|no-session|not-granted|failed)$')
+` +
+    'out=$(' +
+    ownerOutput(ownerShell(host.platform, host.owner, ownerModeScript(config, host, guest, mode)), '^mode=(set|no-session|not-granted|failed)$') +
+    `)
+printf '%s\n' "$out"
+` +
+    auditFunction(host.platform) +
+    // Only a change the server made is a mode change worth a log entry.
+    `if [ "$out" = mode=set ]; then ${auditCall({ event: 'mode', guest: guestAccount(guest.name), mode })}fi
+`
   );
 }

@@ -15,6 +15,7 @@ import { GUEST_GROUP, JOIN_PROGRAM, TMUX_CONF, guestAccount, runDir, sessionDir,
 import { activeGuests } from '../graph/guest-expiry.js';
 import { grantScript, sessionDirScript, socketPermissionScript } from '../resources/session-access.js';
 import { sh } from '../transport/shell-quote.js';
+import { auditScript } from './audit-log.js';
 import { clearKicksScript } from './kick-script.js';
 import { ownerOutput, ownerShell } from './owner-shell.js';
 
@@ -71,7 +72,8 @@ install -d -m 0755 -o 0 -g 0 ${runDir(host.platform)}
     ownerShell(host.platform, owner, upOwnerScript(config, host), { home: '"$home"' }) +
     sh`) || { echo "pairctl: starting the session as ${owner} failed" >&2; exit 1; }
 printf '%s\n' "$out" | grep -E '^state=(running|started)$' || :
-`
+` +
+    auditScript(host.platform, { event: 'up', detail: `session ${name}` })
   );
 }
 
@@ -96,6 +98,7 @@ if [ -d "$d" ] && [ ! -L "$d" ] && id ${host.owner} >/dev/null 2>&1; then
 else
   echo state=not-running
 fi
-`
+` +
+    auditScript(host.platform, { event: 'down', detail: `session ${config.session.name}` })
   );
 }

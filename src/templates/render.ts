@@ -32,7 +32,9 @@ export type TemplateName = 'join.sh' | 'tmux.conf' | 'sshd-dropin.conf' | 'autho
   // guests' expiry (graph/guest-expiry.ts)
   | 'expire.timer'
   | 'expire.service'
-  | 'expire-launchd.plist';
+  | 'expire-launchd.plist'
+  // the audit log's sshd follower (graph/audit.ts)
+  | 'audit.service';
 
 /** The template's source text (for tests that inspect templates). */
 export function templateSource(name: TemplateName): string {

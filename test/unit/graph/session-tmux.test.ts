@@ -43,7 +43,7 @@ describe('session files', () => {
 
   it('attach mirror guests with client flags, which every tmux from 3.2 takes and 3.7 does not refuse', () => {
     const join = file(JOIN_PROGRAM).content;
-    expect(join).toContain('mirror) exec tmux -S "$SOCKET" attach-session -f read-only,ignore-size -t "=$SESSION"');
+    expect(join).toContain('mirror) tmux -S "$SOCKET" attach-session -f read-only,ignore-size -t "=$SESSION"');
     expect(join).not.toMatch(/attach-session -r/);
   });
   it('lock pane modes for read-only clients when the server starts, with a root-owned program', () => {

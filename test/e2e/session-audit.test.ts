@@ -1,0 +1,262 @@
+/**
+ * The audit log on a real host (issue 13 part 5): joins and leaves with the key's fingerprint,
+ * the mode and the source; refusals of a wrong key, an expired key, a key outside its `from`, and
+ * of a join with no session running; kick, mode, up and down; `pairctl log --json` returns them
+ * in order from the journal and `--since` filters. Guests use the real ssh client; every refusal
+ * has its positive control (the same account, the honest way, in the same run).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
+import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
+import { pairctl } from './pairctl-cli.js';
+import { addGuestKeys, writeGuestSshConfig } from '../machines/guest-keys.js';
+import { waitUntil } from '../machines/wait.js';
+
+const unavailable = labUnavailableReason();
+const SOCKET = '/run/pairctl/pair/tmux.sock';
+const OWNER = 'bhorseman';
+
+interface Entry {
+  time: string;
+  time_us: number;
+  host: string;
+  event: string;
+  guest: string | null;
+  fingerprint: string | null;
+  mode: string | null;
+  source: string | null;
+  via: string | null;
+  reason: string | null;
+  detail: string | null;
+  writer: string;
+}
+interface LogDoc {
+  format_version: number;
+  since: string | null;
+  hosts: Array<{ id: string; reachable: boolean; ignored_entries: number }>;
+  entries: Entry[];
+}
+
+function fingerprintOf(pubFile: string): string {
+  const r = spawnSync('ssh-keygen', ['-lf', pubFile]);
+  const fp = r.stdout.toString().split(' ')[1];
+  if (!fp?.startsWith('SHA256:')) throw new Error(`ssh-keygen -lf ${pubFile}: ${r.stderr.toString()}`);
+  return fp;
+}
+
+describe.skipIf(unavailable)('the audit log on a real host', () => {
+  let lab: Lab;
+  let host: LabMachine;
+  let dir: string;
+  let file: string;
+  let guestConfig: string;
+  const keys: Record<string, string> = {};
+  const terminals: GuestTerminal[] = [];
+
+  const cli = (...args: string[]) => pairctl([...args, '-f', file, '-F', lab.sshConfigFile]);
+  const asOwner = (tmuxArgs: string) => host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} ${tmuxArgs}`);
+  const log = async (...extra: string[]): Promise<LogDoc> => {
+    const r = await cli('log', '--json', ...extra);
+    // (stderr has pair.yaml's warning that old's access has ended)
+    expect(r.stderr).not.toMatch(/could not be read|ignored/);
+    expect(r.code).toBe(0);
+    return JSON.parse(r.stdout) as LogDoc;
+  };
+  const fp = (name: string) => fingerprintOf(`${keys[`${name}_key`]!}.pub`);
+  /** Waits until the log has an entry matching `want`; returns it. */
+  async function logged(what: string, want: Partial<Entry>): Promise<Entry> {
+    let found: Entry | undefined;
+    await waitUntil(what, async () => {
+      found = (await log()).entries.find((e) => Object.entries(want).every(([k, v]) => e[k as keyof Entry] === v));
+      return found !== undefined;
+    }).catch(async (err: unknown) => {
+      throw new Error(`${String(err)}; log:\n${(await cli('log')).stdout}`);
+    });
+    return found!;
+  }
+
+  async function joinAs(guest: string): Promise<GuestTerminal> {
+    const t = await openTerminal(['ssh', '-F', guestConfig, '-i', keys[`${guest}_key`]!, '-tt', '-l', `pair-${guest}`, 'pairhost'], { cols: 100, rows: 30 });
+    terminals.push(t);
+    return t;
+  }
+  async function joined(guest: string): Promise<GuestTerminal> {
+    const t = await joinAs(guest);
+    await t.waitFor('[pair]');
+    await waitUntil(`${guest}'s client`, async () => (await asOwner("list-clients -F '#{client_user}'")).stdout.split('\n').includes(`pair-${guest}`));
+    return t;
+  }
+  /** A login attempt with `keyOf`'s key as pair-`account` from `source`; returns ssh's exit status and stderr. */
+  async function attempt(account: string, keyOf: string, source: string): Promise<{ code: number; stderr: string }> {
+    const r = await execa('ssh', ['-F', guestConfig, '-b', source, '-o', 'BatchMode=yes', '-i', keys[`${keyOf}_key`]!, '-l', `pair-${account}`, 'pairhost', 'true'], {
+      reject: false,
+      stdin: 'ignore',
+      timeout: 60_000,
+    });
+    return { code: r.exitCode ?? -1, stderr: String(r.stderr) };
+  }
+
+  beforeAll(async () => {
+    lab = await startLab({ machines: ['host'] });
+    host = lab.machine('host');
+    dir = join(lab.dir, 'session-audit');
+    mkdirSync(dir, { recursive: true });
+    addGuestKeys(keys, dir, ['ann', 'todd', 'old', 'far', 'stranger']);
+    guestConfig = writeGuestSshConfig(lab, dir, host.ip, { connectTimeout: 10 });
+    const guest = (n: string, mode: string, extra: string[] = []) => [`  ${n}:`, `    keys: [${JSON.stringify(keys[n])}]`, `    mode: ${mode}`, ...extra];
+    const lines = [
+      'version: 1',
+      'hosts:',
+      '  box:',
+      '    platform: linux',
+      '    ssh: host',
+      `    owner: ${OWNER}`,
+      '    tunnel: { provider: lan }',
+      'guests:',
+      ...guest('ann', 'pair'),
+      ...guest('todd', 'mirror'),
+      // Its access ended long ago: sshd refuses its key (expiry-time), the log says why.
+      ...guest('old', 'pair', ['    expires: 2020-01-01T00:00:00Z']),
+      // May come only from the honest guests' address.
+      ...guest('far', 'pair', [`    from: [${lab.sourceIp('guest')}/32]`]),
+      'session:',
+      '  name: pair',
+      '  modes: [mirror, pair, rogue]',
+      '  default_mode: mirror',
+      '',
+    ];
+    file = join(dir, 'pair.yaml');
+    writeFileSync(file, lines.join('\n'));
+    expect((await host.run(`useradd -m -s /bin/bash ${OWNER} && echo ok`)).stdout).toContain('ok');
+    const a = await cli('apply', '--yes');
+    expect(a.stderr).not.toMatch(/error/i);
+    expect(a.code).toBe(0);
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const t of terminals) await t.close();
+    await lab?.stop();
+  });
+
+  it('apply runs the audit follower and gives guests VERBOSE logging and ExposeAuthInfo in their Match block only', async () => {
+    expect((await host.run('systemctl is-active pairctl-audit.service')).stdout.trim()).toBe('active');
+    const guestT = (await host.run(`sshd -T -C user=pair-ann,host=x,addr=${lab.sourceIp('guest')}`)).stdout;
+    expect(guestT).toMatch(/^loglevel VERBOSE$/im);
+    expect(guestT).toMatch(/^exposeauthinfo yes$/im);
+    // The machine's other users keep sshd's default.
+    const rootT = (await host.run(`sshd -T -C user=root,host=x,addr=${lab.sourceIp('guest')}`)).stdout;
+    expect(rootT).toMatch(/^loglevel INFO$/im);
+    expect(rootT).toMatch(/^exposeauthinfo no$/im);
+  });
+
+  it('a join with no session running is refused and logged; up is logged', async () => {
+    const t = await joinAs('ann');
+    expect(await t.waitExit(30_000)).toBe(1);
+    await logged('the no-session refusal', { event: 'refused', guest: 'ann', reason: 'no-session', fingerprint: fp('ann'), source: lab.sourceIp('guest'), writer: 'guest' });
+    const up = await cli('up');
+    expect(up.code).toBe(0);
+    await logged('up', { event: 'up', guest: null, writer: 'pairctl', detail: 'session pair' });
+  });
+
+  it('a join is logged with the key fingerprint, mode and source, and the leave when the guest detaches', async () => {
+    const ann = await joined('ann');
+    const j = await logged("ann's join", { event: 'join', guest: 'ann', writer: 'guest' });
+    expect(j).toMatchObject({ host: 'box', fingerprint: fp('ann'), mode: 'pair', source: lab.sourceIp('guest'), via: null });
+    await ann.sendKeys('C-b', 'd');
+    await ann.waitExit(30_000);
+    const l = await logged("ann's leave", { event: 'leave', guest: 'ann' });
+    expect(l).toMatchObject({ fingerprint: fp('ann'), mode: 'pair', source: lab.sourceIp('guest'), writer: 'guest' });
+    expect(l.time_us).toBeGreaterThan(j.time_us);
+  });
+
+  it("a wrong key for a guest is refused by sshd and logged with that key's fingerprint; the right key joins", async () => {
+    const attacker = lab.sourceIp('attacker', 0);
+    const wrong = await attempt('ann', 'stranger', attacker);
+    expect(wrong.code).toBe(255);
+    expect(wrong.stderr).toContain('Permission denied');
+    const r = await logged('the wrong-key refusal', { event: 'refused', guest: 'ann', fingerprint: fp('stranger') });
+    expect(r).toMatchObject({ reason: 'unknown-key', source: attacker, writer: 'pairctl', host: 'box' });
+    // Positive control: the same account with its own key, in the same run.
+    const before = r.time_us;
+    const ann = await joined('ann');
+    await waitUntil('a join after the refusal', async () => (await log()).entries.some((e) => e.event === 'join' && e.guest === 'ann' && e.time_us > before && e.fingerprint === fp('ann')));
+    await ann.sendKeys('C-b', 'd');
+    await ann.waitExit(30_000);
+  });
+
+  it('an expired key and a key used outside its from= are refused and logged with the reason; far joins from its address', async () => {
+    const expired = await attempt('old', 'old', lab.sourceIp('attacker', 1));
+    expect(expired.code).toBe(255);
+    const e = await logged("old's refusal", { event: 'refused', guest: 'old' });
+    expect(e).toMatchObject({ reason: 'expired', fingerprint: fp('old'), source: lab.sourceIp('attacker', 1) });
+
+    const outside = await attempt('far', 'far', lab.sourceIp('attacker', 2));
+    expect(outside.code).toBe(255);
+    const o = await logged("far's refusal", { event: 'refused', guest: 'far' });
+    expect(o).toMatchObject({ reason: 'outside-from', fingerprint: fp('far'), source: lab.sourceIp('attacker', 2) });
+    // Positive control: far from the address its from= names gets in.
+    const t = await joined('far');
+    await logged("far's join", { event: 'join', guest: 'far', fingerprint: fp('far'), source: lab.sourceIp('guest') });
+    await t.sendKeys('C-b', 'd');
+    await t.waitExit(30_000);
+  });
+
+  it('mode, kick and down are logged; log --json returns everything in order and --since filters', async () => {
+    const ann = await joined('ann');
+    await joined('todd');
+    // --since takes whole seconds: start the later part on a fresh second.
+    const mark = Math.floor(Date.now() / 1000) + 1;
+    await waitUntil('the next second', async () => Date.now() >= mark * 1000 + 50, 5_000, 20);
+    expect((await cli('mode', 'ann', 'mirror')).code).toBe(0);
+    await logged("ann's mode change", { event: 'mode', guest: 'ann', mode: 'mirror', writer: 'pairctl' });
+    expect((await cli('kick', 'todd', '--for', '10m')).code).toBe(0);
+    const k = await logged("todd's kick", { event: 'kick', guest: 'todd', mode: 'mirror' });
+    expect(k.detail).toMatch(/^until 20[0-9-]+T[0-9:.]+Z$/);
+    // The kicked guest is refused by the join program, and that is logged too.
+    const again = await joinAs('todd');
+    expect(await again.waitExit(30_000)).toBe(1);
+    await logged("todd's refusal while kicked", { event: 'refused', guest: 'todd', reason: 'kicked' });
+    expect((await cli('down')).code).toBe(0);
+    await logged('down', { event: 'down', writer: 'pairctl' });
+    // down ends the server: ann's tmux returns and the join program logs the leave (the third).
+    await ann.waitExit(30_000);
+    await waitUntil("ann's leave at down", async () => (await log()).entries.filter((e) => e.event === 'leave' && e.guest === 'ann').length === 3);
+
+    const doc = await log();
+    expect(doc.format_version).toBe(1);
+    expect(doc.hosts).toEqual([{ id: 'box', reachable: true, ignored_entries: 0 }]);
+    const times = doc.entries.map((e) => e.time_us);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    const seq = doc.entries.map((e) => `${e.event}${e.guest ? ':' + e.guest : ''}${e.reason ? ':' + e.reason : ''}`);
+    const order = ['refused:ann:no-session', 'up', 'join:ann', 'leave:ann', 'refused:ann:unknown-key', 'refused:old:expired', 'refused:far:outside-from', 'join:far', 'mode:ann', 'kick:todd', 'refused:todd:kicked', 'down'];
+    let at = -1;
+    for (const want of order) {
+      const i = seq.indexOf(want, at + 1);
+      expect(i, `${want} after position ${at} in ${seq.join(', ')}`).toBeGreaterThan(at);
+      at = i;
+    }
+
+    const since = await log('--since', new Date(mark * 1000).toISOString().replace(/\.000Z$/, 'Z'));
+    expect(since.since).toBe(new Date(mark * 1000).toISOString());
+    const events = since.entries.map((e) => e.event);
+    expect(events).toContain('kick');
+    expect(events).toContain('down');
+    expect(events).not.toContain('up');
+    expect(since.entries.every((e) => e.time_us >= mark * 1_000_000)).toBe(true);
+    const relative = await log('--since', '1d');
+    expect(relative.entries.length).toBe(doc.entries.length);
+
+    const text = await cli('log', '--host', 'box');
+    expect(text.code).toBe(0);
+    expect(text.stdout.split('\n')[0]).toMatch(/^TIME +HOST +EVENT +GUEST +MODE +FROM +KEY +REASON$/);
+    expect(text.stdout).toMatch(new RegExp(`box +refused +ann +- +${lab.sourceIp('attacker', 0).replace(/\./g, '\\.')} +${fp('stranger').replace(/[+/]/g, '\\$&')} +unknown-key`));
+
+    const bad = await cli('log', '--since', 'yesterday; reboot');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--since');
+  });
+});
