@@ -32,7 +32,10 @@ export type TemplateName = 'join.sh' | 'tmux.conf' | 'sshd-dropin.conf' | 'autho
   // guests' expiry (graph/guest-expiry.ts)
   | 'expire.timer'
   | 'expire.service'
-  | 'expire-launchd.plist';
+  | 'expire-launchd.plist'
+  // session recording (graph/recording.ts)
+  | 'record.py'
+  | 'record.service';
 
 /** The template's source text (for tests that inspect templates). */
 export function templateSource(name: TemplateName): string {
