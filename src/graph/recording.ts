@@ -59,6 +59,7 @@ export function recordingResources(config: PairConfig, host: Host, deps: { group
       mode: '0644',
       executable: RECORDER,
       missingHint: 'apply again: it is written with the service',
+      executableManaged: true,
       ...root,
     },
     [account.address, dir.address, program.address],
