@@ -10,7 +10,7 @@ import type { DirectorySpec } from '../resources/directory.js';
 import type { FileSpec } from '../resources/file-state.js';
 import type { Resource } from '../resources/kind.js';
 import type { PackageSpec } from '../resources/package.js';
-import type { RelayAccountSpec } from '../resources/relay-account.js';
+import type { SystemAccountSpec } from '../resources/system-account.js';
 import type { SystemdServiceSpec } from '../resources/systemd-service.js';
 import { render } from '../templates/render.js';
 import { GUEST_GROUP, LIBEXEC_DIR, NOLOGIN_SHELL, STATE_DIR, SYSTEMD_DIR, sessionSocket } from './paths.js';
@@ -33,8 +33,8 @@ export function recordingResources(config: PairConfig, host: Host, deps: { group
   if (!config.session.record || host.platform !== 'linux') return [];
   const root = { owner: 'root', group: 'root' };
   const python = resource<PackageSpec>('package', 'python3', { name: 'python3' });
-  const account = resource<RelayAccountSpec>(
-    'relay_account',
+  const account = resource<SystemAccountSpec>(
+    'system_account',
     RECORD_ACCOUNT,
     {
       name: RECORD_ACCOUNT,
@@ -73,4 +73,4 @@ export function recorderGrant(config: PairConfig, host: Host): Array<{ account: 
 }
 
 /** Address of the recorder's account: the session's ACL grants it, so it must exist first. */
-export const RECORD_ACCOUNT_ADDRESS = address('relay_account', RECORD_ACCOUNT);
+export const RECORD_ACCOUNT_ADDRESS = address('system_account', RECORD_ACCOUNT);

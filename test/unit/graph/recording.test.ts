@@ -42,16 +42,16 @@ describe('session.record in the graph', () => {
     const [m] = buildGraph(recorded(2));
     const addresses = m!.resources.map((r) => r.address);
     expect(addresses).toEqual(
-      expect.arrayContaining(['package["python3"]', `relay_account["${RECORD_ACCOUNT}"]`, `directory["${RECORDINGS_DIR}"]`, `file["${RECORDER}"]`, SERVICE]),
+      expect.arrayContaining(['package["python3"]', `system_account["${RECORD_ACCOUNT}"]`, `directory["${RECORDINGS_DIR}"]`, `file["${RECORDER}"]`, SERVICE]),
     );
     expect(find<{ mode: string; owner: string }>(m!, `directory["${RECORDINGS_DIR}"]`)).toMatchObject({ mode: '0700', owner: 'root', group: 'root' });
     expect(find<FileSpec>(m!, `file["${RECORDER}"]`)).toMatchObject({ mode: '0755', owner: 'root', group: 'root' });
-    expect(find<{ shell: string; groups: string[] }>(m!, `relay_account["${RECORD_ACCOUNT}"]`)).toMatchObject({ shell: '/usr/sbin/nologin', groups: ['pairctl'] });
+    expect(find<{ shell: string; groups: string[] }>(m!, `system_account["${RECORD_ACCOUNT}"]`)).toMatchObject({ shell: '/usr/sbin/nologin', groups: ['pairctl'] });
     const unit = find<SystemdServiceSpec>(m!, SERVICE)!;
     expect(unit.content).toContain(`ExecStart=${RECORDER} /run/pairctl/pair/tmux.sock pair ${RECORDINGS_DIR} ${RECORD_ACCOUNT} 2 536870912`);
     // The ACL lets the recorder in read-only, and only after its account exists.
     expect(find<SessionAccessSpec>(m!, ACCESS)!.grants).toContainEqual({ account: RECORD_ACCOUNT, mode: 'mirror' });
-    expect(m!.resources.find((r) => r.address === ACCESS)!.deps).toContain(`relay_account["${RECORD_ACCOUNT}"]`);
+    expect(m!.resources.find((r) => r.address === ACCESS)!.deps).toContain(`system_account["${RECORD_ACCOUNT}"]`);
     expect(upScript(recorded(), recorded().hosts[0]!)).toContain(`server-access -r -a ${RECORD_ACCOUNT}`);
     expect(find<FileSpec>(m!, JOIN)!.content).toContain('echo "pairctl: this session is recorded." >&2');
   });
