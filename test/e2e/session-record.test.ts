@@ -7,7 +7,7 @@
  * `pairctl recordings` lists them.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
@@ -159,6 +159,8 @@ describe.skipIf(unavailable)('session recording on a real host', () => {
     // status: the recorder is no guest and no other client.
     const st = JSON.parse((await cli('status', '--json')).stdout) as { hosts: Array<{ other_clients: number; recording: boolean }> };
     expect(st.hosts[0]).toMatchObject({ other_clients: 0, recording: true });
+    // The running session's ACL, recorder included, is what pair.yaml wants.
+    expect((await cli('plan', '--detailed-exitcode')).code).toBe(0);
 
     await waitUntil('the owner prompt', async () => (await hostPane()).includes('$'));
     // paste-buffer, not send-keys: tmux 3.7 refuses send-keys when the session's most recent
@@ -244,5 +246,24 @@ describe.skipIf(unavailable)('session recording on a real host', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toContain(`box: 2 recordings in ${DIR}`);
     expect(text.stdout).toContain(left[0]!);
+  });
+
+  it('record turned off: apply removes the recorder, its account and the notice, and keeps the recordings', async () => {
+    const before = (await casts()).sort();
+    writeFileSync(file, readFileSync(file, 'utf8').replace('  record: true\n', '  record: false\n'));
+    const a = await cli('apply', '--yes');
+    expect(a.stderr).not.toMatch(/error/i);
+    expect(a.code).toBe(0);
+    expect((await host.run('systemctl is-active pairctl-record.service')).stdout.trim()).not.toBe('active');
+    expect((await host.run('test -e /etc/systemd/system/pairctl-record.service; echo $?')).stdout.trim()).toBe('1');
+    expect((await host.run(`getent passwd ${RECORDER} || echo gone`)).stdout.trim()).toBe('gone');
+    expect((await host.run('cat /usr/local/libexec/pairctl/join')).stdout).not.toContain('recorded');
+    // Positive control: the join program is still there, and the recordings are kept.
+    expect((await host.run('test -x /usr/local/libexec/pairctl/join; echo $?')).stdout.trim()).toBe('0');
+    expect((await casts()).sort()).toEqual(before);
+    expect((await cli('plan', '--detailed-exitcode')).code).toBe(0);
+    const doc = JSON.parse((await cli('recordings', '--json')).stdout) as RecordingsDoc;
+    expect(doc.hosts[0]).toMatchObject({ record: false });
+    expect(doc.hosts[0]!.recordings.map((x) => x.file)).toEqual(before);
   });
 });
