@@ -226,6 +226,21 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await import('./log.js')).log,
   },
   {
+    name: 'recordings',
+    summary: 'list the session recordings on each host (session.record): file, start, duration, size',
+    args: [],
+    flags: [
+      ...COMMON,
+      { name: 'host', value: 'ID', multiple: true, completes: 'host', help: 'only these hosts (repeat, or a,b)' },
+      { name: 'json', help: 'one JSON document (docs/recordings-json.md)' },
+    ],
+    examples: [
+      ['pairctl recordings', 'each host: its recordings, oldest first'],
+      ['sudo asciinema play /var/lib/pairctl/recordings/FILE', 'on the host: replay one'],
+    ],
+    load: async () => (await import('./recordings.js')).recordings,
+  },
+  {
     name: 'kick',
     summary: "end a guest's connection now; with --for, keep them out until then (or the next up)",
     args: [{ name: 'GUEST', completes: 'guest' }],

@@ -36,6 +36,7 @@ export const status: Command = async (args, io) => {
         session: { name: config.session.name, running: false, since: null, ends: null },
         guests: [],
         other_clients: 0,
+        recording: false,
       };
     }
   };

@@ -93,6 +93,10 @@ export interface Session {
   name: string;
   modes: Mode[];
   defaultMode: Mode;
+  /** record the session as asciicast files on each host (graph/recording.ts) */
+  record: boolean;
+  /** recordings kept per host */
+  recordKeep: number;
 }
 
 export interface PairConfig {

@@ -12,6 +12,8 @@ import type { RawHost, RawPairConfig } from './schema.js';
 
 /** The defaults the schema documents; normalise is the only place that applies them. */
 export const DEFAULT_SESSION_NAME = 'pair';
+/** Recordings kept per host when pair.yaml names no session.record_keep. */
+export const DEFAULT_RECORD_KEEP = 20;
 export const ALL_MODES: readonly Mode[] = ['mirror', 'pair', 'rogue'];
 export const DEFAULT_MODE: Mode = 'mirror';
 /** The variable ngrok itself reads, so most users need not name one. */
@@ -69,6 +71,8 @@ export interface SessionSource {
   /** where default_mode is written; absent when it is the default */
   defaultMode?: Spot;
   modes: Spot;
+  /** where `record` is written */
+  record?: Spot;
 }
 
 /**
@@ -96,6 +100,8 @@ function effectiveSession(raw: RawPairConfig): Session {
     name: raw.session?.name ?? DEFAULT_SESSION_NAME,
     modes: raw.session?.modes ? [...raw.session.modes] : [...ALL_MODES],
     defaultMode: raw.session?.default_mode ?? DEFAULT_MODE,
+    record: raw.session?.record ?? false,
+    recordKeep: raw.session?.record_keep ?? DEFAULT_RECORD_KEEP,
   };
 }
 
@@ -222,6 +228,7 @@ export function normaliseConfig(
     session: {
       ...(raw.session?.default_mode !== undefined ? { defaultMode: spot(['session', 'default_mode']) } : {}),
       modes: spot(['session', 'modes']),
+      ...(raw.session?.record !== undefined ? { record: spot(['session', 'record']) } : {}),
     },
     ...(raw.github_url !== undefined ? { githubUrl: spot(['github_url']) } : {}),
   };

@@ -54,6 +54,7 @@ export const RULES = {
   'relay-platform-unsupported': { severity: 'error', summary: 'A relay in use is not a Linux machine, the only platform pairctl provisions as a relay.' },
   'forward-name-reserved': { severity: 'error', summary: 'A forward through ngrok is named ssh, the name of the session\'s own tunnel.' },
   'ngrok-platform-unsupported': { severity: 'error', summary: 'A macOS host uses the ngrok tunnel, which pairctl builds only as a systemd service.' },
+  'record-macos': { severity: 'error', summary: 'session.record is on while a host is a Mac; the recorder runs only as a systemd service.' },
 } as const satisfies Record<string, RuleInfo>;
 
 /** A rule id: the stable name printed in brackets after each message and used in CI annotations. */

@@ -346,6 +346,24 @@ const platformRule: Rule = {
   },
 };
 
+/** The session recorder is a systemd service (graph/recording.ts): reported where `record` is written. */
+const recordRule: Rule = {
+  ids: ['record-macos'],
+  check(ctx) {
+    const spot = ctx.sources.session.record;
+    if (!ctx.config.session.record || !spot) return [];
+    return ctx.config.hosts
+      .filter((host) => host.platform === 'macos')
+      .map((host) =>
+        at(spot.pos, {
+          rule: 'record-macos',
+          message: `session.record: host "${host.id}" is a Mac; pairctl records sessions only on Linux hosts (a systemd service)`,
+          hint: 'turn session.record off, or share the session from a Linux host',
+        }),
+      );
+  },
+};
+
 /**
  * A machine's `ssh:` is split the way OpenSSH reads a command line; the schema's pattern lets
  * through some text that is still not a target (two "@", a port past 65535). A relay's target is
@@ -530,7 +548,7 @@ const portsRule: Rule = {
 /** All semantic rules, in the order their diagnostics are produced. */
 export const rules: readonly Rule[] = [
   keysRule, modesRule, fromRule, expiresRule, ownerRule, rootOwnerRule, relaysRule, portsRule, githubUrlRule,
-  fromTunnelRule, platformRule, sshTargetRule,
+  fromTunnelRule, platformRule, recordRule, sshTargetRule,
 ];
 
 /** Runs every rule over a normalised file (or the well-formed parts of one). */

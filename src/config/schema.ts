@@ -320,6 +320,21 @@ export const pairSchema = {
           default: 'mirror',
           description: 'Mode of a guest that names none; must be one of session.modes. Default mirror.',
         },
+        record: {
+          type: 'boolean',
+          default: false,
+          description:
+            'Record the shared session as asciicast v2 files (output, resizes, guests joining and leaving) in /var/lib/pairctl/recordings on the host, readable by root only; guests are told on joining. Linux hosts only. Default false.',
+          examples: [true],
+        },
+        record_keep: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 10000,
+          default: 20,
+          description: 'How many recordings of the session each host keeps; the oldest is removed when a new one starts. Default 20.',
+          examples: [20],
+        },
       },
     },
   },

@@ -33,6 +33,7 @@ import { MODE_LOCK, modeLockProgram } from '../session/mode-lock.js';
 import { kickedDir } from '../session/kick-script.js';
 import { PRESENCE, presenceProgram } from '../session/presence.js';
 import { auditFunction } from '../session/audit-log.js';
+import { RECORD_ACCOUNT_ADDRESS, recorderGrant } from './recording.js';
 
 /** The newest tmux pairctl's mirror guarantees were checked against (end to end on 3.7c, from the sources for 3.8). */
 export const TMUX_PROVEN_UP_TO = '3.8';
@@ -87,6 +88,7 @@ export function hostResources(config: PairConfig, host: Host, platform: Platform
         socket,
         session: session.name,
         kicked: kickedDir(host.platform),
+        recorded: recorderGrant(config, host).length > 0,
         guests: guests.map((g) => ({ account: guestAccount(g.name), mode: g.mode })),
         auditFunction: auditFunction(host.platform),
         via: host.tunnel.provider === 'lan' ? '' : host.tunnel.provider,
@@ -138,9 +140,9 @@ export function hostResources(config: PairConfig, host: Host, platform: Platform
         platform: host.platform,
         owner: host.owner,
         group: GUEST_GROUP,
-        grants: activeGuests(guests).map((g) => ({ account: guestAccount(g.name), mode: g.mode })),
+        grants: [...activeGuests(guests).map((g) => ({ account: guestAccount(g.name), mode: g.mode })), ...recorderGrant(config, host)],
       },
-      [...accounts, tmuxConf.address],
+      [...accounts, tmuxConf.address, ...(recorderGrant(config, host).length > 0 ? [RECORD_ACCOUNT_ADDRESS] : [])],
     ),
   );
   return out;

@@ -27,10 +27,11 @@ export interface GroupObserved {
 
 /**
  * Accounts pairctl makes and puts in its groups: pair-<guest> (hosts and jump relays), each with
- * the comment pairctl gives it (`pairctl guest todd`, `pairctl jump guest todd`). Only root can
- * make an account, so the comment cannot be forged by a user.
+ * the comment pairctl gives it (`pairctl guest todd`, `pairctl jump guest todd`), and the session
+ * recorder's pairctl-record (`pairctl session recorder`, graph/recording.ts). Only root can make
+ * an account, so the comment cannot be forged by a user.
  */
-const PAIRCTL_MEMBER = /^pair-[a-z][a-z0-9-]*$/;
+const PAIRCTL_MEMBER = /^(pair-[a-z][a-z0-9-]*|pairctl-record)$/;
 
 /** Whether pairctl made this member (its name and comment are pairctl's). */
 export function isPairctlMember(m: GroupMember): boolean {

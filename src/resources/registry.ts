@@ -16,6 +16,7 @@ import { secretFileKind } from './secret-file.js';
 import { sessionAccessKind } from './session-access.js';
 import { sshdConfigKind } from './sshd-config.js';
 import { sshdDropinKind } from './sshd-dropin.js';
+import { systemAccountKind } from './system-account.js';
 import { systemdServiceKind } from './systemd-service.js';
 import { systemdTimerKind } from './systemd-timer.js';
 import { tunnelKeyKind } from './tunnel-key.js';
@@ -45,6 +46,8 @@ export const KINDS = {
   sshd_config: sshdConfigKind,
   // Guests' expiry (graph/guest-expiry.ts).
   systemd_timer: systemdTimerKind,
+  // The session recorder's account (graph/recording.ts).
+  system_account: systemAccountKind,
 } as const satisfies Record<string, AnyKind>;
 
 /** A kind's name: a misspelt one in a graph builder or a test does not compile. */

@@ -17,6 +17,8 @@ export interface SystemdServiceSpec extends FileSpec {
   executable: string;
   /** what to do when `executable` is missing */
   missingHint: string;
+  /** the graph writes `executable` itself, before the unit (a file resource it depends on): not missing at plan time */
+  executableManaged?: boolean;
 }
 
 export interface SystemdServiceObserved {
@@ -79,7 +81,7 @@ if [ -x ${spec.executable} ]; then echo executable=yes; else echo executable=no;
     }
     const errors: string[] = [];
     if (!observed.systemd) errors.push(`systemd is not running on this machine; pairctl runs ${spec.unit} as a systemd service`);
-    if (!observed.executable) errors.push(`${spec.executable} is missing, so ${spec.unit} could not start: ${spec.missingHint}`);
+    if (!observed.executable && !spec.executableManaged) errors.push(`${spec.executable} is missing, so ${spec.unit} could not start: ${spec.missingHint}`);
     if (errors.length > 0) return noop([], errors);
 
     const fileDelta = diffFile(spec, observed.file, ctx);

@@ -13,6 +13,7 @@
 import type { Host, PairConfig } from '../config/model.js';
 import { GUEST_GROUP, JOIN_PROGRAM, TMUX_CONF, guestAccount, runDir, sessionDir, sessionSocket } from '../graph/paths.js';
 import { activeGuests } from '../graph/guest-expiry.js';
+import { recorderGrant } from '../graph/recording.js';
 import { grantScript, sessionDirScript, socketPermissionScript } from '../resources/session-access.js';
 import { sh } from '../transport/shell-quote.js';
 import { auditScript } from './audit-log.js';
@@ -31,7 +32,8 @@ export function upOwnerScript(config: PairConfig, host: Host): string {
   const { name } = config.session;
   const socket = sessionSocket(name, host.platform);
   // A guest whose time has passed is not let in again (graph/guest-expiry.ts).
-  const grants = activeGuests(config.guests).map((g) => grantScript(socket, { account: guestAccount(g.name), mode: g.mode }));
+  // The recorder (graph/recording.ts) is let in read-only, as a mirror guest is.
+  const grants = [...activeGuests(config.guests).map((g) => ({ account: guestAccount(g.name), mode: g.mode })), ...recorderGrant(config, host)].map((g) => grantScript(socket, g));
   return (
     sh`set -eu
 s=${socket}

@@ -7,6 +7,7 @@
  */
 import type { Guest, Host, PairConfig } from '../config/model.js';
 import { guestAccount, sessionSocket } from '../graph/paths.js';
+import { RECORD_ACCOUNT } from '../graph/recording.js';
 import { sh } from '../transport/shell-quote.js';
 import { ownerOutput, ownerShell } from './owner-shell.js';
 import { kickedDir } from './kick-script.js';
@@ -160,8 +161,10 @@ export interface HostStatus {
   /** `ends`: when `pairctl up --for` ends the session by itself, else null */
   session: { name: string; running: boolean; since: string | null; ends: string | null };
   guests: GuestStatus[];
-  /** clients of the server that are no configured guest (the owner's own, for one) */
+  /** clients of the server that are no configured guest (the owner's own, for one); the recorder is not counted */
   other_clients: number;
+  /** the recorder (session.record) is attached to the session */
+  recording: boolean;
 }
 
 const iso = (epoch: number): string => new Date(epoch * 1000).toISOString();
@@ -210,7 +213,8 @@ export function hostStatus(config: PairConfig, host: Host, o: HostObserved): Hos
     reachable: true,
     session: { name, running: session !== undefined, since: session ? iso(session.created) : null, ends: session && session.ends > 0 ? iso(session.ends) : null },
     guests,
-    other_clients: o.clients.filter((c) => !byAccount.has(c.account)).length,
+    other_clients: o.clients.filter((c) => !byAccount.has(c.account) && c.account !== RECORD_ACCOUNT).length,
+    recording: o.clients.some((c) => c.account === RECORD_ACCOUNT),
   };
 }
 
@@ -225,7 +229,7 @@ export function shortDuration(s: number): string {
 export function renderHostStatus(h: HostStatus): string {
   if (!h.reachable) return `${h.id}: unreachable: ${h.error ?? 'unknown error'}\n`;
   const lines = [
-    `${h.id}: session ${h.session.name} ${h.session.running ? `running since ${h.session.since}${h.session.ends ? `, ends ${h.session.ends}` : ''}` : 'not running'}`,
+    `${h.id}: session ${h.session.name} ${h.session.running ? `running since ${h.session.since}${h.session.ends ? `, ends ${h.session.ends}` : ''}` : 'not running'}${h.recording ? ', recording' : ''}`,
   ];
   for (const g of h.guests) {
     const notes = [

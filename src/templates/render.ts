@@ -34,7 +34,10 @@ export type TemplateName = 'join.sh' | 'tmux.conf' | 'sshd-dropin.conf' | 'autho
   | 'expire.service'
   | 'expire-launchd.plist'
   // the audit log's sshd follower (graph/audit.ts)
-  | 'audit.service';
+  | 'audit.service'
+  // session recording (graph/recording.ts)
+  | 'record.py'
+  | 'record.service';
 
 /** The template's source text (for tests that inspect templates). */
 export function templateSource(name: TemplateName): string {

@@ -44,7 +44,7 @@ describe('loadConfigText normalises', () => {
         },
       ],
       guests: [{ name: 'todd', mode: 'mirror', from: [], pos: { file: 'pair.yaml', line: 8, column: 3 } }],
-      session: { name: 'pair', modes: ['mirror', 'pair', 'rogue'], defaultMode: 'mirror' },
+      session: { name: 'pair', modes: ['mirror', 'pair', 'rogue'], defaultMode: 'mirror', record: false, recordKeep: 20 },
       relays: [],
     });
     expect(config?.githubUrl).toBeUndefined();

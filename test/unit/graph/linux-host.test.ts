@@ -80,7 +80,7 @@ describe('linux host graph', () => {
   });
 
   it('interpolates shell templates only through the quoting helper', () => {
-    const bare = templateSource('join.sh').replace('{{{auditFunction}}}', '').match(/\{\{(?!q |#each|\/each)[^}]*\}\}/g);
+    const bare = templateSource('join.sh').replace('{{{auditFunction}}}', '').match(/\{\{(?!q |#each|\/each|#if |\/if)[^}]*\}\}/g);
     expect(bare).toBeNull();
   });
 });
