@@ -6,6 +6,7 @@
  *
  *   npm run build && node_modules/.bin/tsx bench/trace.ts          # the checkout's dist/cli/main.js
  *   BENCH_TRACE=plan,floor node_modules/.bin/tsx bench/trace.ts    # only these commands
+ *   BENCH_TRACE_OTHER=/tmp/old/dist/cli/main.js ...                 # also plan-other, status-other with that build
  *
  * Needs root (the lab). Not part of `npm run bench`: it prints timelines, not figures.
  */
@@ -13,13 +14,15 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startLab } from '../test/machines/lab.js';
+import { startLab, type LabMachine } from '../test/machines/lab.js';
 import { keyPair, OWNER, writeConfig } from './converged-host.js';
 import { startDelayProxy } from './delay-proxy.js';
 
 const RTT = Number(process.env.BENCH_TRACE_RTT ?? 50);
 const ONLY = process.env.BENCH_TRACE?.split(',');
 const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+/** Another build's main.js (e.g. an older commit's) to trace beside this one, alternating: BENCH_TRACE_OTHER. */
+const OTHER = process.env.BENCH_TRACE_OTHER;
 
 interface Chunk {
   conn: number;
@@ -49,6 +52,28 @@ function run(cmd: string, args: string[], env: Record<string, string>, cwd?: str
     child.stderr.on('data', (b: Buffer) => (out += b.toString()));
     child.on('close', (code) => resolve({ ms: performance.now() - t0, code, out, t0 }));
   });
+}
+
+/**
+ * What the guest's forced command (join.sh) does before its attach, timed on the host as the
+ * guest (20 runs each, in one shell, so only the command itself is counted).
+ */
+async function joinParts(h1: LabMachine, env: Record<string, string>, file: string): Promise<void> {
+  const up = await run('node', [MAIN, 'up', '-f', file], env, dirname(file));
+  if (up.code !== 0) throw new Error(`up failed:\n${up.out}`);
+  const loop = (cmd: string) =>
+    `t0=$(date +%s%N); i=0; while [ $i -lt 20 ]; do ${cmd} >/dev/null 2>&1; i=$((i+1)); done; t1=$(date +%s%N); echo $(( (t1 - t0) / 20000 ))`;
+  const parts: Array<[string, string]> = [
+    ['true (the loop itself)', 'true'],
+    ['id -un', 'id -un'],
+    ['tmux list-clients', 'tmux -S /run/pairctl/pair/tmux.sock list-clients'],
+    ['date +%s', 'date +%s'],
+  ];
+  console.log('\njoin.sh before its attach, on h1 as pair-todd (microseconds per run, mean of 20):');
+  for (const [label, cmd] of parts) {
+    const r = await h1.run(`runuser -u pair-todd -- sh -c '${loop(cmd).replace(/'/g, "'\\''")}'`);
+    console.log(`  ${label}: ${r.stdout.trim()} us (load ${(await h1.run('cut -d" " -f1 /proc/loadavg')).stdout.trim()})`);
+  }
 }
 
 const lab = await startLab({ machines: ['h1'] });
@@ -81,8 +106,11 @@ try {
   const commands: Array<[string, string, string[]]> = [
     ['floor', 'ssh', ['-F', sshConfig, 'h1', 'true']],
     ['plan', 'node', [MAIN, 'plan', '-f', one]],
+    ...(OTHER ? [['plan-other', 'node', [OTHER, 'plan', '-f', one]] as [string, string, string[]]] : []),
     ['status', 'node', [MAIN, 'status', '-f', one]],
+    ...(OTHER ? [['status-other', 'node', [OTHER, 'status', '-f', one]] as [string, string, string[]]] : []),
   ];
+  if (ONLY?.includes('join-parts')) await joinParts(h1, env, one);
   proxy.oneWayMs = RTT / 2;
   for (const [name, cmd, args] of commands) {
     if (ONLY && !ONLY.includes(name)) continue;
