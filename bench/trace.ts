@@ -23,6 +23,8 @@ const ONLY = process.env.BENCH_TRACE?.split(',');
 const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 /** Another build's main.js (e.g. an older commit's) to trace beside this one, alternating: BENCH_TRACE_OTHER. */
 const OTHER = process.env.BENCH_TRACE_OTHER;
+/** Runs of each command (default 2; with more, flights are printed only with BENCH_TRACE_FLIGHTS=1). */
+const RUNS = Number(process.env.BENCH_TRACE_RUNS ?? 2);
 
 interface Chunk {
   conn: number;
@@ -112,9 +114,11 @@ try {
   ];
   if (ONLY?.includes('join-parts')) await joinParts(h1, env, one);
   proxy.oneWayMs = RTT / 2;
-  for (const [name, cmd, args] of commands) {
-    if (ONLY && !ONLY.includes(name)) continue;
-    for (let i = 0; i < 2; i++) {
+  const summary = new Map<string, Array<{ ms: number; span: number; waits: number }>>();
+  // Commands alternate within each run, so a change of load hits each of them.
+  for (let i = 0; i < RUNS; i++) {
+    for (const [name, cmd, args] of commands) {
+      if (ONLY && !ONLY.includes(name)) continue;
       chunks = [];
       const before = proxy.connections;
       const r = await run(cmd, args, env, dirname(one));
@@ -126,9 +130,15 @@ try {
       const first = mine.length > 0 ? mine[0]!.at - r.t0 : NaN;
       const last = mine.length > 0 ? mine[mine.length - 1]!.at - r.t0 : NaN;
       console.log(`\n${name} (run ${i + 1}): ${r.ms.toFixed(0)} ms at ${RTT} ms RTT, first byte at ${first.toFixed(0)} ms, last at ${last.toFixed(0)} ms, ${waits} client flights after a server flight (the proxy answers the TCP connect itself)`);
+      summary.set(name, [...(summary.get(name) ?? []), { ms: r.ms, span: last - first, waits }]);
       if (process.env.BENCH_TRACE_OUTPUT === '1') console.log(r.out);
-      for (const f of fl) console.log(`  ${f.at.toFixed(1).padStart(7)} ms ${f.way === 'up' ? 'client ->' : '<- server'} ${f.sizes.join(' ')}`);
+      if (RUNS <= 2 || process.env.BENCH_TRACE_FLIGHTS === '1') for (const f of fl) console.log(`  ${f.at.toFixed(1).padStart(7)} ms ${f.way === 'up' ? 'client ->' : '<- server'} ${f.sizes.join(' ')}`);
     }
+  }
+  console.log(`\nmedians over ${RUNS} runs at ${RTT} ms RTT (span: the connection's first byte to its last, through the proxy):`);
+  for (const [name, rs] of summary) {
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    console.log(`  ${name.padEnd(14)} wall ${med(rs.map((r) => r.ms)).toFixed(0)} ms, span ${med(rs.map((r) => r.span)).toFixed(0)} ms, client waits ${med(rs.map((r) => r.waits))}`);
   }
   await proxy.close();
 } finally {
