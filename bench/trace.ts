@@ -115,9 +115,10 @@ try {
   if (ONLY?.includes('join-parts')) await joinParts(h1, env, one);
   proxy.oneWayMs = RTT / 2;
   const summary = new Map<string, Array<{ ms: number; span: number; waits: number }>>();
-  // Commands alternate within each run, so a change of load hits each of them.
+  // Commands alternate within each run, so a change of load hits each of them, and every other
+  // run goes backwards, so no command always follows the same one.
   for (let i = 0; i < RUNS; i++) {
-    for (const [name, cmd, args] of commands) {
+    for (const [name, cmd, args] of i % 2 ? [...commands].reverse() : commands) {
       if (ONLY && !ONLY.includes(name)) continue;
       chunks = [];
       const before = proxy.connections;
