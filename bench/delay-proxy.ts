@@ -26,6 +26,12 @@ export interface DelayProxyOptions {
   bindAddress?: string;
   /** Delay added in each direction, in ms (RTT grows by twice this). Default 0. */
   oneWayMs?: number;
+  /**
+   * Called for every chunk as it arrives at the proxy (before its delay): which connection (1, 2,
+   * ...), which way ('up': client to target, 'down': back), its size (0: a FIN), and when
+   * (performance.now()). bench/trace.ts builds its round-trip timeline from it.
+   */
+  onChunk?: (conn: number, way: 'up' | 'down', bytes: number, at: number) => void;
 }
 
 export interface DelayProxy {
@@ -54,7 +60,7 @@ export async function startDelayProxy(opts: DelayProxyOptions): Promise<DelayPro
   const state = { oneWayMs: opts.oneWayMs ?? 0 };
 
   /** Delays what `from` sends and writes it to `to`. */
-  function pipe(from: Socket, to: Socket): void {
+  function pipe(from: Socket, to: Socket, note: (bytes: number) => void): void {
     const queue: Held[] = [];
     let queued = 0;
     let timer: NodeJS.Timeout | undefined;
@@ -91,15 +97,22 @@ export async function startDelayProxy(opts: DelayProxyOptions): Promise<DelayPro
       maxHeldBytes = Math.max(maxHeldBytes, held());
       if (chunk !== null && held() > HIGH_WATER) from.pause();
     };
-    from.on('data', (chunk: Buffer) => hold(chunk));
-    from.on('end', () => hold(null));
+    from.on('data', (chunk: Buffer) => {
+      note(chunk.length);
+      hold(chunk);
+    });
+    from.on('end', () => {
+      note(0);
+      hold(null);
+    });
     to.on('drain', () => {
       if (from.isPaused() && held() <= HIGH_WATER) from.resume();
     });
   }
 
   const server: Server = createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
-    connections++;
+    const conn = ++connections;
+    const note = (way: 'up' | 'down') => (bytes: number) => opts.onChunk?.(conn, way, bytes, performance.now());
     const upstream = connect({ host: opts.target.host, port: opts.target.port, localAddress: opts.bindAddress, allowHalfOpen: true, noDelay: true });
     open.add(client);
     open.add(upstream);
@@ -119,8 +132,8 @@ export async function startDelayProxy(opts: DelayProxyOptions): Promise<DelayPro
         if (!(client.readableEnded && upstream.readableEnded)) kill();
       });
     }
-    pipe(client, upstream);
-    pipe(upstream, client);
+    pipe(client, upstream, note('up'));
+    pipe(upstream, client, note('down'));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -50,13 +50,15 @@ export interface Timed extends Cost {
   load: number;
 }
 
-/** Runs a command to completion and returns its wall time and CPU; throws (with its output) on failure. */
-export function timed(cmd: string, args: string[], opts: { env?: Record<string, string>; cwd?: string; okCodes?: number[] } = {}): Timed {
+/** Runs a command to completion and returns its wall time and CPU; throws (with its output) on failure. `unset`: variables of this environment the command does not get. */
+export function timed(cmd: string, args: string[], opts: { env?: Record<string, string>; cwd?: string; okCodes?: number[]; unset?: string[] } = {}): Timed {
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...opts.env };
+  for (const name of opts.unset ?? []) delete env[name];
   const load = loadAvg1();
   const b0 = busyCpuMs();
   const c0 = childCpuMs();
   const t0 = performance.now();
-  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: opts.cwd, env: { ...process.env, NO_COLOR: '1', ...opts.env }, maxBuffer: 64 << 20 });
+  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: opts.cwd, env, maxBuffer: 64 << 20 });
   const took = performance.now() - t0;
   if (!(opts.okCodes ?? [0]).includes(r.status ?? -1)) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}:\n${r.stdout}\n${r.stderr}`);
   return { ms: took, stdout: r.stdout, busyMs: busyCpuMs() - b0, ownMs: childCpuMs() - c0, load };

@@ -16,6 +16,7 @@ import { ConnectError, type ConnectOptions, type ExecOptions, type ExecResult, t
 import { planAuth } from './ssh-auth.js';
 import { currentLocalEnv, readSshConfig, resolveSshConfig, type LocalEnv, type SshClientConfig, type SshConfigSource } from './ssh-config.js';
 import { formatHostPort, parseSshTarget } from './ssh-target.js';
+import { pipelineLogin } from './ssh2-pipelining.js';
 
 /** Default for ConnectOptions.timeoutMs when neither it nor the ssh config's ConnectTimeout is set. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -139,6 +140,9 @@ export class SshRunner implements Runner {
       stderr += privilegeNote(this.privilege, this.machine, this.user, { code: exit, stderr });
       resolve({ code: exit, stdout, stderr });
     });
+    // Not before the exec request's reply: sshd opens a session channel with a window of 0 and
+    // widens it only once the command runs (measured: the reply and the WINDOW_ADJUST come in
+    // one packet), so ssh2 could not send the script any earlier.
     stream.end(script);
   }
 
@@ -188,6 +192,10 @@ export async function connectSsh(target: MachineTarget, opts: ConnectOptions = {
 
   const endpoint = `${cfg.user}@${formatHostPort(cfg.hostName, cfg.port)}${cfg.alias !== cfg.hostName ? ` (Host ${cfg.alias})` : ''}`;
   const timeoutMs = opts.timeoutMs ?? cfg.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  // The TCP handshake (one round trip) runs while known_hosts and the keys are read and the
+  // agent is asked.
+  const connecting = openSocket(cfg, timeoutMs, id, endpoint);
+  connecting.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   const known = readKnownHosts([...cfg.userKnownHostsFiles, ...cfg.globalKnownHostsFiles]);
   const lookupName = cfg.hostKeyAlias ?? knownHostsName(cfg.hostName, cfg.port);
   const hostKeyContext: HostKeyContext = {
@@ -201,8 +209,14 @@ export async function connectSsh(target: MachineTarget, opts: ConnectOptions = {
     filesRead: known.read.filter((f) => f !== '/dev/null'),
     strict: cfg.strictHostKeyChecking,
   };
-  const auth = await planAuth(cfg, local.homeDir);
-  const sock = await openSocket(cfg, timeoutMs, id, endpoint);
+  let auth: Awaited<ReturnType<typeof planAuth>>;
+  try {
+    auth = await planAuth(cfg, local.homeDir);
+  } catch (err) {
+    void connecting.then((s) => s.destroy(), () => undefined);
+    throw err;
+  }
+  const sock = await connecting;
   const greeting = watchGreeting(sock);
   const localAddress = sock.localAddress;
   const beforeHandshake = (): ConnectError => refusedBeforeHandshake(id, endpoint, greeting.text(), localAddress);
@@ -309,6 +323,7 @@ export async function connectSsh(target: MachineTarget, opts: ConnectOptions = {
         },
         authHandler,
       });
+      pipelineLogin(client);
     } catch (err) {
       fail(new ConnectError(id, `machine "${id}": could not start ssh to ${endpoint}: ${err instanceof Error ? err.message : String(err)}`));
     }

@@ -92,6 +92,23 @@ describe('delay proxy', () => {
     expect(Math.min(...(await rtt(proxy.port)))).toBeLessThan(50);
   });
 
+  it('reports every chunk with its connection, direction and size, a FIN as 0 bytes (what bench/trace.ts draws its flights from)', async () => {
+    const port = await serve((s) => s.on('data', (b: Buffer) => s.end(Buffer.concat([b, b]))));
+    const seen: Array<[number, string, number]> = [];
+    const p = await startDelayProxy({ target: { host: '127.0.0.1', port }, oneWayMs: 5, onChunk: (conn, way, bytes) => seen.push([conn, way, bytes]) });
+    cleanups.push(() => p.close());
+    const s = await dial(p.port);
+    const all = readAll(s);
+    s.end('hello');
+    expect((await all).toString()).toBe('hellohello');
+    await waitUntil('both FINs to be reported', () => seen.filter(([, , b]) => b === 0).length === 2, 10_000, 10);
+    expect(seen.filter(([, , b]) => b > 0)).toEqual([
+      [1, 'up', 5],
+      [1, 'down', 10],
+    ]);
+    expect(seen.filter(([, , b]) => b === 0).map(([, way]) => way).sort()).toEqual(['down', 'up']);
+  });
+
   it('a slow reader holds the sender back, and a large transfer arrives intact and in order both ways', async () => {
     const size = 64 << 20;
     const up = randomBytes(size);

@@ -21,6 +21,8 @@ export interface FakeSshServer {
   commands: string[];
   /** users that logged in */
   users: string[];
+  /** every USERAUTH_REQUEST, in order: `none`, `publickey` (a query, no signature) or `publickey+signature` */
+  auths: string[];
   /** each connection's source address, in order */
   remoteAddresses: string[];
   /** cut every open connection (to test a link lost mid-exec) */
@@ -35,7 +37,7 @@ export async function startFakeSshServer(authorizedKey: string): Promise<FakeSsh
   if (allowed instanceof Error) throw allowed;
   const allowedKey: ParsedKey = allowed;
   const live = new Set<Connection>();
-  const state = { connections: 0, commands: [] as string[], users: [] as string[], remoteAddresses: [] as string[] };
+  const state = { connections: 0, commands: [] as string[], users: [] as string[], remoteAddresses: [] as string[], auths: [] as string[] };
 
   const server = new Server({ hostKeys: [host.private] }, (client, info) => {
     state.connections += 1;
@@ -44,6 +46,7 @@ export async function startFakeSshServer(authorizedKey: string): Promise<FakeSsh
     client.on('close', () => live.delete(client));
     client.on('error', () => undefined);
     client.on('authentication', (ctx) => {
+      state.auths.push(ctx.method === 'publickey' && ctx.signature !== undefined ? 'publickey+signature' : ctx.method);
       if (ctx.method !== 'publickey') return ctx.reject(['publickey']);
       const same = ctx.key.algo === allowedKey.type && ctx.key.data.equals(allowedKey.getPublicSSH());
       if (!same) return ctx.reject(['publickey']);
@@ -78,6 +81,9 @@ export async function startFakeSshServer(authorizedKey: string): Promise<FakeSsh
     },
     get remoteAddresses() {
       return state.remoteAddresses;
+    },
+    get auths() {
+      return state.auths;
     },
     dropAll() {
       for (const c of live) c.end();

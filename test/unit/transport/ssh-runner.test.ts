@@ -187,6 +187,31 @@ describe('ssh runner against an in-process ssh2 server', () => {
     expect(err.hint).toMatch(/authorized_keys/);
   });
 
+  it('signs with a key file at once, without asking first, and logs in (one USERAUTH_REQUEST)', async () => {
+    const before = server.auths.length;
+    const runner = await connected(config('signed', keyed()));
+    expect((await runner.exec('printf signed')).stdout).toBe('signed');
+    expect(server.auths.slice(before)).toEqual(['publickey+signature']);
+  });
+
+  it('moves on to the next key when the server refuses a signed request, and logs in with it', async () => {
+    const before = server.auths.length;
+    const runner = await connected(config('second', [`  IdentityFile ${join(dir, 'stranger')}`, `  IdentityFile ${join(dir, 'good')}`, '  IdentitiesOnly yes', '  StrictHostKeyChecking yes']));
+    expect((await runner.exec('printf second')).stdout).toBe('second');
+    expect(server.auths.slice(before)).toEqual(['publickey+signature', 'publickey+signature']);
+  });
+
+  it('sends no auth request at all to a server whose host key it refuses', async () => {
+    // The positive control is the test above: the same key logs in when the host key is known.
+    writeFileSync(join(dir, 'nokey_known_hosts'), '');
+    const before = server.auths.length;
+    const connectionsBefore = server.connections;
+    const err = await refusal(config('nokey', keyed(), join(dir, 'nokey_known_hosts')));
+    expect(err.message).toContain('is not known');
+    expect(server.connections).toBe(connectionsBefore + 1);
+    expect(server.auths.slice(before)).toEqual([]);
+  });
+
   it('tries the default key files of the home directory', async () => {
     const env: LocalEnv = { ...local, homeDir: join(dir, 'home2') };
     mkdirSync(join(env.homeDir, '.ssh'), { recursive: true });
