@@ -93,6 +93,8 @@ export interface Session {
   name: string;
   modes: Mode[];
   defaultMode: Mode;
+  /** load the owner's own tmux configuration before pairctl's overrides (session.owner_tmux_config) */
+  ownerTmuxConfig: boolean;
 }
 
 export interface PairConfig {

@@ -96,6 +96,7 @@ function effectiveSession(raw: RawPairConfig): Session {
     name: raw.session?.name ?? DEFAULT_SESSION_NAME,
     modes: raw.session?.modes ? [...raw.session.modes] : [...ALL_MODES],
     defaultMode: raw.session?.default_mode ?? DEFAULT_MODE,
+    ownerTmuxConfig: raw.session?.owner_tmux_config ?? true,
   };
 }
 
