@@ -32,6 +32,7 @@ import { address, resource } from './resource.js';
 import { MODE_LOCK, modeLockProgram } from '../session/mode-lock.js';
 import { kickedDir } from '../session/kick-script.js';
 import { PRESENCE, presenceProgram } from '../session/presence.js';
+import { PAIRCTL_HOOK_INDEX, systemTmuxConfigs } from '../session/owner-tmux-config.js';
 
 /** The newest tmux pairctl's mirror guarantees were checked against (end to end on 3.7c, from the sources for 3.8). */
 export const TMUX_PROVEN_UP_TO = '3.8';
@@ -92,7 +93,18 @@ export function hostResources(config: PairConfig, host: Host, platform: Platform
   const tmuxConf = resource(
     'file',
     TMUX_CONF,
-    rootFile(TMUX_CONF, render('tmux.conf', { session: session.name, modeLock: MODE_LOCK, presence: PRESENCE })),
+    rootFile(
+      TMUX_CONF,
+      render('tmux.conf', {
+        session: session.name,
+        modeLock: MODE_LOCK,
+        presence: PRESENCE,
+        hookIndex: PAIRCTL_HOOK_INDEX,
+        lockHookIndex: PAIRCTL_HOOK_INDEX + 1,
+        ownerConfig: session.ownerTmuxConfig,
+        systemConfigs: systemTmuxConfigs(host.platform),
+      }),
+    ),
     [etc.address, modeLock.address, presence.address],
   );
   const owner = resource('owner', host.owner, { name: host.owner, host: host.id });
