@@ -152,9 +152,10 @@ describe.skipIf(unavailable)("the owner's own tmux configuration in the shared s
     expect(await option('@owner_theme')).toBe('loaded');
     // pairctl's "watching" segment in front of the owner's own status-right, kept unexpanded
     expect(await option('status-right')).toBe('#{?@pairctl_guests,#[reverse] watching: #{@pairctl_guests} #[default] ,}#[fg=yellow]OWNER-RIGHT');
-    const root = (await asOwner('list-keys -T root')).stdout;
-    expect(root).toMatch(/-T root +M-n +if-shell -F 1 \{ switch-client -n \}/);
-    expect((await asOwner('list-keys -T ownertable')).stdout).toMatch(/-T ownertable +n +if-shell -F 1 \{ switch-client -n \}/);
+    // (every table at once: tmux 3.7c printed nothing for `list-keys -T ownertable` here)
+    const all = (await asOwner('list-keys')).stdout;
+    expect(all).toMatch(/-T root +M-n +if-shell -F 1 \{ switch-client -n \}/);
+    expect(all).toMatch(/-T ownertable +n +if-shell -F 1 \{ switch-client -n \}/);
     // the owner's hook stays beside pairctl's
     expect((await asOwner('show-hooks -g')).stdout).toMatch(/^client-attached\[0\] set-option -g @owner_hook fired$/m);
     await expectOverrides();
@@ -200,7 +201,7 @@ describe.skipIf(unavailable)("the owner's own tmux configuration in the shared s
     expect((await asOwner("list-clients -F '#{client_user} #{client_readonly}'")).stdout).toContain('pair-todd 1');
     // A binding the owner adds while guests are in is wrapped too (after-bind-key).
     expect((await asOwner('bind -T ownertable p switch-client -p')).code).toBe(0);
-    await waitUntil('the new binding wrapped', async () => /-T ownertable +p +if-shell -F 1 \{ switch-client -p \}/.test((await asOwner('list-keys -T ownertable')).stdout));
+    await waitUntil('the new binding wrapped', async () => /-T ownertable +p +if-shell -F 1 \{ switch-client -p \}/.test((await asOwner('list-keys')).stdout));
     await asOwner('kill-session -t =other');
   });
 
