@@ -97,6 +97,8 @@ export interface Session {
   record: boolean;
   /** recordings kept per host */
   recordKeep: number;
+  /** load the owner's own tmux configuration before pairctl's overrides (session.owner_tmux_config) */
+  ownerTmuxConfig: boolean;
 }
 
 export interface PairConfig {

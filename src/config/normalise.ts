@@ -102,6 +102,7 @@ function effectiveSession(raw: RawPairConfig): Session {
     defaultMode: raw.session?.default_mode ?? DEFAULT_MODE,
     record: raw.session?.record ?? false,
     recordKeep: raw.session?.record_keep ?? DEFAULT_RECORD_KEEP,
+    ownerTmuxConfig: raw.session?.owner_tmux_config ?? true,
   };
 }
 

@@ -294,8 +294,8 @@ export const pairSchema = {
     },
     session: {
       type: 'object',
-      description: 'The shared tmux session. Default: name pair, all three modes allowed, default_mode mirror.',
-      examples: [{ name: 'pair', modes: ['mirror', 'pair', 'rogue'], default_mode: 'mirror' }],
+      description: "The shared tmux session. Default: name pair, all three modes allowed, default_mode mirror, the owner's own tmux configuration loaded.",
+      examples: [{ name: 'pair', modes: ['mirror', 'pair', 'rogue'], default_mode: 'mirror' }, { name: 'pair', owner_tmux_config: false }],
       additionalProperties: false,
       properties: {
         name: {
@@ -334,6 +334,13 @@ export const pairSchema = {
           default: 20,
           description: 'How many recordings of the session each host keeps; the oldest is removed when a new one starts. Default 20.',
           examples: [20],
+        },
+        owner_tmux_config: {
+          type: 'boolean',
+          default: true,
+          description:
+            "Load the owner's own tmux configuration (the files tmux itself reads: /etc/tmux.conf, ~/.tmux.conf, ~/.config/tmux/tmux.conf) into the shared session, before pairctl's lockdown, which still wins where it must (no session-switching keys, every binding refused to mirror guests, exit-empty). Takes effect at the next `pairctl up` that starts the session. Default true.",
+          examples: [true, false],
         },
       },
     },

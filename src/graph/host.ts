@@ -34,6 +34,7 @@ import { kickedDir } from '../session/kick-script.js';
 import { PRESENCE, presenceProgram } from '../session/presence.js';
 import { auditFunction } from '../session/audit-log.js';
 import { RECORD_ACCOUNT_ADDRESS, recorderGrant } from './recording.js';
+import { PAIRCTL_HOOK_INDEX, systemTmuxConfigs } from '../session/owner-tmux-config.js';
 
 /** The newest tmux pairctl's mirror guarantees were checked against (end to end on 3.7c, from the sources for 3.8). */
 export const TMUX_PROVEN_UP_TO = '3.8';
@@ -102,7 +103,18 @@ export function hostResources(config: PairConfig, host: Host, platform: Platform
   const tmuxConf = resource(
     'file',
     TMUX_CONF,
-    rootFile(TMUX_CONF, render('tmux.conf', { session: session.name, modeLock: MODE_LOCK, presence: PRESENCE })),
+    rootFile(
+      TMUX_CONF,
+      render('tmux.conf', {
+        session: session.name,
+        modeLock: MODE_LOCK,
+        presence: PRESENCE,
+        hookIndex: PAIRCTL_HOOK_INDEX,
+        lockHookIndex: PAIRCTL_HOOK_INDEX + 1,
+        ownerConfig: session.ownerTmuxConfig,
+        systemConfigs: systemTmuxConfigs(host.platform),
+      }),
+    ),
     [etc.address, modeLock.address, presence.address],
   );
   const owner = resource('owner', host.owner, { name: host.owner, host: host.id });

@@ -8,30 +8,30 @@
  * client ("client is read-only") and run it unchanged for everyone else. Mouse events never reach
  * read-only clients' bindings (server-client.c), and `detach-client` stays open to them.
  *
- * The default bindings differ by tmux version, so the program reads them from the running server
- * (`list-keys`) instead of pairctl copying any version's list: the session's tmux.conf runs it when
- * the server starts, as the owner (the server's user), and the session_access probe counts what
- * is still open.
+ * The default bindings differ by tmux version, and the owner's own configuration (loaded first,
+ * see templates/tmux.conf.hbs) may add any key in any table: `bind -n M-s switch-client -n`, or a
+ * table of its own reached with `switch-client -T mytable` or made the clients' root table with
+ * `set -g key-table`. So the program reads every table from the running server (`list-keys`)
+ * instead of pairctl naming any: the session's tmux.conf runs it when the server starts and after
+ * every later bind-key, as the owner (the server's user), and the session_access probe counts
+ * what is still open.
  */
 import { LIBEXEC_DIR } from '../graph/paths.js';
 
 /** Root-owned program the owner's tmux server runs at start: `mode-lock SOCKET [lock|count]`. */
 export const MODE_LOCK = `${LIBEXEC_DIR}/mode-lock`;
 
-/** The tables a client's keys are looked up in: the root and prefix tables and copy mode's two. */
-export const LOCKED_TABLES = ['prefix', 'root', 'copy-mode', 'copy-mode-vi'] as const;
-
 /** What every wrapped binding's command starts with (and how `count` recognises it). */
 export const LOCK_WRAPPER = 'if-shell -F 1 { ';
 
 /** The program's text (a managed file, 0755 root). */
 export function modeLockProgram(): string {
-  const tables = LOCKED_TABLES.map((t) => `t == "${t}"`).join(' || ');
   return String.raw`#!/bin/sh
 # Managed by pairctl: run by the shared session's tmux server when it starts (see tmux.conf), as
 # the session's owner. Do not edit; 'pairctl apply' rewrites it.
 # Wraps every key binding a read-only client could run in 'if-shell -F 1 { ... }', which tmux
-# refuses to read-only clients, so a mirror guest can neither enter nor drive a pane's mode.
+# refuses to read-only clients, so a mirror guest can neither enter nor drive a pane's mode, nor
+# run any of the owner's bindings (in any key table) that switch sessions or tables.
 # 'count' prints how many bindings are still open.
 set -eu
 socket=$1
@@ -41,8 +41,6 @@ prog='
 {
   if (!match($0, /^bind-key +(-r +)?-T +[^ ]+ +[^ ]+ +/)) next
   head = substr($0, 1, RLENGTH); cmd = substr($0, RLENGTH + 1)
-  split(head, w, / +/); t = (w[2] == "-r") ? w[4] : w[3]
-  if (!(${tables})) next
   if (cmd == "detach-client" || substr(cmd, 1, ${LOCK_WRAPPER.length}) == "${LOCK_WRAPPER}") next
   open++
   if (count) next
@@ -52,7 +50,9 @@ prog='
 END { if (count) print open + 0 }'
 case "$action" in
   count) tmux -S "$socket" list-keys | awk -v count=1 "$prog" ;;
-  lock) tmux -S "$socket" list-keys | awk -v count=0 "$prog" | tmux -S "$socket" source-file - ;;
+  # (source-file prints the errors of a configuration loaded before anyone attached, tmux >= 3.5:
+  # they are the owner's to see in their pane, not this program's output.)
+  lock) tmux -S "$socket" list-keys | awk -v count=0 "$prog" | tmux -S "$socket" source-file - >/dev/null ;;
   *) echo "usage: mode-lock SOCKET [lock|count]" >&2; exit 2 ;;
 esac
 `;

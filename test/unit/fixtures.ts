@@ -25,6 +25,6 @@ export function sampleConfig(guests: Guest[] = [guest('todd'), guest('ann', { mo
     hosts: [{ id: 'scotch', platform: 'linux', ssh: 'root@192.0.2.10', owner: 'bhorseman', sudo: false, tunnel: { provider: 'lan' }, forwards: [], pos }],
     relays: [],
     guests,
-    session: { name: 'pair', modes: ['mirror', 'pair', 'rogue'], defaultMode: 'mirror', record: false, recordKeep: 20 },
+    session: { name: 'pair', modes: ['mirror', 'pair', 'rogue'], defaultMode: 'mirror', record: false, recordKeep: 20, ownerTmuxConfig: true },
   };
 }

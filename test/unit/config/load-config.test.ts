@@ -44,7 +44,7 @@ describe('loadConfigText normalises', () => {
         },
       ],
       guests: [{ name: 'todd', mode: 'mirror', from: [], pos: { file: 'pair.yaml', line: 8, column: 3 } }],
-      session: { name: 'pair', modes: ['mirror', 'pair', 'rogue'], defaultMode: 'mirror', record: false, recordKeep: 20 },
+      session: { name: 'pair', modes: ['mirror', 'pair', 'rogue'], defaultMode: 'mirror', record: false, recordKeep: 20, ownerTmuxConfig: true },
       relays: [],
     });
     expect(config?.githubUrl).toBeUndefined();
@@ -58,6 +58,15 @@ describe('loadConfigText normalises', () => {
         bits: 256,
       },
     ]);
+  });
+
+  it("takes session.owner_tmux_config, and refuses a value that is not a boolean where it is written", () => {
+    const off = loadConfigText(`${minimal}session:\n  owner_tmux_config: false\n`, 'pair.yaml', { now: NOW });
+    expect(off.diagnostics).toEqual([]);
+    expect(off.config?.session.ownerTmuxConfig).toBe(false);
+    const bad = loadConfigText(`${minimal}session:\n  owner_tmux_config: "no"\n`, 'pair.yaml', { now: NOW });
+    expect(bad.config).toBeUndefined();
+    expect(bad.diagnostics.map((d) => `${d.line}:${d.column} ${d.message}`).join('\n')).toBe('11:22 session.owner_tmux_config must be true or false, not "no"');
   });
 
   it('normalises relays, each provider\'s tunnel keys, forwards, github and github_url', async () => {
