@@ -13,7 +13,7 @@
 // wraps each lazily-imported module in an init function), so `--version` still does not run
 // yaml or the plan engine.
 //
-// ssh2 is left to node_modules: it loads its native crypto binding relative to its own files.
+// ssh2's JavaScript is bundled too (see ssh2NativeParts); it stays the package's dependency.
 // The bundle sits in dist/cli/, where the files the code finds relative to itself still are:
 // ../../package.json, and the handlebars templates, which are copied beside it.
 // Usage (after tsc, copy-templates and build-validators): node scripts/bundle.mjs
@@ -36,7 +36,7 @@ await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  external: ['ssh2'],
+  plugins: [ssh2NativeParts()],
   // import() of node's own modules becomes require(): a vm.Script has no ES module loader.
   supported: { 'dynamic-import': false },
   define: { 'import.meta.url': '__pairctlModuleUrl' },
@@ -47,6 +47,24 @@ await build({
 // The shebang of main.ts is no script syntax inside the function wrapper the loader compiles.
 writeFileSync(bundle, readFileSync(bundle, 'utf8').replace(/^#!.*\n/, ''));
 for (const f of readdirSync('dist/templates')) if (f.endsWith('.hbs')) cpSync(`dist/templates/${f}`, `${out}/${f}`);
+
+/**
+ * ssh2 is bundled (its ~40 files were compiled without the code cache on every plan), but its
+ * native parts stay in its package: the crypto binding and cpu-features (which picks the cipher
+ * order) are required from where ssh2 is installed, as ssh2 itself would find them.
+ */
+function ssh2NativeParts() {
+  return {
+    name: 'ssh2-native-parts',
+    setup(b) {
+      b.onResolve({ filter: /^cpu-features$|sshcrypto\.node$/ }, (args) => ({ path: args.path, namespace: 'ssh2-native' }));
+      b.onLoad({ filter: /.*/, namespace: 'ssh2-native' }, (args) => {
+        const from = args.path === 'cpu-features' ? 'cpu-features' : './protocol/crypto/build/Release/sshcrypto.node';
+        return { contents: `module.exports = require('node:module').createRequire(require.resolve('ssh2'))(${JSON.stringify(from)});`, loader: 'js' };
+      });
+    },
+  };
+}
 
 /** Compiles the bundle exactly as the loader does (same text, same file name) and runs its top level. */
 function load(cachedData) {
