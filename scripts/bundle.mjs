@@ -8,8 +8,8 @@
 // for ES modules (module.enableCompileCache is node 22), but vm.Script takes V8's cachedData
 // for a CommonJS script. The build runs the common commands in-process once (warm-up below),
 // so the cache holds the functions they compile, and writes it beside the bundle. At run time a
-// cache V8 rejects (another node version or V8 flags) costs only reading it: the script is then
-// compiled from source as any script is. Modules a command does not need are never run (esbuild
+// cache V8 rejects (another node version or V8 flags) means compiling from source; the loader
+// (scripts/bin-loader.cjs) then writes a fresh one if the installation is the user's own. Modules a command does not need are never run (esbuild
 // wraps each lazily-imported module in an init function), so `--version` still does not run
 // yaml or the plan engine.
 //
@@ -26,7 +26,9 @@ import { build } from 'esbuild';
 const out = 'dist/cli';
 const bundle = resolve(out, 'pairctl.cjs');
 const entry = readFileSync(`${out}/main.js`, 'utf8');
-if (entry.includes(LOADER_MARK())) throw new Error(`${out}/main.js is already the loader: run tsc first (npm run build)`);
+/** Words only the loader (scripts/bin-loader.cjs) has, so a second bundle run without tsc is caught. */
+const LOADER_MARK = 'pairctl loader (scripts/bundle.mjs copies this file';
+if (entry.includes(LOADER_MARK)) throw new Error(`${out}/main.js is already the loader: run tsc first (npm run build)`);
 // tsc's output is ES modules: the package.json that makes the loader CommonJS goes in after the bundle.
 for (const f of readdirSync(out)) if (f.startsWith('chunk-') || f.startsWith('pairctl.cjs') || f === 'package.json') rmSync(`${out}/${f}`);
 await build({
@@ -99,37 +101,10 @@ writeFileSync(`${bundle}.cache.tmp`, cache);
 renameSync(`${bundle}.cache.tmp`, `${bundle}.cache`);
 if (load(cache).script.cachedDataRejected) throw new Error('V8 rejected the code cache the build just wrote');
 
-/** A comment only the loader has, so a second bundle run without tsc is caught. */
-function LOADER_MARK() {
-  return 'pairctl loader (scripts/bundle.mjs)';
-}
-
 // The loader is CommonJS (dist/cli/package.json says so): node starts a CommonJS entry ~15 ms
 // sooner than an ES module one, which would set up the ES module loader first.
 writeFileSync(`${out}/package.json`, `${JSON.stringify({ type: 'commonjs' })}\n`);
-writeFileSync(
-  `${out}/main.js`,
-  `#!/usr/bin/env node
-// ${LOADER_MARK()}: compiles the bundle, pairctl.cjs, with the V8 code cache the build wrote
-// beside it, then runs the command line. A missing or rejected cache only means compiling from source.
-'use strict';
-const { readFileSync } = require('node:fs');
-const Module = require('node:module');
-const { Script } = require('node:vm');
-
-const bundle = \`\${__dirname}/pairctl.cjs\`;
-let cachedData;
-try {
-  cachedData = readFileSync(\`\${bundle}.cache\`);
-} catch {
-  cachedData = undefined;
-}
-const script = new Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle, cachedData });
-const loaded = { exports: {} };
-script.runInThisContext()(loaded.exports, Module.createRequire(bundle), loaded, bundle, __dirname);
-loaded.exports.start();
-`,
-);
+cpSync('scripts/bin-loader.cjs', `${out}/main.js`);
 // The bin file runs directly too (npm also sets this when it installs or links the package).
 chmodSync(`${out}/main.js`, 0o755);
 process.stdout.write(`bundled ${out}/pairctl.cjs (code cache ${cache.length} bytes) behind ${out}/main.js\n`);
