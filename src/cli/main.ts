@@ -51,7 +51,10 @@ function processIO(): CliIO {
   return {
     stdout: (t) => void process.stdout.write(t),
     stderr: (t) => void process.stderr.write(t),
-    interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+    // A getter: touching process.stdin sets up its stream (~10 ms), which most commands never read.
+    get interactive() {
+      return Boolean(process.stdin.isTTY && process.stdout.isTTY);
+    },
     prompt: async (q) => {
       // Loaded only when asked: --version and --help should not pay for readline.
       const { createInterface } = await import('node:readline/promises');
@@ -76,7 +79,11 @@ function isEntry(): boolean {
   }
 }
 
-if (isEntry()) {
+/**
+ * Runs the process's command line and exits with its code. The installed bin (the build's
+ * dist/cli/main.js, scripts/bundle.mjs) loads the bundle and calls this.
+ */
+export function start(): void {
   main(process.argv.slice(2), processIO()).then(
     (code) => process.exit(code),
     (err: unknown) => {
@@ -85,3 +92,5 @@ if (isEntry()) {
     },
   );
 }
+
+if (isEntry()) start();

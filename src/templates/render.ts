@@ -4,8 +4,9 @@
  * that no shell template has a bare `{{value}}`.
  */
 import { readFileSync } from 'node:fs';
-import Handlebars from 'handlebars';
+import Handlebars from 'handlebars/runtime';
 import { quote } from '../transport/shell-quote.js';
+import { templateSpec } from './precompiled.js';
 
 const hb = Handlebars.create();
 hb.registerHelper('q', (value: unknown) => new hb.SafeString(quote(String(value))));
@@ -48,7 +49,7 @@ export function templateSource(name: TemplateName): string {
 export function render(name: TemplateName, view: object): string {
   let t = cache.get(name);
   if (!t) {
-    t = hb.compile(templateSource(name), { noEscape: true, strict: true });
+    t = hb.template(templateSpec(name));
     cache.set(name, t);
   }
   return t(view);
