@@ -1,11 +1,10 @@
 /** `pairctl log`: the audit log of every host (joins, leaves, refusals, kicks, mode changes, up, down), merged by time. */
 import type { Host } from '../config/model.js';
-import { wholeScript } from '../plan/probe-script.js';
 import { LOG_FORMAT_VERSION, logReadScript, mergeLogs, parseHostLog, parseSince, renderLog, type AuditLogEntry } from '../session/audit-read.js';
-import { connect } from '../transport/connect.js';
 import { parseCommand } from './args.js';
+import { chosenHosts, readHost } from './each-host.js';
 import { UsageError, type Command } from './io.js';
-import { listFlag, loadOrReport, sshConfigFrom } from './load.js';
+import { loadOrReport, sshConfigFrom } from './load.js';
 
 interface HostResult {
   id: string;
@@ -25,24 +24,15 @@ export const log: Command = async (args, io) => {
   }
   const config = await loadOrReport(f.file, io);
   if (!config) return 1;
-  const only = listFlag(f.flags.host);
-  const unknown = (only ?? []).filter((id) => !config.hosts.some((h) => h.id === id));
-  if (unknown.length > 0) throw new UsageError(`--host ${unknown.join(', ')}: no such host in ${f.file} (hosts: ${config.hosts.map((h) => h.id).join(', ')})`);
-  const hosts = config.hosts.filter((h) => !only || only.includes(h.id));
+  const hosts = chosenHosts(config, f.flags.host, f.file);
   const sshConfigFile = sshConfigFrom(f.sshConfig, io);
 
   // One connection and one exec per host, all hosts at once (as status).
   const one = async (host: Host): Promise<HostResult> => {
     try {
-      const runner = await connect({ id: host.id, ssh: host.ssh, sudo: host.sudo }, { sshConfigFile });
-      try {
-        const res = await runner.exec(wholeScript(logReadScript(config, host, since)));
-        if (res.code !== 0) throw new Error(res.stderr.trim() || `exit ${res.code}`);
-        const got = parseHostLog(host.id, res.stdout);
-        return { id: host.id, reachable: true, ignored_entries: got.ignored, entries: got.entries };
-      } finally {
-        await runner.close();
-      }
+      const stdout = await readHost(host, logReadScript(config, host, since), sshConfigFile);
+      const got = parseHostLog(host.id, stdout);
+      return { id: host.id, reachable: true, ignored_entries: got.ignored, entries: got.entries };
     } catch (err) {
       return { id: host.id, reachable: false, error: err instanceof Error ? err.message : String(err), ignored_entries: 0, entries: [] };
     }

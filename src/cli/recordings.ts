@@ -1,13 +1,12 @@
 /** `pairctl recordings`: the session recordings each host keeps (session.record), listed. */
 import type { Host } from '../config/model.js';
 import { RECORDINGS_DIR } from '../graph/recording.js';
-import { wholeScript } from '../plan/probe-script.js';
 import { RECORDINGS_FORMAT_VERSION, parseRecordings, recordingsScript, shortSize, type RecordingInfo } from '../session/recording-list.js';
 import { shortDuration } from '../session/session-status.js';
-import { connect } from '../transport/connect.js';
 import { parseCommand } from './args.js';
-import { UsageError, type Command } from './io.js';
-import { listFlag, loadOrReport, sshConfigFrom } from './load.js';
+import { chosenHosts, readHost } from './each-host.js';
+import type { Command } from './io.js';
+import { loadOrReport, sshConfigFrom } from './load.js';
 
 /** One host in the document (docs/recordings-json.md). */
 interface HostRecordings {
@@ -32,24 +31,15 @@ export const recordings: Command = async (args, io) => {
   const f = parseCommand('recordings', args);
   const config = await loadOrReport(f.file, io);
   if (!config) return 1;
-  const only = listFlag(f.flags.host);
-  const unknown = (only ?? []).filter((id) => !config.hosts.some((h) => h.id === id));
-  if (unknown.length > 0) throw new UsageError(`--host ${unknown.join(', ')}: no such host in ${f.file} (hosts: ${config.hosts.map((h) => h.id).join(', ')})`);
-  const hosts = config.hosts.filter((h) => !only || only.includes(h.id));
+  const hosts = chosenHosts(config, f.flags.host, f.file);
   const sshConfigFile = sshConfigFrom(f.sshConfig, io);
   const record = config.session.record;
 
   // One connection and one exec per host, all hosts at once.
   const one = async (host: Host): Promise<HostRecordings> => {
     try {
-      const runner = await connect({ id: host.id, ssh: host.ssh, sudo: host.sudo }, { sshConfigFile });
-      try {
-        const res = await runner.exec(wholeScript(recordingsScript()));
-        if (res.code !== 0) throw new Error(res.stderr.trim() || `exit ${res.code}`);
-        return { id: host.id, reachable: true, record, recordings: parseRecordings(res.stdout) };
-      } finally {
-        await runner.close();
-      }
+      const stdout = await readHost(host, recordingsScript(), sshConfigFile);
+      return { id: host.id, reachable: true, record, recordings: parseRecordings(stdout) };
     } catch (err) {
       return { id: host.id, reachable: false, error: err instanceof Error ? err.message : String(err), record, recordings: [] };
     }
