@@ -114,7 +114,9 @@ describe.skipIf(unavailable)('plan and apply you can trust, on real hosts', () =
     const ok = await cli('apply', planFile);
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(/Apply complete! Resources: 0 added, 3 changed, 6 destroyed\./);
+    // changed: join and the audit follower's program and unit (they name the guests) on each
+    // host, and pair-todd's shell on two; destroyed: rita's key file, .ssh and account on each.
+    expect(ok.stdout).toMatch(/Apply complete! Resources: 0 added, 7 changed, 6 destroyed\./);
     expect((await two.run('getent passwd pair-todd | cut -d: -f7')).stdout).toBe('/bin/sh\n');
     // Stale: pair.yaml changed since.
     expect((await cli('plan', '-f', file, '-o', planFile)).code).toBe(0);
