@@ -71,6 +71,12 @@ function tasksFor(r: Resource): Task[] {
         ...(user ? [read(`what sshd gives ${user}`, `/usr/sbin/sshd -T -C user=${user},host=pairctl.invalid,addr=192.0.2.1`)] : []),
       ];
     }
+    case 'systemd_service':
+      // the unit file, enabled and running (pairctl reads the same: file, is-enabled, is-active)
+      return [
+        fileTask(s as unknown as FileSpec),
+        { name: `service ${s.unit}`, 'ansible.builtin.systemd': { name: s.unit, enabled: true, state: 'started' } },
+      ];
     case 'session_access':
       return [{ name: `session socket ${s.socket}`, 'ansible.builtin.stat': { path: s.socket } }];
     default:
