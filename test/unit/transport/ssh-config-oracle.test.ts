@@ -101,8 +101,9 @@ const local: LocalEnv = { homeDir: HOME, localUser: userInfo().username, localHo
 function sshG(c: Case, dir: string, target: string[]): Map<string, string[]> {
   let r;
   if (namespaced(c)) {
-    // A private mount namespace: this ssh sees the case's files as its own; nothing else does.
-    const script = `mount --bind ${dir}/system_config /etc/ssh/ssh_config && mount --bind ${dir}/.ssh ${HOME}/.ssh && exec ssh -G "$@"`;
+    // A private mount namespace: this ssh sees the case's files as its own; nothing else does. The case's
+    // folder goes over the whole home (its .ssh is then ~/.ssh): a fresh machine may have no ~/.ssh to mount on.
+    const script = `mount --bind ${dir}/system_config /etc/ssh/ssh_config && mount --bind ${dir} ${HOME} && exec ssh -G "$@"`;
     r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', ...target], { encoding: 'utf8' });
   } else {
     r = spawnSync('ssh', ['-G', '-F', join(dir, '.ssh', 'config'), ...target], { encoding: 'utf8' });
