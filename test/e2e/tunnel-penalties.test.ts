@@ -11,6 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
+import type { AuditLogEntry } from '../../src/session/audit-read.js';
 import { labUnavailableReason } from '../machines/lab.js';
 import { OWNER, SOCKET, adminLoginWorks, hostKeyLines, must, reachesHost, startTunnelLab, waitUntil, type TunnelLab } from './tunnel-lab.js';
 
@@ -18,17 +19,6 @@ const unavailable = labUnavailableReason();
 const PORT = 2222;
 /** Failed logins per attack: authfail costs 5 s and sshd blocks from 15 s on (10.0 defaults), so 3 would do. */
 const ATTEMPTS = 8;
-
-/** The fields of a `pairctl log --json` entry this suite reads (docs/log-json.md). */
-interface AuditEntry {
-  time_us: number;
-  event: string;
-  guest: string | null;
-  fingerprint: string | null;
-  source: string | null;
-  via: string | null;
-  writer: string;
-}
 
 describe.skipIf(unavailable)('PerSourcePenalties through a vps tunnel (Debian 13, OpenSSH 10.0)', () => {
   let t: TunnelLab;
@@ -104,14 +94,14 @@ describe.skipIf(unavailable)('PerSourcePenalties through a vps tunnel (Debian 13
 
     const fingerprint = (await must(t.guest, 'ssh-keygen -lf /root/.ssh/id_ed25519.pub')).split(' ')[1];
     expect(fingerprint).toMatch(/^SHA256:/);
-    let joins: AuditEntry[] = [];
+    let joins: AuditLogEntry[] = [];
     await waitUntil('both joins and their leaves in the audit log', async () => {
       const r = await t.cli('log', '--json', '-f', file);
-      const entries = (JSON.parse(r.stdout) as { entries: AuditEntry[] }).entries.filter((e) => e.guest === 'todd');
+      const entries = (JSON.parse(r.stdout) as { entries: AuditLogEntry[] }).entries.filter((e) => e.guest === 'todd');
       joins = entries.filter((e) => e.event === 'join');
       return joins.length === 2 && entries.filter((e) => e.event === 'leave').length === 2;
     }, 30_000, 250);
-    const [relayed, onLan] = joins as [AuditEntry, AuditEntry];
+    const [relayed, onLan] = joins as [AuditLogEntry, AuditLogEntry];
     // Through the relay the host's sshd sees loopback: the entry names the tunnel it came through.
     expect(relayed).toMatchObject({ fingerprint, via: 'vps', source: '127.0.0.1', writer: 'guest' });
     expect(onLan).toMatchObject({ fingerprint, via: null, source: t.relay.ip, writer: 'guest' });
