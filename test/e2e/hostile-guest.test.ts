@@ -7,49 +7,32 @@
  *
  * Release: $PAIRCTL_TEST_RELEASE (bookworm: tmux 3.3a, trixie: 3.5a, forky: 3.7c).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
-import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
-import { pairctl } from './pairctl-cli.js';
-import { addGuestKeys, writeGuestSshConfig } from '../machines/guest-keys.js';
+import { labUnavailableReason, type LabMachine } from '../machines/lab.js';
+import { OWNER, SOCKET, startSessionLab, type SessionLab } from '../machines/session-lab.js';
 import { waitUntil } from '../machines/wait.js';
 
 const unavailable = labUnavailableReason();
-const SOCKET = '/run/pairctl/pair/tmux.sock';
 const SESSION_DIR = '/run/pairctl/pair';
-const OWNER = 'bhorseman';
 
 describe.skipIf(unavailable)('a hostile pair guest and owner against pairctl on a real host', () => {
-  let lab: Lab;
+  let s: SessionLab;
   let host: LabMachine;
-  let dir: string;
-  let file: string;
-  let guestConfig: string;
-  let tmuxVersion: number;
-  const keys: Record<string, string> = {};
-  const terminals: GuestTerminal[] = [];
 
-  const cli = (...args: string[]) => pairctl([...args, '-F', lab.sshConfigFile]);
-  const asOwner = (cmd: string) => host.run(`runuser -u ${OWNER} -- ${cmd}`);
-  const ownerTmux = (args: string) => asOwner(`tmux -S ${SOCKET} ${args}`);
+  const cli = (...args: string[]) => s.cli(...args);
+  const asOwner = (cmd: string) => s.asOwner(cmd);
+  const ownerTmux = (args: string) => s.ownerTmux(args);
   const inMode = async () => (await ownerTmux("display-message -p -t '=pair:' '#{pane_in_mode}'")).stdout.trim();
   const readOnlyRefusals = async () => ((await ownerTmux('show-messages')).stdout.match(/client is read-only/gi) ?? []).length;
-
-  async function joinAs(guest: string): Promise<GuestTerminal> {
-    const t = await openTerminal(['ssh', '-F', guestConfig, '-i', keys[`${guest}_key`]!, '-tt', '-l', `pair-${guest}`, 'pairhost'], { cols: 100, rows: 30 });
-    terminals.push(t);
-    return t;
-  }
 
   /** The owner's own client, attached in a real terminal (root logs in, then becomes the owner). */
   async function ownerTerminal(): Promise<GuestTerminal> {
     const t = await openTerminal(
-      ['ssh', '-F', lab.sshConfigFile, '-tt', 'host', `runuser -u ${OWNER} -- tmux -S ${SOCKET} attach-session -t =pair`],
+      ['ssh', '-F', s.lab.sshConfigFile, '-tt', 'host', `runuser -u ${OWNER} -- tmux -S ${SOCKET} attach-session -t =pair`],
       { cols: 100, rows: 30 },
     );
-    terminals.push(t);
+    s.terminals.push(t);
     return t;
   }
 
@@ -57,65 +40,35 @@ describe.skipIf(unavailable)('a hostile pair guest and owner against pairctl on 
   const rootTraces = async () => (await host.run('ls -la /root/pwned-* 2>/dev/null; stat -c "%U:%G %a" /etc/pairctl-victim')).stdout;
 
   beforeAll(async () => {
-    lab = await startLab({ machines: ['host'] });
-    host = lab.machine('host');
-    dir = join(lab.dir, 'hostile');
-    mkdirSync(dir, { recursive: true });
-    addGuestKeys(keys, dir, ['ann', 'todd']);
-    // honest guests connect from the lab's guest address; attacks come from another one
-    guestConfig = writeGuestSshConfig(lab, dir, host.ip, { connectTimeout: 20 });
-    file = join(dir, 'pair.yaml');
-    writeFileSync(
-      file,
-      [
-        'version: 1',
-        'hosts:',
-        '  box:',
-        '    platform: linux',
-        '    ssh: host',
-        `    owner: ${OWNER}`,
-        '    tunnel: { provider: lan }',
-        'guests:',
-        '  ann:',
-        `    keys: [${JSON.stringify(keys.ann)}]`,
-        '    mode: pair',
-        '  todd:',
-        `    keys: [${JSON.stringify(keys.todd)}]`,
-        '    mode: mirror',
-        'session:',
-        '  name: pair',
-        '  modes: [mirror, pair]',
-        '  default_mode: mirror',
-        '',
-      ].join('\n'),
-    );
-    const made = await host.run(`useradd -m -s /bin/bash ${OWNER} && install -m 0600 -o root -g root /dev/null /etc/pairctl-victim && tmux -V`);
-    expect(made.code).toBe(0);
-    tmuxVersion = Number(made.stdout.match(/tmux (\d+\.\d+)/)![1]);
-    const a = await cli('apply', '-f', file, '--yes');
-    expect(a.stderr).not.toMatch(/error/i);
-    expect(a.code).toBe(0);
-    const up = await cli('up', '-f', file);
-    expect(up.code).toBe(0);
+    s = await startSessionLab({
+      name: 'hostile',
+      guests: { ann: 'pair', todd: 'mirror' },
+      hostLines: ['tunnel: { provider: lan }'],
+      session: ['name: pair', 'modes: [mirror, pair]', 'default_mode: mirror'],
+      connectTimeout: 20,
+    });
+    host = s.host;
+    expect((await host.run('install -m 0600 -o root -g root /dev/null /etc/pairctl-victim')).code).toBe(0);
+    await s.apply();
+    await s.up();
   }, 300_000);
 
   afterAll(async () => {
-    for (const t of terminals) await t.close();
-    await lab?.stop();
+    await s?.close();
   });
 
   it('makes the session directory setgid so the socket gets the guests\' group without root touching it', async () => {
     const st = await host.run(`stat -c '%U:%G %a' ${SESSION_DIR} ${SOCKET}`);
     expect(st.stdout).toBe(`${OWNER}:pairctl 2710\n${OWNER}:pairctl 660\n`);
     // The plan says nothing about tmux's age: there is nothing for the user to do about it.
-    const p = await cli('plan', '-f', file, '--detailed-exitcode');
+    const p = await cli('plan', '--detailed-exitcode');
     expect(p.stdout).not.toMatch(/older than 3\.7/);
     expect(p.code).toBe(0);
   });
 
   it('lets a mirror guest join read-only on this tmux, and plans no changes while guests are attached', async () => {
-    const todd = await joinAs('todd');
-    const ann = await joinAs('ann');
+    const todd = await s.joinAs('todd');
+    const ann = await s.joinAs('ann');
     await todd.waitFor(/\[pair\]/);
     await ann.waitFor(/\[pair\]/);
     const clients = await ownerTmux("list-clients -F '#{client_user} #{client_readonly}'");
@@ -123,13 +76,13 @@ describe.skipIf(unavailable)('a hostile pair guest and owner against pairctl on 
     expect(clients.stdout).toContain('pair-ann 0');
     // tmux turns on the socket's x bits while clients are attached: the case is live.
     expect((await host.run(`stat -c %a ${SOCKET}`)).stdout.trim()).toBe('770');
-    const p = await cli('plan', '-f', file, '--detailed-exitcode');
+    const p = await cli('plan', '--detailed-exitcode');
     expect(p.stdout).toContain('No changes.');
     expect(p.code).toBe(0);
   });
 
   it('keeps a mirror guest out of copy mode while the owner uses it', async () => {
-    const todd = terminals[0]!;
+    const todd = s.terminals[0]!;
     const owner = await ownerTerminal();
     await owner.waitFor(/\[pair\]/);
 
@@ -139,12 +92,12 @@ describe.skipIf(unavailable)('a hostile pair guest and owner against pairctl on 
     // owner takes that hook away first so that the binding stays open for the control.)
     expect((await ownerTmux('set-hook -gu after-bind-key[90]')).code).toBe(0);
     expect((await ownerTmux('bind-key -T prefix [ copy-mode')).code).toBe(0);
-    const p = await cli('plan', '-f', file, '--detailed-exitcode');
+    const p = await cli('plan', '--detailed-exitcode');
     expect(p.stdout).toMatch(/mode keys/);
     expect(p.code).toBe(2);
     const before = await readOnlyRefusals();
     await todd.sendKeys('C-b', '[');
-    if (tmuxVersion >= 3.7) {
+    if (s.tmuxVersion >= 3.7) {
       await waitUntil('the mirror guest in copy mode through the unwrapped key', async () => (await inMode()) === '1');
       expect((await ownerTmux("send-keys -X -t '=pair:' cancel")).code).toBe(0);
       await waitUntil('copy mode cancelled', async () => (await inMode()) === '0');
@@ -154,7 +107,7 @@ describe.skipIf(unavailable)('a hostile pair guest and owner against pairctl on 
     }
 
     // apply locks the binding again; now the guest is refused on every version.
-    const a = await cli('apply', '-f', file, '--yes');
+    const a = await cli('apply', '--yes');
     expect(a.code).toBe(0);
     // (list-keys with a key argument prints nothing on 3.7c: read the whole table.)
     expect((await ownerTmux('list-keys -T prefix')).stdout).toMatch(/-T prefix +\[ +if-shell -F 1 \{ copy-mode \}/);
@@ -177,7 +130,7 @@ describe.skipIf(unavailable)('a hostile pair guest and owner against pairctl on 
   });
 
   it('runs nothing as root when a pair guest plants hooks from its session', async () => {
-    const ann = terminals[1]!;
+    const ann = s.terminals[1]!;
     // The pair guest types into the owner's shell in the shared pane: hooks on every command
     // pairctl's side runs, each writing through the client (save-buffer) to a root-only path.
     // Only list-sessions, list-keys and display-message of these run after-hooks (CMD_AFTERHOOK).
@@ -188,7 +141,7 @@ describe.skipIf(unavailable)('a hostile pair guest and owner against pairctl on 
     await waitUntil('the hooks planted', async () => (await ownerTmux("capture-pane -p -t '=pair:'")).stdout.includes('PLANTED-42'));
     await host.run('rm -f /tmp/hook-* /tmp/saved-*');
 
-    for (const step of [['plan', '-f', file], ['apply', '-f', file, '--yes'], ['up', '-f', file]]) {
+    for (const step of [['plan'], ['apply', '--yes'], ['up']]) {
       const r = await cli(...step);
       expect(r.code, `${step[0]}: ${r.stderr}`).toBe(0);
     }
@@ -205,14 +158,14 @@ describe.skipIf(unavailable)('a hostile pair guest and owner against pairctl on 
   it('changes nothing as root when the owner puts a symlink or a listener of its own at the socket', async () => {
     // A symlink to a root-owned file, where the socket was.
     await asOwner(`sh -c 'mv ${SOCKET} ${SESSION_DIR}/real.sock && ln -s /etc/pairctl-victim ${SOCKET}'`);
-    const p = await cli('plan', '-f', file);
+    const p = await cli('plan');
     expect(p.code).toBe(0);
-    const a = await cli('apply', '-f', file, '--yes');
+    const a = await cli('apply', '--yes');
     expect(a.code).toBe(0);
     expect((await host.run(`readlink ${SOCKET}`)).stdout.trim()).toBe('/etc/pairctl-victim');
     expect(await rootTraces()).toBe('root:root 600\n');
     // up, as the owner, removes the symlink and starts a server there: root followed nothing.
-    const up = await cli('up', '-f', file);
+    const up = await cli('up');
     expect(up.code, up.stderr).toBe(0);
     expect((await host.run(`stat -c '%F %U:%G' ${SOCKET}`)).stdout.trim()).toBe(`socket ${OWNER}:pairctl`);
     expect(await rootTraces()).toBe('root:root 600\n');
@@ -230,7 +183,7 @@ describe.skipIf(unavailable)('a hostile pair guest and owner against pairctl on 
     await host.run(`cat > /home/${OWNER}/evil.conf && chown ${OWNER} /home/${OWNER}/evil.conf`, { input: `${evil}\n` });
     expect((await asOwner(`tmux -S ${SOCKET} -f /home/${OWNER}/evil.conf new-session -d -s pair`)).code).toBe(0);
     await host.run('rm -f /tmp/evil-*');
-    for (const step of [['plan', '-f', file], ['apply', '-f', file, '--yes'], ['up', '-f', file], ['down', '-f', file]]) {
+    for (const step of [['plan'], ['apply', '--yes'], ['up'], ['down']]) {
       const r = await cli(...step);
       expect(r.code, `${step[0]}: ${r.stderr}`).toBe(0);
     }

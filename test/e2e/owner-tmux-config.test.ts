@@ -9,18 +9,14 @@
  *
  * Release: $PAIRCTL_TEST_RELEASE (bookworm: tmux 3.3a, trixie: 3.5a, forky: 3.7c).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
-import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
-import { pairctl } from './pairctl-cli.js';
-import { addGuestKeys, writeGuestSshConfig } from '../machines/guest-keys.js';
+import { type GuestTerminal } from '../machines/guest-terminal.js';
+import { labUnavailableReason } from '../machines/lab.js';
+import { OWNER, SOCKET, startSessionLab, type SessionLab } from '../machines/session-lab.js';
 import { waitUntil } from '../machines/wait.js';
 
 const unavailable = labUnavailableReason();
-const SOCKET = '/run/pairctl/pair/tmux.sock';
-const OWNER = 'bhorseman';
 const HOME = `/home/${OWNER}`;
 
 /** A rich owner's configuration: theme, prefix, a table of its own, and lines that fight the lockdown. */
@@ -45,18 +41,11 @@ const OWNER_CONF = [
 ].join('\n');
 
 describe.skipIf(unavailable)("the owner's own tmux configuration in the shared session", () => {
-  let lab: Lab;
-  let host: LabMachine;
-  let dir: string;
-  let file: string;
-  let guestConfig: string;
-  let tmuxVersion: number;
-  const keys: Record<string, string> = {};
-  const terminals: GuestTerminal[] = [];
+  let s: SessionLab;
 
-  const cli = (...args: string[]) => pairctl([...args, '-f', file, '-F', lab.sshConfigFile]);
+  const cli = (...args: string[]) => s.cli(...args);
   /** tmux as the owner inside the machine: how the owner reads their own server. */
-  const asOwner = (tmuxArgs: string) => host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} ${tmuxArgs}`);
+  const asOwner = (tmuxArgs: string) => s.ownerTmux(tmuxArgs);
   const option = async (name: string) => (await asOwner(`show-options -gv ${name}`)).stdout.trim();
   const clientSession = async (account: string) =>
     (await asOwner("list-clients -F '#{client_user} #{client_session}'")).stdout
@@ -65,11 +54,10 @@ describe.skipIf(unavailable)("the owner's own tmux configuration in the shared s
       .map((l) => l.split(' ')[1]);
   const readOnlyRefusals = async () => ((await asOwner('show-messages')).stdout.match(/client is read-only/gi) ?? []).length;
   const windows = async () => (await asOwner("list-windows -t '=pair' -F '#{window_id}'")).stdout.trim().split('\n').length;
-  const writeOwnerConf = (text: string) => host.run(`cat > ${HOME}/.tmux.conf && chown ${OWNER}: ${HOME}/.tmux.conf`, { input: text });
+  const writeOwnerConf = (text: string) => s.host.run(`cat > ${HOME}/.tmux.conf && chown ${OWNER}: ${HOME}/.tmux.conf`, { input: text });
 
   async function joinAs(guest: string): Promise<GuestTerminal> {
-    const t = await openTerminal(['ssh', '-F', guestConfig, '-i', keys[`${guest}_key`]!, '-tt', '-l', `pair-${guest}`, 'pairhost'], { cols: 100, rows: 30 });
-    terminals.push(t);
+    const t = await s.joinAs(guest);
     await waitUntil(`${guest}'s client`, async () => (await clientSession(`pair-${guest}`)).length === 1);
     return t;
   }
@@ -87,11 +75,11 @@ describe.skipIf(unavailable)("the owner's own tmux configuration in the shared s
     expect(hooks).toMatch(/^client-attached\[91\] run-shell -b .*\/mode-lock /m);
     expect(hooks).toMatch(/^after-bind-key\[90\] /m);
     // Every binding in every table is refused to read-only clients (the probe's own count).
-    expect((await host.run(`runuser -u ${OWNER} -- /usr/local/libexec/pairctl/mode-lock ${SOCKET} count`)).stdout.trim()).toBe('0');
+    expect((await s.asOwner(`/usr/local/libexec/pairctl/mode-lock ${SOCKET} count`)).stdout.trim()).toBe('0');
   }
 
   async function restart(): Promise<void> {
-    for (const t of terminals.splice(0)) await t.close();
+    for (const t of s.terminals.splice(0)) await t.close();
     const down = await cli('down');
     expect(down.code, down.stderr).toBe(0);
     const up = await cli('up');
@@ -100,50 +88,20 @@ describe.skipIf(unavailable)("the owner's own tmux configuration in the shared s
   }
 
   beforeAll(async () => {
-    lab = await startLab({ machines: ['host'] });
-    host = lab.machine('host');
-    dir = join(lab.dir, 'owner-tmux-config');
-    mkdirSync(dir, { recursive: true });
-    addGuestKeys(keys, dir, ['ann', 'todd']);
-    guestConfig = writeGuestSshConfig(lab, dir, host.ip, { connectTimeout: 20 });
-    file = join(dir, 'pair.yaml');
-    writeFileSync(
-      file,
-      [
-        'version: 1',
-        'hosts:',
-        '  box:',
-        '    platform: linux',
-        '    ssh: host',
-        `    owner: ${OWNER}`,
-        '    tunnel: { provider: lan }',
-        'guests:',
-        '  ann:',
-        `    keys: [${JSON.stringify(keys.ann)}]`,
-        '    mode: pair',
-        '  todd:',
-        `    keys: [${JSON.stringify(keys.todd)}]`,
-        '    mode: mirror',
-        'session:',
-        '  name: pair',
-        '  modes: [mirror, pair]',
-        '',
-      ].join('\n'),
-    );
-    const made = await host.run(`useradd -m -s /bin/bash ${OWNER} && tmux -V`);
-    expect(made.code).toBe(0);
-    tmuxVersion = Number(made.stdout.match(/tmux (\d+\.\d+)/)![1]);
+    s = await startSessionLab({
+      name: 'owner-tmux-config',
+      guests: { ann: 'pair', todd: 'mirror' },
+      hostLines: ['tunnel: { provider: lan }'],
+      session: ['name: pair', 'modes: [mirror, pair]'],
+      connectTimeout: 20,
+    });
     expect((await writeOwnerConf(OWNER_CONF)).code).toBe(0);
-    const a = await cli('apply', '--yes');
-    expect(a.stderr).not.toMatch(/error/i);
-    expect(a.code).toBe(0);
-    const up = await cli('up');
-    expect(up.code, up.stderr).toBe(0);
+    await s.apply();
+    await s.up();
   }, 300_000);
 
   afterAll(async () => {
-    for (const t of terminals) await t.close();
-    await lab?.stop();
+    await s?.close();
   });
 
   it("runs the shared session with the owner's options, and pairctl's overrides after them", async () => {
@@ -223,26 +181,26 @@ describe.skipIf(unavailable)("the owner's own tmux configuration in the shared s
     // Measured: tmux 3.3 shows the file's error in the session's pane (view mode) at once; 3.5 and
     // later wait for the first client to attach. Either way it is the owner's file's error.
     const mode = (await asOwner("display-message -p -t '=pair:' '#{pane_in_mode} #{pane_mode}'")).stdout.trim();
-    expect(mode).toBe(tmuxVersion < 3.5 ? '1 view-mode' : '0');
+    expect(mode).toBe(s.tmuxVersion < 3.5 ? '1 view-mode' : '0');
     const p = await cli('plan', '--detailed-exitcode');
     expect(p.stdout).toContain('No changes.');
   });
 
   it('leaves the owner\'s file out with session.owner_tmux_config: false', async () => {
     await writeOwnerConf(OWNER_CONF);
-    writeFileSync(file, readFileSync(file, 'utf8').replace('  modes: [mirror, pair]\n', '  modes: [mirror, pair]\n  owner_tmux_config: false\n'));
+    writeFileSync(s.file, readFileSync(s.file, 'utf8').replace('  modes: [mirror, pair]\n', '  modes: [mirror, pair]\n  owner_tmux_config: false\n'));
     const p = await cli('plan', '--detailed-exitcode');
     expect(p.stdout).toMatch(/~ file "\/etc\/pairctl\/tmux.conf"/);
     expect(p.code).toBe(2);
     const a = await cli('apply', '--yes');
     expect(a.code, a.stderr).toBe(0);
-    expect((await host.run('grep -c source-file /etc/pairctl/tmux.conf')).stdout.trim()).toBe('0');
+    expect((await s.host.run('grep -c source-file /etc/pairctl/tmux.conf')).stdout.trim()).toBe('0');
     await restart();
     expect(await option('prefix')).toBe('C-b');
     expect(await option('status-right')).toBe('#{?@pairctl_guests,#[reverse] watching: #{@pairctl_guests} #[default] ,}%H:%M');
     expect((await asOwner('show-options -gqv @owner_theme')).stdout.trim()).toBe('');
     await expectOverrides();
     // Control: the owner's file is still there and still valid for their own tmux.
-    expect((await host.run(`runuser -u ${OWNER} -- sh -c 'cd && tmux -L own new-session -d && tmux -L own show-options -gv prefix; tmux -L own kill-server'`)).stdout.trim()).toBe('C-a');
+    expect((await s.asOwner(`sh -c 'cd && tmux -L own new-session -d && tmux -L own show-options -gv prefix; tmux -L own kill-server'`)).stdout.trim()).toBe('C-a');
   });
 });

@@ -7,18 +7,14 @@
  * `pairctl recordings` lists them.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
-import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
-import { pairctl } from './pairctl-cli.js';
-import { addGuestKeys, writeGuestSshConfig } from '../machines/guest-keys.js';
+import { labUnavailableReason, type LabMachine } from '../machines/lab.js';
+import { startSessionLab, type SessionLab } from '../machines/session-lab.js';
 import { waitUntil } from '../machines/wait.js';
 
 const unavailable = labUnavailableReason();
-const SOCKET = '/run/pairctl/pair/tmux.sock';
-const OWNER = 'bhorseman';
 const DIR = '/var/lib/pairctl/recordings';
 const RECORDER = 'pairctl-record';
 
@@ -55,17 +51,12 @@ function parseCast(text: string): { header: Record<string, unknown>; events: Cas
 }
 
 describe.skipIf(unavailable)('session recording on a real host', () => {
-  let lab: Lab;
+  let s: SessionLab;
   let host: LabMachine;
-  let dir: string;
-  let file: string;
-  let guestConfig: string;
-  const keys: Record<string, string> = {};
-  const terminals: GuestTerminal[] = [];
   const marker = `REC-${process.pid}-${Date.now() % 100000}`;
 
-  const cli = (...args: string[]) => pairctl([...args, '-f', file, '-F', lab.sshConfigFile]);
-  const asOwner = (tmuxArgs: string) => host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} ${tmuxArgs}`);
+  const cli = (...args: string[]) => s.cli(...args);
+  const asOwner = (tmuxArgs: string) => s.ownerTmux(tmuxArgs);
   const hostPane = async () => (await asOwner("capture-pane -p -J -S -200 -t '=pair:'")).stdout;
   const clientUsers = async () => (await asOwner("list-clients -F '#{client_user}'")).stdout.split('\n').filter(Boolean);
   const casts = async () => (await host.run(`ls -1 ${DIR} 2>/dev/null || :`)).stdout.split('\n').filter((n) => n.endsWith('.cast'));
@@ -98,41 +89,13 @@ describe.skipIf(unavailable)('session recording on a real host', () => {
   }
 
   beforeAll(async () => {
-    lab = await startLab({ machines: ['host'] });
-    host = lab.machine('host');
-    dir = join(lab.dir, 'session-record');
-    mkdirSync(dir, { recursive: true });
-    addGuestKeys(keys, dir, ['ann']);
-    guestConfig = writeGuestSshConfig(lab, dir, host.ip, { connectTimeout: 10 });
-    file = join(dir, 'pair.yaml');
-    writeFileSync(
-      file,
-      [
-        'version: 1',
-        'hosts:',
-        '  box:',
-        '    platform: linux',
-        '    ssh: host',
-        `    owner: ${OWNER}`,
-        'guests:',
-        '  ann:',
-        `    keys: [${JSON.stringify(keys.ann)}]`,
-        '    mode: mirror',
-        'session:',
-        '  record: true',
-        '  record_keep: 2',
-        '',
-      ].join('\n'),
-    );
-    expect((await host.run(`useradd -m -s /bin/bash ${OWNER} && echo ok`)).stdout).toContain('ok');
-    const a = await cli('apply', '--yes');
-    expect(a.stderr).not.toMatch(/error/i);
-    expect(a.code).toBe(0);
+    s = await startSessionLab({ name: 'session-record', guests: { ann: 'mirror' }, session: ['record: true', 'record_keep: 2'], connectTimeout: 10 });
+    host = s.host;
+    await s.apply();
   }, 300_000);
 
   afterAll(async () => {
-    for (const t of terminals) await t.close();
-    await lab?.stop();
+    await s?.close();
   });
 
   it('apply sets up the recorder: a running service, a system account in the guests\' group, a root-only directory; a second plan changes nothing', async () => {
@@ -169,8 +132,7 @@ describe.skipIf(unavailable)('session recording on a real host', () => {
     await waitUntil('the marker in the pane', async () => (await hostPane()).includes(`\n${marker}-42`));
     await asOwner("resize-window -t '=pair:' -x 132 -y 40");
 
-    const ann = await openTerminal(['ssh', '-F', guestConfig, '-i', keys.ann_key!, '-tt', '-l', 'pair-ann', 'pairhost'], { cols: 100, rows: 30 });
-    terminals.push(ann);
+    const ann = await s.joinAs('ann');
     await ann.waitFor(`${marker}-42`);
     await waitUntil('ann joined, in the recording', async () => (await cast(first)).includes('"ann joined (mirror)"'), 30_000, 250);
     // ann leaves; tmux gives the terminal back, and the notice printed before attaching is there.
@@ -191,7 +153,7 @@ describe.skipIf(unavailable)('session recording on a real host', () => {
   });
 
   it("Debian's asciinema replays the recording, and what the host typed is in it", () => {
-    const local = join(dir, first);
+    const local = join(s.dir, first);
     writeFileSync(local, firstText);
     // asciinema 2.2 opens /dev/tty even for cat: script(1) gives it a terminal.
     const out = execFileSync('script', ['-qec', `asciinema cat ${local}`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, LANG: 'C.UTF-8', TERM: 'xterm' }, timeout: 120_000 });
@@ -250,7 +212,7 @@ describe.skipIf(unavailable)('session recording on a real host', () => {
 
   it('record turned off: apply removes the recorder, its account and the notice, and keeps the recordings', async () => {
     const before = (await casts()).sort();
-    writeFileSync(file, readFileSync(file, 'utf8').replace('  record: true\n', '  record: false\n'));
+    writeFileSync(s.file, readFileSync(s.file, 'utf8').replace('  record: true\n', '  record: false\n'));
     const a = await cli('apply', '--yes');
     expect(a.stderr).not.toMatch(/error/i);
     expect(a.code).toBe(0);

@@ -5,11 +5,13 @@
  * address of its own (the lab's attacker source), pairctl from the operator's, the guest from its
  * machine. A control in the same run shows that the same attack does lock out loopback on an sshd
  * without the exemption (the host's own, port 22), so the test measures the exemption, not a
- * too-gentle attack.
+ * too-gentle attack. Also the audit log of a tunnelled guest: its join names the tunnel (via vps)
+ * rather than loopback as where it came from; control, the same guest on the host's network.
  */
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
+import type { AuditLogEntry } from '../../src/session/audit-read.js';
 import { labUnavailableReason } from '../machines/lab.js';
 import { OWNER, SOCKET, adminLoginWorks, hostKeyLines, must, reachesHost, startTunnelLab, waitUntil, type TunnelLab } from './tunnel-lab.js';
 
@@ -77,6 +79,41 @@ describe.skipIf(unavailable)('PerSourcePenalties through a vps tunnel (Debian 13
     expect((await t.cli('up', '-f', file)).code).toBe(0);
     await waitUntil('the shared shell prompt', async () => (await t.host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} capture-pane -p -t '=pair:'`)).stdout.includes('$'), 15_000);
     await guestJoins('BEFORE-THE-STRANGER');
+  });
+
+  it("names the tunnel (via vps) in the audit entry of the guest who came through the relay; a guest on the host's network shows its own address and no via", async () => {
+    // Control: the same guest key from the relay's machine straight to the host's port 22 (the
+    // host's network, no tunnel), through the same join program.
+    await must(t.relay, `umask 077 && mkdir -p /root/.ssh && printf '%s\n' '${await must(t.guest, 'cat /root/.ssh/id_ed25519')}' > /root/todd_key`);
+    await must(t.relay, `echo '${await hostKeyLines(t.host, t.host.ip)}' >> /root/.ssh/known_hosts`);
+    await must(t.host, `runuser -u ${OWNER} -- tmux -S ${SOCKET} set-buffer -b t 'echo ON-THE-LAN\n' \\; paste-buffer -d -b t -t '=pair:'`);
+    const lan = await openTerminal(['nsenter', '-t', String(t.relay.leaderPid), '-a', 'sh', '-c', `ssh -i /root/todd_key -o IdentitiesOnly=yes pair-todd@${t.host.ip}`], { cols: 100, rows: 30 });
+    terminals.push(lan);
+    await lan.waitFor('ON-THE-LAN', 20_000);
+    await lan.close();
+
+    const fingerprint = (await must(t.guest, 'ssh-keygen -lf /root/.ssh/id_ed25519.pub')).split(' ')[1];
+    expect(fingerprint).toMatch(/^SHA256:/);
+    let joins: AuditLogEntry[] = [];
+    await waitUntil('both joins and their leaves in the audit log', async () => {
+      const r = await t.cli('log', '--json', '-f', file);
+      const entries = (JSON.parse(r.stdout) as { entries: AuditLogEntry[] }).entries.filter((e) => e.guest === 'todd');
+      joins = entries.filter((e) => e.event === 'join');
+      return joins.length === 2 && entries.filter((e) => e.event === 'leave').length === 2;
+    }, 30_000, 250);
+    const [relayed, onLan] = joins as [AuditLogEntry, AuditLogEntry];
+    // Through the relay the host's sshd sees loopback: the entry names the tunnel it came through.
+    expect(relayed).toMatchObject({ fingerprint, via: 'vps', source: '127.0.0.1', writer: 'guest' });
+    expect(onLan).toMatchObject({ fingerprint, via: null, source: t.relay.ip, writer: 'guest' });
+    expect(onLan.time_us).toBeGreaterThan(relayed.time_us);
+    // The text log presents the relayed guest as coming through the relay, never from 127.0.0.1.
+    const text = await t.cli('log', '-f', file);
+    expect(text.code).toBe(0);
+    const rows = text.stdout.split('\n').filter((l) => / join +todd /.test(l));
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatch(/ join +todd +mirror +vps relay +SHA256:/);
+    expect(rows[1]).toMatch(new RegExp(` join +todd +mirror +${t.relay.ip.replace(/\./g, '\\.')} +SHA256:`));
+    expect(text.stdout).not.toContain('127.0.0.1');
   });
 
   it('control: the same attack on an sshd without the exemption locks loopback out', async () => {

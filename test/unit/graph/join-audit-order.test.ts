@@ -1,0 +1,110 @@
+/**
+ * The join program's audit entries off the guest's path (issue 15, join time), run for real on
+ * this machine under a pty (script): /bin/sh runs the rendered program with stand-ins for tmux,
+ * ssh-keygen, logger and id first on its PATH. The stand-in ssh-keygen answers only once the
+ * attach has started (or after 20 s), so a join program that waited for the fingerprint before
+ * attaching would show it; the first call also answers late, so a leave that did not wait for
+ * the background join would be written first. The e2e proof with the real tools is
+ * test/e2e/session-audit.test.ts.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditFunction } from '../../../src/session/audit-log.js';
+import { render } from '../../../src/templates/render.js';
+
+const FAKES: Record<string, string> = {
+  id: 'echo pair-ann',
+  tmux: `case "$*" in
+  *list-clients*) exit 0 ;;
+  *attach-session*) : > "$PT_DIR/attached"; echo "attach $*" >> "$PT_DIR/calls"; exit 1 ;;
+esac
+exit 2`,
+  'ssh-keygen': `first=''
+if mkdir "$PT_DIR/first-keygen" 2>/dev/null; then first=yes; fi
+n=0
+while [ ! -e "$PT_DIR/attached" ] && [ "$n" -lt 400 ]; do sleep 0.05; n=$((n + 1)); done
+if [ -e "$PT_DIR/attached" ]; then echo after-attach >> "$PT_DIR/keygen"; else echo before-attach >> "$PT_DIR/keygen"; fi
+if [ -n "$first" ]; then sleep 0.3; fi
+echo "256 SHA256:fakefp ann@guest (ED25519)"`,
+  logger: 'cat >> "$PT_DIR/journal"; echo >> "$PT_DIR/journal"',
+};
+
+describe('the join program writes its join entry in the background', () => {
+  let dir: string;
+  let server: net.Server;
+  let program: string;
+  const socket = () => join(dir, 'tmux.sock');
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pairctl-join-order-'));
+    for (const [name, body] of Object.entries(FAKES)) {
+      writeFileSync(join(dir, name), `#!/bin/sh\n${body}\n`);
+      chmodSync(join(dir, name), 0o755);
+    }
+    writeFileSync(join(dir, 'auth'), 'publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPbwwnfwmk4uym6EJukQ77kp5B+B0f4tQmfIt14oCnwF\n');
+    server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(socket(), resolve));
+    const text = render('join.sh', {
+      socket: socket(),
+      session: 'pair',
+      kicked: join(dir, 'kicked'),
+      recorded: false,
+      guests: [{ account: 'pair-ann', mode: 'pair' }],
+      auditFunction: auditFunction('linux'),
+      via: '',
+    });
+    // The program sets its own PATH: the stand-ins go first on it.
+    expect(text).toMatch(/^PATH=\/opt\/homebrew\/bin:/m);
+    program = join(dir, 'join');
+    writeFileSync(program, text.replace(/^PATH=/m, `PATH=${dir}:`));
+  });
+
+  afterAll(() => {
+    server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Runs the program in a pty as sshd would (ExposeAuthInfo, a connection from 10.0.0.5); returns the entries it logged. */
+  function runJoin(opts: { noAttachComing?: boolean } = {}): Array<Record<string, string>> {
+    for (const f of ['journal', 'keygen', 'calls', 'attached', 'first-keygen']) rmSync(join(dir, f), { recursive: true, force: true });
+    // (the stand-in ssh-keygen would wait 20 s for an attach that never comes)
+    if (opts.noAttachComing) writeFileSync(join(dir, 'attached'), '');
+    const r = spawnSync('script', ['-qec', `sh ${program}`, '/dev/null'], {
+      env: { ...process.env, PT_DIR: dir, SSH_USER_AUTH: join(dir, 'auth'), SSH_CONNECTION: '10.0.0.5 40000 10.0.0.1 22' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    // script -e passes on the program's status: 1 for a failed attach and for a refusal alike.
+    expect(r.status, `${r.stdout}${r.stderr}`).toBe(1);
+    const journal = existsSync(join(dir, 'journal')) ? readFileSync(join(dir, 'journal'), 'utf8') : '';
+    return journal
+      .split('\n\n')
+      .filter((b) => b.trim() !== '')
+      .map((b) => Object.fromEntries(b.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])));
+  }
+
+  it('attaches before the fingerprint is read, and still logs the join (first) and the leave with it when the attach fails at once', () => {
+    const entries = runJoin();
+    expect(readFileSync(join(dir, 'calls'), 'utf8')).toContain('attach -S');
+    // Every ssh-keygen call found the attach already started: none was on the way to it.
+    expect(readFileSync(join(dir, 'keygen'), 'utf8').trim().split('\n')).toEqual(['after-attach', 'after-attach']);
+    expect(entries.map((e) => e.PAIRCTL_EVENT)).toEqual(['join', 'leave']);
+    for (const e of entries) {
+      expect(e).toMatchObject({ SYSLOG_IDENTIFIER: 'pairctl', PAIRCTL_GUEST: 'pair-ann', PAIRCTL_FINGERPRINT: 'SHA256:fakefp', PAIRCTL_MODE: 'pair', PAIRCTL_SOURCE: '10.0.0.5' });
+      expect(e.PAIRCTL_VIA).toBeUndefined();
+    }
+  });
+
+  it('a refusal before the attach still carries the fingerprint, and logs no join', () => {
+    server.close();
+    rmSync(socket(), { force: true });
+    const entries = runJoin({ noAttachComing: true });
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ PAIRCTL_EVENT: 'refused', PAIRCTL_REASON: 'no-session', PAIRCTL_FINGERPRINT: 'SHA256:fakefp', PAIRCTL_SOURCE: '10.0.0.5' });
+    expect(existsSync(join(dir, 'calls'))).toBe(false);
+  });
+});
