@@ -118,20 +118,21 @@ fi
     sh`# Every process of the account: its sshd sessions, the join program, its tmux client, and any
 # ssh master it holds. Killed again until none is left: a login that was authenticated just
 # before the cut-off may still be starting its session.
+# Root's audit entry (the join program dies by SIGKILL and logs no leave), only when this run
+# ended something: a rerun (at boot, at apply, after the cut-off) finds nothing and logs nothing.
+logged() {
+  if [ -n "$ended" ]; then pairctl_audit kick ${t.account} '' '' '' '' expired ${`cut-off ${iso(t.cutOff)}: `}"$ended$1" || :; fi
+}
 i=0
 if pgrep -u ${t.account} >/dev/null 2>&1; then ended="\${ended:+$ended, }processes ended"; fi
 while pgrep -u ${t.account} >/dev/null 2>&1; do
   pkill -KILL -u ${t.account} 2>/dev/null || :
   i=$((i + 1))
-  if [ "$i" -gt 100 ]; then echo ${`pairctl: processes of ${t.account} are still running`} >&2; exit 1; fi
+  if [ "$i" -gt 100 ]; then echo ${`pairctl: processes of ${t.account} are still running`} >&2; logged ' (some still running)'; exit 1; fi
   sleep 0.1
 done
 echo ${`pairctl: guest ${t.guest}'s access has ended (${t.account})`}
-# Root's audit entry (the join program dies by SIGKILL and logs no leave), only when this run
-# ended something: a rerun (at boot, at apply, after the cut-off) finds nothing and logs nothing.
-if [ -n "$ended" ]; then
-  pairctl_audit kick ${t.account} '' '' '' '' expired ${`cut-off ${iso(t.cutOff)}: `}"$ended" || :
-fi
+logged ''
 `
   );
 }

@@ -126,11 +126,11 @@ describe('a Linux host', () => {
     stub('pgrep', `n=$(cat '${left}'); [ "$n" -gt 0 ] || exit 1; echo $((n - 1)) > '${left}'`);
     stub('pkill', 'exit 0');
     stub('sleep', 'exit 0');
-    const run = (processes: number) => {
+    const run = (processes: number, status = 0) => {
       writeFileSync(left, `${processes}\n`);
       const program = cutOffProgram({ platform: 'linux', guest: 'todd', account: 'pair-todd', cutOff: new Date('2020-01-01T00:00:01Z') }).replace(/^PATH=/m, `PATH=${stubs}:`);
       const r = spawnSync('sh', ['-c', program], { encoding: 'utf8' });
-      expect(r.status, r.stderr).toBe(0);
+      expect(r.status, r.stderr).toBe(status);
       return existsSync(journal) ? readFileSync(journal, 'utf8') : '';
     };
     expect(run(0)).toBe('');
@@ -140,6 +140,8 @@ describe('a Linux host', () => {
     );
     // A rerun after the cut-off (at boot, or apply's) finds nothing left: still one entry.
     expect(run(0).split('--\n')).toHaveLength(2);
+    // Processes that outlast every KILL: the run fails, and its entry says so.
+    expect(run(1000, 1)).toContain('PAIRCTL_DETAIL=cut-off 2020-01-01T00:00:01Z: processes ended (some still running)\n');
   });
 
   it('passes systemd-analyze verify with nothing on stderr, and the check catches a bad timer', () => {
