@@ -3,8 +3,9 @@
  * live. A guest whose expiry is about a minute ahead joins in a real terminal and holds an
  * `ssh -M` master; another guest without expiry joins too. After the expiry the first is
  * detached, its processes and its master are gone and nothing opens a new session for it,
- * while the second is still connected and typing (the positive control). The cut-off is a
- * systemd timer pairctl manages on the host (and, for jump tunnels, on the relay).
+ * while the second is still connected and typing (the positive control), and `pairctl log`
+ * holds root's `kick`/`expired` entry for the first only. The cut-off is a systemd timer pairctl
+ * manages on the host (and, for jump tunnels, on the relay).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';

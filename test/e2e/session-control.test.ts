@@ -2,7 +2,9 @@
  * Session control on a real host (issue 13, parts 1-3): `pairctl status` shows who is in with the
  * mode the tmux server enforces and where they come from; `pairctl kick --for` ends one guest's
  * connection and keeps them out while the others stay; `pairctl mode` demotes and promotes a
- * connected guest live. Guests join in real terminals with the real ssh client.
+ * connected guest live; `pairctl up --for` (part 7) ends the session through root's own systemd
+ * timer, which logs `down` with reason `time-box`. Guests join in real terminals with the real
+ * ssh client.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
