@@ -1,6 +1,6 @@
 /** `pairctl up`: start the dedicated tmux server and session as the owner and let the guests in. */
 import { upScript } from '../session/session-scripts.js';
-import { timeBoxScript } from '../session/time-box.js';
+import { stopTimeBoxScript, timeBoxScript } from '../session/time-box.js';
 import { parseCommand } from './args.js';
 import type { Command } from './io.js';
 import { parseSessionDuration } from './kick.js';
@@ -15,7 +15,8 @@ export const up: Command = async (args, io) => {
     'up',
     args,
     io,
-    (config, host) => upScript(config, host) + (endsAt !== undefined ? timeBoxScript(config, host, endsAt, seconds!) : ''),
+    // Without --for, an earlier box ends: this session runs until `down`.
+    (config, host) => upScript(config, host) + (endsAt !== undefined ? timeBoxScript(config, host, endsAt, seconds!) : stopTimeBoxScript(config, host)),
     (host, out) => {
       const started = out.includes('state=started')
         ? `${host.id}: session started; guests can join now (pairctl join GUEST prints their command)`
@@ -25,7 +26,8 @@ export const up: Command = async (args, io) => {
         failed = true;
         return `${started}; but the time box could not be set (the session will not end by itself)`;
       }
-      return `${started}; it ends by itself at ${new Date(endsAt * 1000).toISOString()}`;
+      const warn = out.includes('timewarn=set') ? '' : ' (no warning will show in the status line)';
+      return `${started}; it ends by itself at ${new Date(endsAt * 1000).toISOString()}${warn}`;
     },
   );
   return failed && code === 0 ? 1 : code;

@@ -8,6 +8,8 @@
  * and any master connection. A systemd timer runs it on Linux; on macOS a launchd job checks
  * the date every 30 s (launchd's calendar intervals have no year). The program itself compares
  * the clock, so running it early (at install, at boot) does nothing, and late does it all.
+ * When a run ends something (an ACL entry, a process), it logs `kick` with reason `expired` as
+ * root (session/audit-log.ts), so `pairctl log` says when and how the guest's access ended.
  */
 import type { Guest, Platform } from '../config/model.js';
 import type { DirectorySpec } from '../resources/directory.js';
@@ -15,6 +17,7 @@ import type { FileSpec } from '../resources/file-state.js';
 import type { Resource } from '../resources/kind.js';
 import type { LaunchdServiceSpec } from '../resources/launchd-service.js';
 import type { SystemdTimerSpec } from '../resources/systemd-timer.js';
+import { auditFunction } from '../session/audit-log.js';
 import { ownerShell } from '../session/owner-shell.js';
 import { quote, sh } from '../transport/shell-quote.js';
 import { render } from '../templates/render.js';
@@ -88,7 +91,7 @@ revoke=$!
 # KILL, and its child too: on SIGTERM a tmux client asks its server before it exits (client.c).
 ( sleep ${REVOKE_WAIT_SECONDS}; pkill -KILL -P "$revoke" 2>/dev/null; kill -KILL "$revoke" 2>/dev/null ) &
 watchdog=$!
-if wait "$revoke"; then echo ${quote(`pairctl: ${t.account} revoked from the shared session`)}
+if wait "$revoke"; then echo ${quote(`pairctl: ${t.account} revoked from the shared session`)}; ended='revoked from the shared session'
 else echo ${quote(`pairctl: ${t.account} was not revoked in tmux (no session running, or it did not answer within ${REVOKE_WAIT_SECONDS} s)`)}
 fi
 kill "$watchdog" 2>/dev/null || :
@@ -102,6 +105,9 @@ kill "$watchdog" 2>/dev/null || :
 set -u
 PATH=${path}
 export PATH
+` +
+    auditFunction(t.platform) +
+    sh`ended=''
 cut=${epoch}
 if [ "$(date -u +%s)" -lt "$cut" ]; then
   echo ${`pairctl: guest ${t.guest}'s access ends at ${iso(t.cutOff)}; nothing to do yet`}
@@ -112,14 +118,21 @@ fi
     sh`# Every process of the account: its sshd sessions, the join program, its tmux client, and any
 # ssh master it holds. Killed again until none is left: a login that was authenticated just
 # before the cut-off may still be starting its session.
+# Root's audit entry (the join program dies by SIGKILL and logs no leave), only when this run
+# ended something: a rerun (at boot, at apply, after the cut-off) finds nothing and logs nothing.
+logged() {
+  if [ -n "$ended" ]; then pairctl_audit kick ${t.account} '' '' '' '' expired ${`cut-off ${iso(t.cutOff)}: `}"$ended$1" || :; fi
+}
 i=0
+if pgrep -u ${t.account} >/dev/null 2>&1; then ended="\${ended:+$ended, }processes ended"; fi
 while pgrep -u ${t.account} >/dev/null 2>&1; do
   pkill -KILL -u ${t.account} 2>/dev/null || :
   i=$((i + 1))
-  if [ "$i" -gt 100 ]; then echo ${`pairctl: processes of ${t.account} are still running`} >&2; exit 1; fi
+  if [ "$i" -gt 100 ]; then echo ${`pairctl: processes of ${t.account} are still running`} >&2; logged ' (some still running)'; exit 1; fi
   sleep 0.1
 done
 echo ${`pairctl: guest ${t.guest}'s access has ended (${t.account})`}
+logged ''
 `
   );
 }

@@ -20,8 +20,12 @@ export const AUDIT_IDENTIFIER = 'pairctl';
 export const AUDIT_EVENTS = ['join', 'leave', 'refused', 'kick', 'mode', 'up', 'down'] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 
-/** Why a guest was refused: the first five by sshd (audit follower), the rest by the join program. */
-export const AUDIT_REASONS = ['unknown-key', 'expired', 'outside-from', 'key-refused', 'not-a-guest', 'kicked', 'no-terminal', 'no-session', 'not-let-in'] as const;
+/**
+ * Why a guest was refused (the first five by sshd through the audit follower, the rest by the join
+ * program), why root's cut-off ended a guest's access (`kick`, `expired`), and why root's timer
+ * ended a session (`down`, `time-box`).
+ */
+export const AUDIT_REASONS = ['unknown-key', 'expired', 'outside-from', 'key-refused', 'not-a-guest', 'kicked', 'no-terminal', 'no-session', 'not-let-in', 'time-box'] as const;
 
 /** The fields of one entry, in the order the function takes them. */
 export const AUDIT_FIELDS = ['EVENT', 'GUEST', 'FINGERPRINT', 'MODE', 'SOURCE', 'VIA', 'REASON', 'DETAIL'] as const;

@@ -79,6 +79,14 @@ printf '%s\n' "$out" | grep -E '^state=(running|started)$' || :
   );
 }
 
+/** How a `down` ends the session: by `pairctl down`, or by root's time-box timer (time-box.ts). */
+export interface DownOptions {
+  /** the audit entry's reason (AUDIT_REASONS); none for `pairctl down` */
+  reason?: 'time-box';
+  /** seconds the owner's step may take (owner-shell.ts; Linux only) */
+  deadlineSeconds?: number;
+}
+
 /** The owner's side of `down`: end the server (which detaches every guest), empty the directory. */
 function downOwnerScript(config: PairConfig, host: Host): string {
   return sh`s=${sessionSocket(config.session.name, host.platform)}
@@ -87,20 +95,20 @@ find ${sessionDir(config.session.name, host.platform)} -mindepth 1 -maxdepth 1 -
 }
 
 /** Ends the dedicated server as the owner, then removes the session directory if it is empty. */
-export function downScript(config: PairConfig, host: Host): string {
+export function downScript(config: PairConfig, host: Host, opts: DownOptions = {}): string {
   const dir = sessionDir(config.session.name, host.platform);
   return (
     sh`set -eu
 d=${dir}
 if [ -d "$d" ] && [ ! -L "$d" ] && id ${host.owner} >/dev/null 2>&1; then
   ` +
-    ownerOutput(ownerShell(host.platform, host.owner, downOwnerScript(config, host)), '^state=(stopped|not-running)$') +
+    ownerOutput(ownerShell(host.platform, host.owner, downOwnerScript(config, host), { deadlineSeconds: opts.deadlineSeconds }), '^state=(stopped|not-running)$') +
     `
   rmdir -- "$d" 2>/dev/null || echo "pairctl: left $d in place: something the owner made is still in it" >&2
 else
   echo state=not-running
 fi
 ` +
-    auditScript(host.platform, { event: 'down', detail: `session ${config.session.name}` })
+    auditScript(host.platform, { event: 'down', reason: opts.reason, detail: `session ${config.session.name}` })
   );
 }

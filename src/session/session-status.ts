@@ -11,6 +11,7 @@ import { RECORD_ACCOUNT } from '../graph/recording.js';
 import { sh } from '../transport/shell-quote.js';
 import { ownerOutput, ownerShell } from './owner-shell.js';
 import { kickedDir } from './kick-script.js';
+import { timeBoxStatusScript } from './time-box.js';
 
 /** Bumped whenever a field of the JSON document changes meaning or goes away (docs/status-json.md). */
 export const STATUS_FORMAT_VERSION = 1;
@@ -40,7 +41,7 @@ function ownerStatusScript(config: PairConfig, host: Host): string {
   const fmt = 'c|' + FIELDS.map((f) => `#{${f}}`).join('|');
   return sh`s=${socket}
 [ -S "$s" ] || exit 0
-tmux -S "$s" list-sessions -F ${'s|#{session_name}|#{session_created}|#{@pairctl_ends}'} 2>/dev/null
+tmux -S "$s" list-sessions -F ${'s|#{session_name}|#{session_created}'} 2>/dev/null
 tmux -S "$s" list-clients -F ${fmt} 2>/dev/null
 `;
 }
@@ -75,7 +76,9 @@ d=${kickedDir(host.platform)}
 for a in ${accounts}; do
   if [ -f "$d/$a" ]; then printf 'k\t%s\t%s\n' "$a" "$(head -c 32 "$d/$a" | tr -cd 0-9)"; fi
 done
-`
+` +
+    // The end of a time box from root's own timer: the owner's @pairctl_ends is the owner's to change.
+    timeBoxStatusScript(config, host)
   );
 }
 
@@ -95,7 +98,9 @@ export interface ClientObserved {
 /** A host's raw status, parsed from the script's output. */
 export interface HostObserved {
   now: number;
-  sessions: Array<{ name: string; created: number; ends: number }>;
+  sessions: Array<{ name: string; created: number }>;
+  /** when root's time-box timer ends the session (epoch seconds), 0 when none is pending */
+  ends: number;
   clients: ClientObserved[];
   /** tty (without /dev/) → login source (utmp) */
   logins: Map<string, string>;
@@ -109,11 +114,12 @@ const int = (s: string | undefined): number => (s !== undefined && /^\d+$/.test(
 
 /** Parses the status script's output; lines of any other shape are ignored. */
 export function parseStatus(stdout: string): HostObserved {
-  const o: HostObserved = { now: 0, sessions: [], clients: [], logins: new Map(), sources: new Map(), kicked: new Map() };
+  const o: HostObserved = { now: 0, sessions: [], ends: 0, clients: [], logins: new Map(), sources: new Map(), kicked: new Map() };
   for (const line of stdout.split('\n')) {
-    const f = line.split(line.startsWith('s|') || line.startsWith('c|') ? '|' : '\t');
+    const f = line.split(/^[sct][|]/.test(line) ? '|' : '\t');
     if (line.startsWith('now=')) o.now = int(line.slice(4));
-    else if (f[0] === 's' && f.length === 4) o.sessions.push({ name: f[1]!, created: int(f[2]), ends: int(f[3]) });
+    else if (f[0] === 's' && f.length === 3) o.sessions.push({ name: f[1]!, created: int(f[2]) });
+    else if (f[0] === 't' && f.length === 2) o.ends = int(f[1]);
     else if (f[0] === 'c' && f.length === FIELDS.length + 1)
       o.clients.push({
         account: f[1]!,
@@ -211,7 +217,7 @@ export function hostStatus(config: PairConfig, host: Host, o: HostObserved): Hos
   return {
     id: host.id,
     reachable: true,
-    session: { name, running: session !== undefined, since: session ? iso(session.created) : null, ends: session && session.ends > 0 ? iso(session.ends) : null },
+    session: { name, running: session !== undefined, since: session ? iso(session.created) : null, ends: session && o.ends > 0 ? iso(o.ends) : null },
     guests,
     other_clients: o.clients.filter((c) => !byAccount.has(c.account) && c.account !== RECORD_ACCOUNT).length,
     recording: o.clients.some((c) => c.account === RECORD_ACCOUNT),

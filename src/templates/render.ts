@@ -34,6 +34,8 @@ export type TemplateName = 'join.sh' | 'tmux.conf' | 'sshd-dropin.conf' | 'autho
   | 'expire.timer'
   | 'expire.service'
   | 'expire-launchd.plist'
+  // root's end of a time-boxed session on macOS (session/time-box.ts)
+  | 'timebox-launchd.plist'
   // the audit log's sshd follower (graph/audit.ts)
   | 'audit.service'
   // session recording (graph/recording.ts)

@@ -3,8 +3,9 @@
  * live. A guest whose expiry is about a minute ahead joins in a real terminal and holds an
  * `ssh -M` master; another guest without expiry joins too. After the expiry the first is
  * detached, its processes and its master are gone and nothing opens a new session for it,
- * while the second is still connected and typing (the positive control). The cut-off is a
- * systemd timer pairctl manages on the host (and, for jump tunnels, on the relay).
+ * while the second is still connected and typing (the positive control), and `pairctl log`
+ * holds root's `kick`/`expired` entry for the first only. The cut-off is a systemd timer pairctl
+ * manages on the host (and, for jump tunnels, on the relay).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -55,6 +56,14 @@ describe.skipIf(unavailable)('expires ends a connected guest\'s access on a real
   const asOwner = (tmuxArgs: string) => host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} ${tmuxArgs}`);
   const hostPane = async () => (await asOwner("capture-pane -p -t '=pair:'")).stdout;
   const control = () => join(dir, 'todd.ctl');
+  /** Root's kick/expired entries in pairctl log (for any guest). */
+  const expiryKicks = async (): Promise<Array<{ guest: string | null; writer: string; detail: string | null; time_us: number }>> => {
+    const r = await cli('log', '-f', file, '--json');
+    expect(r.code).toBe(0);
+    return (JSON.parse(r.stdout) as { entries: Array<{ event: string; reason: string | null; guest: string | null; writer: string; detail: string | null; time_us: number }> }).entries.filter(
+      (e) => e.event === 'kick' && e.reason === 'expired',
+    );
+  };
 
   function writeConfig(toddExpires: Date | undefined): string {
     const lines = ['version: 1', 'hosts:', '  box:', '    platform: linux', '    ssh: host', `    owner: ${OWNER}`, '    tunnel: { provider: lan }', 'guests:'];
@@ -168,6 +177,19 @@ describe.skipIf(unavailable)('expires ends a connected guest\'s access on a real
     const journal = () => must(host, 'journalctl -u pairctl-expire-todd.service --no-pager -o cat');
     await waitUntil('the cut-off is in the journal', async () => (await journal()).includes("guest todd's access has ended (pair-todd)"), 15_000, 200);
     expect(await journal()).toContain('pair-todd revoked from the shared session');
+
+    // pairctl log says how todd's access ended, in root's entry (the join program was KILLed and
+    // logged no leave); ann, connected the same way without expires, has none.
+    await waitUntil("the cut-off's kick in pairctl log", async () => (await expiryKicks()).length > 0, 30_000);
+    const kicks = await expiryKicks();
+    expect(kicks.map((e) => [e.guest, e.writer, e.detail])).toEqual([['todd', 'pairctl', `cut-off ${iso(expires)}: revoked from the shared session, processes ended`]]);
+    expect(kicks[0]!.time_us).toBeGreaterThanOrEqual(cutOff * 1000);
+    // A rerun (a boot runs it again: Persistent=true) ends nothing and logs nothing.
+    const runs = async () => (await journal()).split("guest todd's access has ended").length - 1;
+    const before = await runs();
+    await must(host, 'systemctl start pairctl-expire-todd.service');
+    await waitUntil('the rerun is in the journal', async () => (await runs()) === before + 1, 15_000, 200);
+    expect(await expiryKicks()).toHaveLength(1);
 
     // The master is closed: its socket answers no more, and a new session falls back to a fresh
     // login, which the expired key no longer gets.
@@ -327,6 +349,8 @@ describe.skipIf(unavailable)('expires ends a jump guest\'s relay account too', (
     await waitUntil('no process of pair-todd on the host', async () => (await t.host.run('pgrep -u pair-todd')).code === 1, 30_000, 200);
     await waitUntil("the guest's forward is closed", async () => (await t.guest.run("pgrep -f '^ssh -f -N'")).code === 1, 30_000, 200);
     await waitUntil('the relay cut-off is in the journal', async () => (await must(t.relay, 'journalctl -u pairctl-expire-todd.service --no-pager -o cat')).includes("guest todd's access has ended (pair-todd)"), 15_000, 200);
+    // The relay's cut-off logged its end too, as root (pairctl log reads hosts; this is the relay's journal).
+    await waitUntil("the relay's kick entry", async () => (await t.relay.run('journalctl -t pairctl _UID=0 PAIRCTL_EVENT=kick PAIRCTL_GUEST=pair-todd PAIRCTL_REASON=expired -o cat')).stdout.includes('processes ended'), 15_000, 200);
     const relogin = await t.guest.run(`ssh -o BatchMode=yes -o ConnectTimeout=10 -N -o ExitOnForwardFailure=yes -L 3023:127.0.0.1:${PORT} pair-todd@${t.relay.ip}`);
     expect(relogin.code).toBe(255);
     expect(relogin.stderr).toMatch(/Permission denied/);

@@ -2,7 +2,9 @@
  * Session control on a real host (issue 13, parts 1-3): `pairctl status` shows who is in with the
  * mode the tmux server enforces and where they come from; `pairctl kick --for` ends one guest's
  * connection and keeps them out while the others stay; `pairctl mode` demotes and promotes a
- * connected guest live. Guests join in real terminals with the real ssh client.
+ * connected guest live; `pairctl up --for` (part 7) ends the session through root's own systemd
+ * timer, which logs `down` with reason `time-box`. Guests join in real terminals with the real
+ * ssh client.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +19,16 @@ const unavailable = labUnavailableReason();
 const SOCKET = '/run/pairctl/pair/tmux.sock';
 const OWNER = 'bhorseman';
 const GUESTS = { ann: 'pair', todd: 'mirror', bob: 'pair' } as const;
+const TIMER = 'pairctl-timebox-pair.timer';
+
+interface LogEntry {
+  time_us: number;
+  event: string;
+  guest: string | null;
+  reason: string | null;
+  detail: string | null;
+  writer: string;
+}
 
 interface StatusDoc {
   format_version: number;
@@ -52,6 +64,18 @@ describe.skipIf(unavailable)('session control on a real host', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     return JSON.parse(r.stdout) as StatusDoc;
+  };
+  const logEntries = async (): Promise<LogEntry[]> => {
+    const r = await cli('log', '--json');
+    expect(r.code).toBe(0);
+    return (JSON.parse(r.stdout) as { entries: LogEntry[] }).entries;
+  };
+  /** The end of root's time-box timer, epoch seconds, from systemd itself. */
+  const timerEnd = async (): Promise<number> => {
+    const v = (await host.run(`TZ=UTC0 systemctl show -p NextElapseUSecRealtime --value ${TIMER}`)).stdout.trim();
+    const m = /^[A-Z][a-z]{2} (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) UTC$/.exec(v);
+    expect(m, v).not.toBeNull();
+    return Date.parse(`${m![1]}T${m![2]}Z`) / 1000;
   };
   const guestOf = (doc: StatusDoc, name: string) => doc.hosts[0]!.guests.find((g) => g.name === name)!;
 
@@ -241,29 +265,70 @@ describe.skipIf(unavailable)('session control on a real host', () => {
     expect(Number(logins.stdout.trim())).toBeGreaterThanOrEqual(10);
   });
 
-  it('up --for ends the session by itself: status shows the end, every client is warned, then all are detached', async () => {
+  it("up --for ends the session by itself through root's timer: status shows its end, every client is warned, all are detached, and root logs down (time-box)", async () => {
+    const mark = Date.now() * 1000;
     expect((await cli('down')).code).toBe(0);
     for (const t of Object.values(live)) await t.waitExit(30_000);
     const up = await cli('up', '--for', '60s');
     expect(up.stderr).toBe('');
     expect(up.code).toBe(0);
-    expect(up.stdout).toMatch(/session started; .*; it ends by itself at /);
+    expect(up.stdout).toMatch(/session started; .*; it ends by itself at [0-9TZ:.-]+$/);
+    // Root's transient timer holds the end; status shows that one.
+    expect((await host.run(`systemctl is-active ${TIMER}`)).stdout.trim()).toBe('active');
     const ann = await joined('ann');
     const doc = await status();
     const ends = Date.parse(doc.hosts[0]!.session.ends!);
+    expect(ends).toBe((await timerEnd()) * 1000);
     expect(ends).toBeGreaterThan(Date.now());
     expect(ends).toBeLessThanOrEqual(Date.now() + 60_000);
     // Positive control while it runs: ann types into the pane.
     await ann.type('echo ANN-IN-THE-BOX-$((6*7))\n');
     await waitUntil('ann typing in the time box', async () => (await hostPane()).includes('ANN-IN-THE-BOX-42'));
     await ann.waitFor('this session ends in 30 seconds', 60_000);
+    // What the owner sets in its own server does not move the end status shows.
+    await asOwner('set-option -g @pairctl_ends 4102444800');
+    expect((await status()).hosts[0]!.session.ends).toBe(doc.hosts[0]!.session.ends);
     await ann.waitExit(90_000);
     expect(await ann.screen()).toMatch(/\[(server exited|lost server)\]/);
     await waitUntil('the server gone', async () => (await host.run(`test -S ${SOCKET} && runuser -u ${OWNER} -- tmux -S ${SOCKET} list-sessions`)).code !== 0, 30_000);
     expect((await status()).hosts[0]!.session.running).toBe(false);
-    // and the next up starts a fresh session
+    // Root's entry, with the reason; the down before the box (the positive control) has none.
+    let downs: LogEntry[] = [];
+    await waitUntil("root's time-box down in pairctl log", async () => (downs = (await logEntries()).filter((e) => e.event === 'down' && e.time_us > mark)).length === 2, 30_000);
+    expect(downs.map((e) => [e.writer, e.reason, e.detail])).toEqual([
+      ['pairctl', null, 'session pair'],
+      ['pairctl', 'time-box', 'session pair'],
+    ]);
+    expect(downs[1]!.time_us).toBeGreaterThanOrEqual(ends * 1000);
+    // The elapsed timer is gone (RemainAfterElapse=no), and the next up starts a fresh session.
+    await waitUntil('the timer unloaded', async () => (await host.run(`systemctl show -p LoadState --value ${TIMER}`)).stdout.trim() === 'not-found', 30_000);
     expect((await cli('up')).stdout).toContain('session started');
   }, 180_000);
+
+  it("a second up --for replaces root's timer, up without --for stops it, and down before the end stops it: no time-box entry", async () => {
+    const units = async () => (await host.run("systemctl list-units --all --no-legend --plain 'pairctl-timebox-*.timer'")).stdout.trim().split('\n').filter(Boolean);
+    expect((await cli('up', '--for', '10m')).code).toBe(0);
+    const first = await timerEnd();
+    expect((await cli('up', '--for', '20m')).code).toBe(0);
+    const second = await timerEnd();
+    expect(second - first).toBeGreaterThanOrEqual(590);
+    expect(await units()).toHaveLength(1);
+    expect(Date.parse((await status()).hosts[0]!.session.ends!)).toBe(second * 1000);
+    expect((await cli('up')).code).toBe(0);
+    expect(await units()).toEqual([]);
+    expect((await status()).hosts[0]!.session.ends).toBeNull();
+
+    const mark = Date.now() * 1000;
+    expect((await cli('up', '--for', '15s')).code).toBe(0);
+    const end = await timerEnd();
+    expect((await cli('down')).code).toBe(0);
+    expect(await units()).toEqual([]);
+    // Past the box's end (and its second of accuracy): nothing fired.
+    await waitUntil("past the box's end", async () => Date.now() > end * 1000 + 5_000, 60_000, 500);
+    const downs = (await logEntries()).filter((e) => e.event === 'down' && e.time_us > mark);
+    expect(downs.map((e) => e.reason)).toEqual([null]);
+    expect((await cli('up')).code).toBe(0);
+  }, 120_000);
 
   it("the owner's status line says who joins and leaves, with the mode, and names who is watching", async () => {
     expect((await cli('up')).code).toBe(0);

@@ -5,7 +5,7 @@
  */
 import { ownerShell } from '../../../src/session/owner-shell.js';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -113,6 +113,35 @@ describe('a Linux host', () => {
     const r = spawnSync('sh', ['-c', program], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^pairctl: guest nobodyhere's access ends at \S+; nothing to do yet\n$/);
+  });
+
+  it('logs kick/expired as root only when a run ended something (a rerun logs nothing)', () => {
+    // The real program, with logger, pgrep, pkill and sleep stubbed in front of its PATH: pgrep
+    // finds a process of the account as many times as the counter file says.
+    const stubs = mkdtempSync(join(tmpdir(), 'pairctl-cutoff-'));
+    const journal = join(stubs, 'journal');
+    const left = join(stubs, 'left');
+    const stub = (name: string, body: string) => writeFileSync(join(stubs, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+    stub('logger', `[ "$1" = --journald ] && { cat; echo --; } >> '${journal}'`);
+    stub('pgrep', `n=$(cat '${left}'); [ "$n" -gt 0 ] || exit 1; echo $((n - 1)) > '${left}'`);
+    stub('pkill', 'exit 0');
+    stub('sleep', 'exit 0');
+    const run = (processes: number, status = 0) => {
+      writeFileSync(left, `${processes}\n`);
+      const program = cutOffProgram({ platform: 'linux', guest: 'todd', account: 'pair-todd', cutOff: new Date('2020-01-01T00:00:01Z') }).replace(/^PATH=/m, `PATH=${stubs}:`);
+      const r = spawnSync('sh', ['-c', program], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(status);
+      return existsSync(journal) ? readFileSync(journal, 'utf8') : '';
+    };
+    expect(run(0)).toBe('');
+    expect(run(3)).toBe(
+      'SYSLOG_IDENTIFIER=pairctl\nPRIORITY=5\nSYSLOG_FACILITY=10\nPAIRCTL_EVENT=kick\nPAIRCTL_GUEST=pair-todd\nPAIRCTL_REASON=expired\n' +
+        'PAIRCTL_DETAIL=cut-off 2020-01-01T00:00:01Z: processes ended\nMESSAGE=event=kick guest=pair-todd reason=expired detail=cut-off 2020-01-01T00:00:01Z: processes ended\n--\n',
+    );
+    // A rerun after the cut-off (at boot, or apply's) finds nothing left: still one entry.
+    expect(run(0).split('--\n')).toHaveLength(2);
+    // Processes that outlast every KILL: the run fails, and its entry says so.
+    expect(run(1000, 1)).toContain('PAIRCTL_DETAIL=cut-off 2020-01-01T00:00:01Z: processes ended (some still running)\n');
   });
 
   it('passes systemd-analyze verify with nothing on stderr, and the check catches a bad timer', () => {

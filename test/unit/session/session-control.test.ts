@@ -1,22 +1,28 @@
 /** status parsing and rendering, kick/mode scripts: pure functions, table-driven. */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSessionDuration } from '../../../src/cli/kick.js';
 import { clearKicksScript, kickScript } from '../../../src/session/kick-script.js';
 import { modeScript } from '../../../src/session/mode-script.js';
 import { presenceProgram } from '../../../src/session/presence.js';
-import { timeBoxScript, timerJob, warnAfter } from '../../../src/session/time-box.js';
+import { stopTimeBoxScript, systemdLiteral, timeBoxEndScript, timeBoxPlist, timeBoxScript, timeBoxStatusScript, timerJob, warnAfter } from '../../../src/session/time-box.js';
+import { downScript } from '../../../src/session/session-scripts.js';
 import { hostStatus, parseStatus, renderHostStatus, shortDuration, statusScript } from '../../../src/session/session-status.js';
 import { guest, sampleConfig } from '../fixtures.js';
 
 const NOW = 1_800_000_000;
 const config = sampleConfig([guest('todd'), guest('ann', { mode: 'pair' }), guest('rita', { mode: 'rogue', expires: new Date((NOW + 3600) * 1000) })]);
 const host = config.hosts[0]!;
+const macConfig = { ...config, hosts: [{ ...host, platform: 'macos' as const }] };
 
 const observed = [
   `now=${NOW}`,
-  `s|pair|${NOW - 600}|${NOW + 5400}`,
-  `s|pair-pair-rita|${NOW - 60}|`,
+  `s|pair|${NOW - 600}`,
+  `s|pair-pair-rita|${NOW - 60}`,
+  `t|${NOW + 5400}`,
   `c|pair-todd|1|${NOW - 300}|${NOW - 30}|80|24|/dev/pts/3|pair|4001`,
   `c|pair-ann|1|${NOW - 200}|${NOW - 5}|120|40|/dev/pts/4|pair|4002`,
   `c|pair-rita|0|${NOW - 60}|${NOW}|100|30|/dev/pts/5|pair-pair-rita|4003`,
@@ -79,6 +85,10 @@ describe('kick and mode scripts', () => {
     ['clear', clearKicksScript('linux')],
     ['presence program', presenceProgram()],
     ['time box', timeBoxScript(config, host, NOW + 5400, 5400)],
+    ['time box (macOS)', timeBoxScript(macConfig, macConfig.hosts[0]!, NOW + 5400, 5400)],
+    ["time box's end", timeBoxEndScript(config, host)],
+    ['time box stop', stopTimeBoxScript(config, host)],
+    ['status (macOS)', statusScript(macConfig, macConfig.hosts[0]!)],
     ['timer job', timerJob('/run/pairctl/pair/tmux.sock', NOW + 5400, 5400)],
   ])('%s script is valid sh and passes shellcheck', (_n, script) => {
     const r = spawnSync('sh', ['-n'], { input: script, encoding: 'utf8' });
@@ -110,12 +120,82 @@ describe('kick and mode scripts', () => {
 
 describe('time box', () => {
   it.each([[5400, 5100], [600, 300], [60, 30], [1, 0]])('a box of %i s warns after %i s', (n, w) => expect(warnAfter(n)).toBe(w));
-  it('the job holds no # (run-shell expands formats) and ends the server only while the end time is its own', () => {
+  it("the owner's job holds no # (run-shell expands formats), warns while the end time is its own, and kills nothing", () => {
     const job = timerJob('/run/pairctl/pair/tmux.sock', NOW + 5400, 5400);
     expect(job).not.toContain('#');
-    expect(job).toContain(`= ${NOW + 5400} ]`);
+    expect(job).toContain(`= ${NOW + 5400} ] || exit 0`);
     expect(job).toMatch(/sleep 5100\n/);
     expect(job).toContain('this session ends in 5 minutes');
-    expect(job).toMatch(/mine && tmux -S "\$S" kill-server\n$/);
+    expect(job).not.toContain('kill-server');
+  });
+
+  it("root's systemd timer: one transient unit on the host's clock, whose command line is root's own text of down (reason time-box)", () => {
+    const script = timeBoxScript(config, host, NOW + 5400, 5400);
+    // Stopped first, so a second up --for replaces it.
+    expect(script.indexOf('systemctl stop pairctl-timebox-pair.timer')).toBeLessThan(script.indexOf('systemd-run'));
+    expect(script).toContain('ends=$(( $(date -u +%s) + 5400 ))\n');
+    const run = /^if systemd-run (.*) -- \/bin\/sh -c ('(?:[^']|'\\'')*') >\/dev\/null &&$/m.exec(script);
+    expect(run, script).not.toBeNull();
+    expect(run![1]).toBe(`--quiet --unit=pairctl-timebox-pair --description='pairctl: end session pair (pairctl up --for)' --on-calendar="@$ends" --timer-property=AccuracySec=1s --timer-property=RemainAfterElapse=no`);
+    // What systemd hands /bin/sh, once it turned $$ back into $: exactly the end script.
+    const arg = spawnSync('sh', ['-c', `printf '%s' ${run![2]}`], { encoding: 'utf8' }).stdout;
+    expect(arg.replace(/\$\$/g, '$')).toBe(timeBoxEndScript(config, host));
+    expect(arg.replace(/\$\$/g, '')).not.toContain('$');
+    // That script is down's, logged with the reason time-box, its owner step bounded by 5 s.
+    const end = timeBoxEndScript(config, host);
+    expect(end).toBe(downScript(config, host, { reason: 'time-box', deadlineSeconds: 5 }));
+    expect(end).toContain("pairctl_audit down '' '' '' '' '' time-box 'session pair' || :");
+    expect(end).toContain('runuser -u bhorseman -- timeout -k 5 5 env -i ');
+    expect(downScript(config, host)).toContain("pairctl_audit down '' '' '' '' '' '' 'session pair' || :");
+    // The warning is still the owner's job, after root's timer.
+    expect(script.indexOf('run-shell -b')).toBeGreaterThan(script.indexOf('systemd-run'));
+  });
+
+  it('systemdLiteral doubles every $ (systemd expands $NAME and ${NAME} in command lines)', () => {
+    expect(systemdLiteral('a=$1 "${b# }" $$')).toBe('a=$$1 "$${b# }" $$$$');
+  });
+
+  it("status reads the end from root's timer, not the owner's @pairctl_ends", () => {
+    const script = statusScript(config, host);
+    expect(script).toContain('TZ=UTC0 systemctl show -p NextElapseUSecRealtime --value pairctl-timebox-pair.timer');
+    expect(script).not.toContain('@pairctl_ends');
+    // An owner-printed t line cannot pass: the owner's output keeps only s and c lines.
+    expect(script).toContain("grep -E '^(s|c)[|]'");
+    expect(hostStatus(config, host, parseStatus(`now=${NOW}\ns|pair|${NOW - 5}\n`)).session.ends).toBeNull();
+    const r = spawnSync('sh', ['-c', timeBoxStatusScript(config, host).replace('systemctl show', "printf 'Fri 2027-01-15 08:10:00 UTC\\n' ||")], { encoding: 'utf8' });
+    expect(r.stdout).toBe('t|1800000600\n');
+  });
+
+  it("macOS: root's launchd daemon, program inside the plist (plistlib parses it), compares the clock, ends with down and removes itself", () => {
+    const mac = macConfig.hosts[0]!;
+    const plist = timeBoxPlist(macConfig, mac, NOW + 5400);
+    const parsed = JSON.parse(
+      execFileSync('python3', ['-c', 'import sys, json, plistlib; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))'], { input: plist, encoding: 'utf8' }),
+    ) as { Label: string; ProgramArguments: string[]; RunAtLoad: boolean; StartInterval: number };
+    expect(parsed.Label).toBe('dev.pairctl.timebox-pair');
+    expect(parsed.RunAtLoad).toBe(true);
+    expect(parsed.StartInterval).toBe(10);
+    expect(parsed.ProgramArguments.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+    const program = parsed.ProgramArguments[2]!;
+    expect(program.startsWith(`ends=${NOW + 5400}\n[ "$(date -u +%s)" -ge "$ends" ] || exit 0\nrm -f /Library/LaunchDaemons/dev.pairctl.timebox-pair.plist\n`)).toBe(true);
+    expect(program).toContain(`( ${timeBoxEndScript(macConfig, mac)} ) || :`);
+    expect(program).toContain('logger -t pairctl');
+    expect(program.trimEnd().endsWith('launchctl bootout system/dev.pairctl.timebox-pair 2>/dev/null || :')).toBe(true);
+    expect(spawnSync('sh', ['-n'], { input: program }).status).toBe(0);
+    // Before its time the program does nothing (date says now, the end is in 2027+).
+    expect(spawnSync('sh', ['-c', program.replace(/^ends=\d+/, `ends=${Math.floor(Date.now() / 1000) + 3600}`).split('\nrm -f')[0]!], { encoding: 'utf8' }).status).toBe(0);
+    // up writes it atomically as root:wheel 0644 and loads it; status reads its end back from it.
+    const up = timeBoxScript(macConfig, mac, NOW + 5400, 5400);
+    expect(up).toContain('launchctl bootout system/dev.pairctl.timebox-pair 2>/dev/null || :\nrm -f /Library/LaunchDaemons/dev.pairctl.timebox-pair.plist\n');
+    expect(up).toContain("chown root:wheel \"$t\"\nchmod 0644 \"$t\"\nmv -f \"$t\" /Library/LaunchDaemons/dev.pairctl.timebox-pair.plist");
+    expect(up).toContain('if launchctl bootstrap system /Library/LaunchDaemons/dev.pairctl.timebox-pair.plist; then echo timebox=set;');
+    const dir = mkdtempSync(join(tmpdir(), 'pairctl-timebox-'));
+    writeFileSync(join(dir, 'p.plist'), plist);
+    const read = spawnSync('sh', ['-c', timeBoxStatusScript(macConfig, mac).replaceAll('/Library/LaunchDaemons/dev.pairctl.timebox-pair.plist', join(dir, 'p.plist'))], { encoding: 'utf8' });
+    expect(read.stdout).toBe(`t|${NOW + 5400}\n`);
+  });
+
+  it('down and up without --for stop the timer', () => {
+    expect(stopTimeBoxScript(config, host)).toBe('systemctl stop pairctl-timebox-pair.timer 2>/dev/null || :\nsystemctl reset-failed pairctl-timebox-pair.timer pairctl-timebox-pair.service 2>/dev/null || :\n');
   });
 });
