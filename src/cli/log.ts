@@ -31,7 +31,7 @@ export const log: Command = async (args, io) => {
   const one = async (host: Host): Promise<HostResult> => {
     try {
       const stdout = await readHost(host, logReadScript(config, host, since), sshConfigFile);
-      const got = parseHostLog(host.id, stdout);
+      const got = parseHostLog(host.id, stdout, since);
       return { id: host.id, reachable: true, ignored_entries: got.ignored, entries: got.entries };
     } catch (err) {
       return { id: host.id, reachable: false, error: err instanceof Error ? err.message : String(err), ignored_entries: 0, entries: [] };

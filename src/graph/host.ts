@@ -113,6 +113,7 @@ export function hostResources(config: PairConfig, host: Host, platform: Platform
         lockHookIndex: PAIRCTL_HOOK_INDEX + 1,
         ownerConfig: session.ownerTmuxConfig,
         systemConfigs: systemTmuxConfigs(host.platform),
+        recorded: recorderGrant(config, host).length > 0,
       }),
     ),
     [etc.address, modeLock.address, presence.address],

@@ -4,7 +4,12 @@
  * same shell function, `pairctl_audit`, and calls it. On Linux it hands journald a structured
  * entry (util-linux `logger --journald`, which every Debian has: bsdutils is essential) under
  * SYSLOG_IDENTIFIER=pairctl with PAIRCTL_* fields, so `pairctl log` reads fields, not prose. macOS
- * has no journal: `logger -t pairctl` sends one syslog line of key=value words.
+ * has no journal: Apple's /usr/bin/logger puts one line of key=value words in the unified log
+ * (session/audit-read.ts reads it back). Recorded `log stream --style ndjson` lines of logger
+ * entries carry the message as it was given (formatString "%s", the tag nowhere), so the line
+ * itself starts with the identifier, `pairctl event=...`, for the reader's predicate to find.
+ * At notice (auth.notice) an entry is of type Default, which the unified log keeps on disk; Info
+ * entries are only kept in memory (Apple, "Logging": log levels).
  *
  * Values are passed to the function as arguments (never spliced into the script): the caller's
  * literal values go through `sh`, run-time values are shell variables, and the function drops
@@ -15,6 +20,9 @@ import { sh } from '../transport/shell-quote.js';
 
 /** SYSLOG_IDENTIFIER of every entry (journalctl -t pairctl). */
 export const AUDIT_IDENTIFIER = 'pairctl';
+
+/** Apple's logger: absolute, because the join program puts Homebrew's bin first on PATH. */
+export const MACOS_LOGGER = '/usr/bin/logger';
 
 /** What an entry records. `refused` carries a reason (AUDIT_REASONS). */
 export const AUDIT_EVENTS = ['join', 'leave', 'refused', 'kick', 'mode', 'up', 'down'] as const;
@@ -44,7 +52,7 @@ export function auditFunction(platform: Platform): string {
     ${clean}; shift
     if [ -n "$v" ]; then _m="$_m $(printf '%s' "$_k" | tr '[:upper:]' '[:lower:]')=$v"; fi
   done
-  logger -t ${AUDIT_IDENTIFIER} -p auth.notice -- "\${_m# }" 2>/dev/null || :
+  ${MACOS_LOGGER} -t ${AUDIT_IDENTIFIER} -p auth.notice -- "${AUDIT_IDENTIFIER}$_m" 2>/dev/null || :
 }
 `;
   }

@@ -1,14 +1,16 @@
 /**
  * Reading the audit log back (`pairctl log`): one root script per host that prints the uid of
- * each guest account and then the journal's `pairctl` entries as JSON lines, and the pure
- * functions that turn that output into entries. What comes back is data: every field is checked
- * for being a string, and an entry some other local user wrote under the identifier (journald
- * stamps the writer's uid in _UID, which no writer can set) is dropped and counted.
+ * each guest account and then the host's `pairctl` entries as JSON lines (journalctl on Linux,
+ * `log show` on macOS: unified-log-read.ts), and the pure functions that turn that output into
+ * entries. What comes back is data: every field is checked for being a string, and an entry some
+ * other local user wrote under the identifier is dropped and counted. The writer's uid comes from
+ * the log itself, never from the entry's text: journald's _UID, the unified log's userID.
  */
 import type { Host, PairConfig } from '../config/model.js';
 import { guestAccount } from '../graph/paths.js';
 import { sh } from '../transport/shell-quote.js';
-import { AUDIT_IDENTIFIER } from './audit-log.js';
+import { AUDIT_FIELDS, AUDIT_IDENTIFIER } from './audit-log.js';
+import { parseUnifiedLogLine, unifiedLogScript } from './unified-log-read.js';
 
 /** Version of `pairctl log --json` (docs/log-json.md). */
 export const LOG_FORMAT_VERSION = 1;
@@ -42,15 +44,17 @@ export interface HostLog {
   ignored: number;
 }
 
-/** Root script: guest uids, then the journal's entries as JSON lines, then journalctl's status. */
+/**
+ * Root script: guest uids, then the host's entries (journal JSON on Linux, unified log ndjson on
+ * macOS) after a marker line, then the reading tool's exit status.
+ */
 export function logReadScript(config: PairConfig, host: Host, sinceEpoch: number | undefined): string {
-  if (host.platform === 'macos') {
-    return `echo "pairctl: reading the audit log on macOS is not implemented yet (its entries are in the unified log: log show --predicate 'senderImagePath ENDSWITH \\"/logger\\"' --info)" >&2\nexit 1\n`;
-  }
   const uids = config.guests.map((g) => sh`u=$(id -u ${guestAccount(g.name)} 2>/dev/null) && printf 'uid %s %s\\n' ${guestAccount(g.name)} "$u"`).join('\n');
+  const head = uids ? uids + '\n' : '';
+  if (host.platform === 'macos') return head + unifiedLogScript(sinceEpoch);
   const since = sinceEpoch === undefined ? [] : ['--since', `@${sinceEpoch}`];
   return (
-    (uids ? uids + '\n' : '') +
+    head +
     'echo journal\n' +
     sh`journalctl --no-pager -q -o json ${'SYSLOG_IDENTIFIER=' + AUDIT_IDENTIFIER} ${since}` +
     '\necho "journal-rc=$?"\n'
@@ -59,62 +63,88 @@ export function logReadScript(config: PairConfig, host: Host, sinceEpoch: number
 
 const field = (o: Record<string, unknown>, k: string): string | null => (typeof o[k] === 'string' ? (o[k] as string) : null);
 
-/** Parses one host's output; throws when journalctl itself failed. */
-export function parseHostLog(hostId: string, output: string): HostLog {
+/** One entry before the trust rule: who wrote it (uid as text), when, and its fields by AUDIT_FIELDS name. */
+interface RawEntry {
+  uid: string | null;
+  time_us: number;
+  get: (name: (typeof AUDIT_FIELDS)[number]) => string | null;
+}
+
+const SOURCES = {
+  journal: { end: /^journal-rc=([0-9]+)$/, tool: 'journalctl', ok: ['0', '1'] },
+  'unified-log': { end: /^log-rc=([0-9]+)$/, tool: 'log show', ok: ['0'] },
+} as const;
+
+function journalEntry(line: string): RawEntry | undefined {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const us = field(o, '__REALTIME_TIMESTAMP');
+  if (!field(o, 'PAIRCTL_EVENT') || !us || !/^[0-9]+$/.test(us)) return undefined;
+  return { uid: field(o, '_UID'), time_us: Number(us), get: (n) => field(o, `PAIRCTL_${n}`) };
+}
+
+function unifiedEntry(line: string): RawEntry | undefined {
+  const e = parseUnifiedLogLine(line);
+  if (!e) return undefined;
+  return { uid: String(e.uid), time_us: e.time_us, get: (n) => e.fields[n] || null };
+}
+
+/**
+ * Parses one host's output; throws when the reading tool itself failed. `sinceEpoch` drops what is
+ * older (macOS reads from an hour early, see unified-log-read.ts).
+ */
+export function parseHostLog(hostId: string, output: string, sinceEpoch?: number): HostLog {
   const uids = new Map<string, string>();
   const entries: AuditLogEntry[] = [];
   let ignored = 0;
-  let inJournal = false;
+  let source: keyof typeof SOURCES | undefined;
   let rc: string | undefined;
   for (const line of output.split('\n')) {
-    if (!inJournal) {
+    if (!source) {
       const m = /^uid (pair-[a-z0-9-]+) ([0-9]+)$/.exec(line);
       if (m) uids.set(m[1]!, m[2]!);
-      else if (line === 'journal') inJournal = true;
+      else if (line === 'journal' || line === 'unified-log') source = line;
       continue;
     }
-    const end = /^journal-rc=([0-9]+)$/.exec(line);
+    const end = SOURCES[source].end.exec(line);
     if (end) {
       rc = end[1];
       continue;
     }
     if (!line.startsWith('{')) continue;
-    let o: Record<string, unknown>;
-    try {
-      o = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      continue;
-    }
-    const event = field(o, 'PAIRCTL_EVENT');
-    const us = field(o, '__REALTIME_TIMESTAMP');
-    if (!event || !us || !/^[0-9]+$/.test(us)) continue;
-    const account = field(o, 'PAIRCTL_GUEST');
-    const uid = field(o, '_UID');
-    const writer = uid === '0' ? 'pairctl' : account !== null && uid !== null && uids.get(account) === uid ? 'guest' : undefined;
+    const raw = source === 'journal' ? journalEntry(line) : unifiedEntry(line);
+    if (!raw) continue;
+    const account = raw.get('GUEST');
+    const writer = raw.uid === '0' ? 'pairctl' : account !== null && raw.uid !== null && uids.get(account) === raw.uid ? 'guest' : undefined;
     if (!writer) {
       ignored++;
       continue;
     }
-    const time_us = Number(us);
+    if (sinceEpoch !== undefined && raw.time_us < sinceEpoch * 1_000_000) continue;
     entries.push({
-      time: new Date(Math.floor(time_us / 1000)).toISOString(),
-      time_us,
+      time: new Date(Math.floor(raw.time_us / 1000)).toISOString(),
+      time_us: raw.time_us,
       host: hostId,
-      event,
+      event: raw.get('EVENT')!,
       guest: account?.startsWith('pair-') ? account.slice('pair-'.length) : null,
       account,
-      fingerprint: field(o, 'PAIRCTL_FINGERPRINT'),
-      mode: field(o, 'PAIRCTL_MODE'),
-      source: field(o, 'PAIRCTL_SOURCE'),
-      via: field(o, 'PAIRCTL_VIA'),
-      reason: field(o, 'PAIRCTL_REASON'),
-      detail: field(o, 'PAIRCTL_DETAIL'),
+      fingerprint: raw.get('FINGERPRINT'),
+      mode: raw.get('MODE'),
+      source: raw.get('SOURCE'),
+      via: raw.get('VIA'),
+      reason: raw.get('REASON'),
+      detail: raw.get('DETAIL'),
       writer,
     });
   }
+  const tool = source ? SOURCES[source].tool : 'the log reader';
+  if (rc === undefined) throw new Error(`the audit log could not be read (${tool} did not finish)`);
   // journalctl exits 1 when nothing matches on some versions, with nothing on stderr.
-  if (rc === undefined) throw new Error('the audit log could not be read (journalctl did not finish)');
-  if (rc !== '0' && rc !== '1') throw new Error(`journalctl failed (exit ${rc})`);
+  if (!(SOURCES[source!].ok as readonly string[]).includes(rc)) throw new Error(`${tool} failed (exit ${rc})`);
   return { entries, ignored };
 }
 

@@ -150,6 +150,8 @@ describe.skipIf(unavailable)('session recording on a real host', () => {
     expect(markers).toEqual(expect.arrayContaining(['ann joined (mirror)', 'ann left', 'recording ended']));
     expect(markers.indexOf('ann joined (mirror)')).toBeLessThan(markers.indexOf('ann left'));
     expect(events.filter(([, k]) => k === 'o').map(([, , d]) => d).join('')).toContain(`${marker}-42`);
+    // The owner's status line says a recording runs (the recorder draws what the owner sees).
+    expect(events.filter(([, k]) => k === 'o').map(([, , d]) => d).join('')).toContain(' REC ');
   });
 
   it("Debian's asciinema replays the recording, and what the host typed is in it", () => {

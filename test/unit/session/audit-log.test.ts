@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { auditFollowProgram, auditResources } from '../../../src/graph/audit.js';
-import { auditScript } from '../../../src/session/audit-log.js';
+import { MACOS_LOGGER, auditScript } from '../../../src/session/audit-log.js';
 import { logReadScript, mergeLogs, parseHostLog, parseSince, renderLog } from '../../../src/session/audit-read.js';
+import { UNIFIED_LOG_PREDICATE, parseUnifiedLogLine, parseWords, timestampMicros } from '../../../src/session/unified-log-read.js';
 import { kickScript } from '../../../src/session/kick-script.js';
 import { guest, sampleConfig } from '../fixtures.js';
 
@@ -45,11 +46,14 @@ describe('the audit writer', () => {
     );
   });
 
-  it('on macOS sends one syslog line to `logger -t pairctl` (the BSD logger: -t tag, -p facility.level, -- message)', () => {
+  it('on macOS sends one line to Apple\'s /usr/bin/logger (-t tag, -p facility.level, -- message) that starts with the identifier', () => {
     const bin = fakeBin();
-    const r = runSh(auditScript('macos', { event: 'mode', guest: 'pair-ann', mode: 'mirror' }), bin.dir);
+    const script = auditScript('macos', { event: 'mode', guest: 'pair-ann', mode: 'mirror' });
+    expect(script).toContain(`${MACOS_LOGGER} -t pairctl -p auth.notice -- `);
+    // The absolute path is the point (the join program puts Homebrew first on PATH); here the recorder stands in for it.
+    const r = runSh(script.replaceAll(MACOS_LOGGER, join(bin.dir, 'logger')), bin.dir);
     expect(r.status).toBe(0);
-    expect(bin.recorded()).toBe('-t pairctl -p auth.notice -- event=mode guest=pair-ann mode=mirror\n');
+    expect(bin.recorded()).toBe('-t pairctl -p auth.notice -- pairctl event=mode guest=pair-ann mode=mirror\n');
   });
 
   it('a journal that cannot be written never fails the caller (set -eu scripts go on)', () => {
@@ -177,5 +181,123 @@ describe('pairctl log: reading', () => {
 
   it.each(['yesterday', '1w', '-1h', '2027-02-30', '2027-01-15T25:00', '@1800000000', '2027-01-15; reboot', '', ' 1h'])('refuses --since %j', (value) => {
     expect(parseSince(value, new Date(1_800_000_000_000))).toBeUndefined();
+  });
+});
+
+describe('pairctl log on macOS: the unified log (recorded output, test/fixtures/macos/README.md)', () => {
+  const config = sampleConfig([guest('ann'), guest('todd')]);
+  const mac = { ...config.hosts[0]!, id: 'mac', platform: 'macos' as const };
+  const recorded = readFileSync(join(__dirname, '../../fixtures/macos/log-show-audit.ndjson'), 'utf8');
+  const hostOutput = (lines: string, rc = '0') => ['uid pair-ann 600', 'uid pair-todd 601', 'unified-log', lines.trimEnd(), `log-rc=${rc}`, ''].join('\n');
+
+  it('asks `log show` for logger entries that start with the identifier, as ndjson, from an epoch second the host turns into its local time', () => {
+    const s = logReadScript(config, mac, 1_800_000_000);
+    expect(s).not.toContain('journalctl');
+    expect(s).toContain("start=$(date -r 1799996400 '+%Y-%m-%d %H:%M:%S') || ");
+    expect(s).toContain(`/usr/bin/log show --style ndjson --info --predicate 'processImagePath == "/usr/bin/logger" AND eventMessage BEGINSWITH "pairctl "' --start "$start"\n`);
+    expect(logReadScript(config, mac, undefined)).not.toMatch(/--start|date -r/);
+
+    // Run it: `date` is a recorder on PATH, /usr/bin/log one standing in by path; each argv word on its own line.
+    const dir = mkdtempSync(join(tmpdir(), 'ulog-'));
+    writeFileSync(join(dir, 'date'), `#!/bin/sh\nprintf '%s\\n' "$@" > ${dir}/date-args\necho '2027-01-15 08:00:00'\n`);
+    writeFileSync(join(dir, 'log'), `#!/bin/sh\nprintf '%s\\n' "$@" > ${dir}/log-args\ncat ${dir}/lines\n`);
+    writeFileSync(join(dir, 'id'), `#!/bin/sh\ncase "$2" in pair-ann) echo 600;; pair-todd) echo 601;; *) exit 1;; esac\n`);
+    writeFileSync(join(dir, 'lines'), recorded);
+    for (const f of ['date', 'log', 'id']) chmodSync(join(dir, f), 0o755);
+    const r = runSh(s.replaceAll('/usr/bin/log ', `${dir}/log `), dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'date-args'), 'utf8')).toBe('-r\n1799996400\n+%Y-%m-%d %H:%M:%S\n');
+    expect(readFileSync(join(dir, 'log-args'), 'utf8').split('\n')).toEqual(['show', '--style', 'ndjson', '--info', '--predicate', UNIFIED_LOG_PREDICATE, '--start', '2027-01-15 08:00:00', '']);
+    expect(r.stdout).toBe(hostOutput(recorded));
+    const lint = spawnSync('shellcheck', ['-s', 'sh', '-'], { input: s, encoding: 'utf8' });
+    if (lint.error === undefined) expect(lint.stdout).toBe('');
+  });
+
+  it('reads the recorded entries: the guest\'s own join/leave/refusal, root\'s up/mode/kick/down; the owner\'s and another guest\'s forgeries are dropped and counted', () => {
+    const got = parseHostLog('mac', hostOutput(recorded));
+    expect(got.ignored).toBe(2);
+    expect(got.entries.map((e) => [e.event, e.guest, e.writer, e.mode])).toEqual([
+      ['up', null, 'pairctl', null],
+      ['join', 'ann', 'guest', 'pair'],
+      ['mode', 'ann', 'pairctl', 'mirror'],
+      ['kick', 'ann', 'pairctl', 'mirror'],
+      ['leave', 'ann', 'guest', 'mirror'],
+      ['refused', 'ann', 'guest', null],
+      ['down', null, 'pairctl', null],
+    ]);
+    // 17:02:31.090114+0100 is 16:02:31.090114 UTC; every field of the documented format_version 1 entry is there.
+    expect(got.entries[1]).toEqual({
+      time: '2026-12-02T16:02:31.090Z',
+      time_us: Date.parse('2026-12-02T16:02:31Z') * 1000 + 90114,
+      host: 'mac',
+      event: 'join',
+      guest: 'ann',
+      account: 'pair-ann',
+      fingerprint: 'SHA256:YeYXnQViumUbrfT/7hkDqv8zSin9CegV98Lt8gNBdcs',
+      mode: 'pair',
+      source: '203.0.113.7',
+      via: null,
+      reason: null,
+      detail: null,
+      writer: 'guest',
+    });
+    expect(got.entries[3]!.detail).toBe('until 2026-12-02T16:39:58.000Z');
+    expect(got.entries[5]).toMatchObject({ reason: 'kicked', detail: 'until 2026-12-02T16:39:58.000Z' });
+    expect(got.entries[0]!.detail).toBe('session pair');
+  });
+
+  it('keeps only what is at or after --since (the read starts an hour early)', () => {
+    const since = Date.parse('2026-12-02T16:05:12Z') / 1000;
+    expect(parseHostLog('mac', hostOutput(recorded), since).entries.map((e) => e.event)).toEqual(['mode', 'kick', 'leave', 'refused', 'down']);
+  });
+
+  it('skips malformed lines and other programs\' entries; fails when log show failed or did not finish', () => {
+    const line = recorded.split('\n')[0]!;
+    const o = JSON.parse(line) as Record<string, unknown>;
+    const variant = (over: Record<string, unknown>) => JSON.stringify({ ...o, ...over });
+    const noise = [
+      'Timestamp                       Thread     Type        Activity             PID    TTL',
+      '{not json',
+      variant({ processImagePath: '/tmp/x/logger' }), // a copy of logger elsewhere: not Apple's
+      variant({ eventType: 'activityCreateEvent' }),
+      variant({ userID: '0' }), // not a number
+      variant({ userID: -1 }),
+      variant({ timestamp: '2026-12-02T16:00:00Z' }),
+      variant({ timestamp: '2026-02-30 10:00:00.000000+0000' }),
+      variant({ eventMessage: 'someone else: event=up' }),
+      variant({ eventMessage: 'pairctl detail=no event' }),
+      variant({ eventMessage: ['pairctl event=up'] }),
+      '{"count":0,"finished":1}',
+    ].join('\n');
+    const got = parseHostLog('mac', hostOutput(noise + '\n' + line));
+    expect(got).toEqual({ entries: [expect.objectContaining({ event: 'up', writer: 'pairctl' })], ignored: 0 });
+    expect(() => parseHostLog('mac', 'unified-log\n' + line + '\n')).toThrow(/could not be read \(log show did not finish\)/);
+    expect(() => parseHostLog('mac', hostOutput('', '1'))).toThrow(/log show failed \(exit 1\)/);
+    expect(parseHostLog('mac', hostOutput('')).entries).toEqual([]);
+  });
+
+  it('parses the writer\'s words: keys in order, only a later key starts a field, so a detail cannot forge one', () => {
+    expect(parseWords('pairctl event=kick guest=pair-ann detail=until x mode=pair guest=pair-todd')).toEqual({ EVENT: 'kick', GUEST: 'pair-ann', DETAIL: 'until x mode=pair guest=pair-todd' });
+    expect(parseWords('pairctl event=up detail=a  b')).toEqual({ EVENT: 'up', DETAIL: 'a  b' });
+    expect(parseWords('pairctl: event=up')).toBeUndefined();
+    expect(parseWords('pairctl junk event=up')).toBeUndefined();
+    // What the macOS writer sends is what the reader reads back.
+    const bin = fakeBin();
+    runSh(auditScript('macos', { event: 'refused', guest: 'pair-ann', source: '10.0.0.9', reason: 'no-session', detail: "a b\nevent=forged'$(id)" }).replaceAll(MACOS_LOGGER, join(bin.dir, 'logger')), bin.dir);
+    const message = bin.recorded().replace(/^-t pairctl -p auth\.notice -- /, '').trimEnd();
+    expect(parseWords(message)).toEqual({ EVENT: 'refused', GUEST: 'pair-ann', SOURCE: '10.0.0.9', REASON: 'no-session', DETAIL: "a bevent=forged'$(id)" });
+  });
+
+  it.each([
+    ['2026-10-04 17:50:33.803491+0200', 1_791_129_033_803_491],
+    ['2026-10-04 10:50:33.803491-0500', 1_791_129_033_803_491],
+    ['2026-10-04 15:50:33+0000', 1_791_129_033_000_000],
+  ])('timestamp %s', (text, us) => {
+    expect(timestampMicros(text)).toBe(us);
+  });
+
+  it('a line is parsed only when it is Apple\'s logger\'s log event', () => {
+    const line = recorded.split('\n')[1]!;
+    expect(parseUnifiedLogLine(line)).toMatchObject({ uid: 600, fields: { EVENT: 'join', GUEST: 'pair-ann', MODE: 'pair' } });
   });
 });

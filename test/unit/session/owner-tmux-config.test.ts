@@ -77,6 +77,28 @@ describe("the session's tmux.conf with the owner's configuration", () => {
     expect(conf).toContain("set-option -gF status-right '##{?@pairctl_guests,#[reverse] watching: ##{@pairctl_guests} #[default] ,}#{status-right}'");
   });
 
+  it('shows the owner that a recording runs when session.record is on, and nothing of it when off', () => {
+    const recorded = tmuxConf((c) => {
+      c.session.record = true;
+    });
+    const line = lines(recorded).find((l) => l.startsWith('set-option -gF status-right '))!;
+    expect(line).toBe("set-option -gF status-right '#[reverse] REC #[default] ##{?@pairctl_guests,#[reverse] watching: ##{@pairctl_guests} #[default] ,}#{status-right}'");
+    expect(conf).not.toContain('REC');
+    // What tmux makes of it: -F keeps #[style] and turns ## into #, so the option holds the styles and the guests' format unexpanded.
+    const dir = mkdtempSync(join(tmpdir(), 'rec-status-'));
+    try {
+      const file = join(dir, 'conf');
+      writeFileSync(file, `set-option -g status-right '%H:%M'\n${line}\n`);
+      const sock = join(dir, 's');
+      execFileSync('tmux', ['-S', sock, '-f', file, 'new-session', '-d', '-x', '80', '-y', '5'], { env: { PATH: process.env.PATH, HOME: dir, TERM: 'xterm' } });
+      const value = execFileSync('tmux', ['-S', sock, 'show-options', '-gv', 'status-right'], { encoding: 'utf8' }).trim();
+      expect(value).toBe('#[reverse] REC #[default] #{?@pairctl_guests,#[reverse] watching: #{@pairctl_guests} #[default] ,}%H:%M');
+      execFileSync('tmux', ['-S', sock, 'kill-server']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('names Homebrew\'s system-wide file on macOS', () => {
     const mac = tmuxConf((c) => {
       c.hosts[0]!.platform = 'macos';
