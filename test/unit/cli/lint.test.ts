@@ -217,12 +217,24 @@ describe('pairctl lint --format sarif', () => {
 
 describe('pairctl lint and the network', () => {
   it('fetches nothing without --online, even for github guests', async () => {
-    const spy = vi.fn(async () => new Response(''));
-    vi.stubGlobal('fetch', spy);
-    const t = io({ PAIRCTL_GITHUB_URL: 'http://127.0.0.1:9' });
-    expect(await lint([withGithub], t)).toBe(0);
-    expect(spy).not.toHaveBeenCalled();
-    expect(t.out).toBe(`${withGithub}: ok (1 host, 2 guests)\n`);
+    const served: string[] = [];
+    const server = createServer((req, res) => {
+      served.push(req.url ?? '');
+      res.end(req.url === '/gina.keys' ? `${ED}\n` : '');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const t = io({ PAIRCTL_GITHUB_URL: url });
+      expect(await lint([withGithub], t)).toBe(0);
+      expect(served).toEqual([]);
+      expect(t.out).toBe(`${withGithub}: ok (1 host, 2 guests)\n`);
+      // positive control: the same server, asked with --online, is asked
+      expect(await lint(['--online', withGithub], io({ PAIRCTL_GITHUB_URL: url }))).toBe(1);
+      expect(served).toEqual(['/gina.keys']);
+    } finally {
+      server.close();
+    }
   });
 
   it('with --online checks the GitHub keys from $PAIRCTL_GITHUB_URL', async () => {
