@@ -4,7 +4,6 @@
  * from node's start (extra-ca-env.ts): every https connection here gets extra-ca.ts's trust.
  */
 import type { IncomingMessage } from 'node:http';
-import { extraCaSecureContext } from './extra-ca.js';
 
 export interface HttpGetOptions {
   headers?: Record<string, string>;
@@ -70,9 +69,11 @@ export const httpGet: HttpGet = async (url, opts) => {
 
 async function request(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`unsupported protocol ${url.protocol}`);
-  // Loaded on the first request: most runs of the commands that import this never fetch.
-  const { request: send } = url.protocol === 'https:' ? await import('node:https') : await import('node:http');
-  const secureContext = url.protocol === 'https:' ? extraCaSecureContext() : undefined;
+  // Loaded on the first request: every plan imports this (saved-plan.ts digests guests' keys
+  // from github-keys.ts), and most never fetch.
+  const https = url.protocol === 'https:';
+  const { request: send } = https ? await import('node:https') : await import('node:http');
+  const secureContext = https ? (await import('./extra-ca.js')).extraCaSecureContext() : undefined;
   // A URL's userinfo never goes on the wire as such: the caller sends it as a header if at all.
   const target = new URL(url.href);
   target.username = '';
