@@ -1,6 +1,14 @@
-#!/usr/bin/env node
+#!/bin/sh
+":" //; if [ -n "${NODE_EXTRA_CA_CERTS-}" ]; then PAIRCTL_NODE_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS; export PAIRCTL_NODE_EXTRA_CA_CERTS; unset NODE_EXTRA_CA_CERTS; else unset PAIRCTL_NODE_EXTRA_CA_CERTS; fi; exec node "$0" "$@"
 // pairctl loader (scripts/bundle.mjs copies this file to dist/cli/main.js, the bin): compiles the
 // bundle, pairctl.cjs, with the V8 code cache beside it, then runs the command line.
+//
+// The line above is for /bin/sh (to JavaScript it is a string and a comment): run as a program,
+// the bin starts node on this same file, as `#!/usr/bin/env node` would, but with
+// NODE_EXTRA_CA_CERTS renamed: node 20 parses the whole file it names at every start (~85 ms of
+// CPU for a system's CA bundle), and only a few commands open TLS. The bundle's start puts the
+// variable back and adds the file's CAs where pairctl connects (src/transport/extra-ca-env.ts).
+// `node main.js` runs this file directly: node loads the file itself and nothing is renamed.
 //
 // The build writes the cache with its own node. Another node version (or V8 flags, as from
 // NODE_OPTIONS) makes V8 reject it, and the bundle is compiled from source. Then, if this

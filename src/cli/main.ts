@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { CliIO } from './io.js';
 import { UsageError } from './io.js';
 import { COMMANDS, commandSpec, nearest } from './commands.js';
+import { restoreExtraCaVariable } from '../transport/extra-ca-env.js';
 
 /** argv holds a request for help before any `--`. */
 function asksHelp(args: string[]): boolean {
@@ -84,6 +85,8 @@ function isEntry(): boolean {
  * dist/cli/main.js, scripts/bundle.mjs) loads the bundle and calls this.
  */
 export function start(): void {
+  // Before anything could start a child process: the bin moved the variable for node's start only.
+  restoreExtraCaVariable();
   main(process.argv.slice(2), processIO()).then(
     (code) => process.exit(code),
     (err: unknown) => {

@@ -10,6 +10,7 @@ import type { Guest, PairConfig, PublicKey, SourcePos } from './model.js';
 import { parsePublicKey } from './public-key.js';
 import type { RuleId } from './rule-catalog.js';
 import { insecureKeySource, shown } from './key-source-url.js';
+import { httpGet, type HttpGet } from '../transport/http-get.js';
 
 /** github.com itself; GitHub Enterprise users set `github_url` or $PAIRCTL_GITHUB_URL. */
 export const DEFAULT_GITHUB_URL = 'https://github.com';
@@ -21,8 +22,8 @@ const MAX_BODY_BYTES = 256 * 1024;
 export interface ResolveGithubOptions {
   /** e.g. https://github.com or https://github.example.com (see `githubBaseUrl`) */
   baseUrl: string;
-  /** injectable for tests; defaults to the global fetch */
-  fetch?: typeof fetch;
+  /** injectable for tests; defaults to transport/http-get.ts (https with the extra CAs of NODE_EXTRA_CA_CERTS) */
+  get?: HttpGet;
   timeoutMs?: number;
 }
 
@@ -47,59 +48,44 @@ export function githubKeysUrl(baseUrl: string, user: string): string {
 
 type Fetched = { ok: true; body: string } | { ok: false; rule: RuleId; message: string; hint: string };
 
-async function readCapped(res: Response): Promise<string | undefined> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 async function fetchKeys(url: string, user: string, opts: ResolveGithubOptions): Promise<Fetched> {
-  const doFetch = opts.fetch ?? fetch;
+  const get = opts.get ?? httpGet;
   const timeoutMs = opts.timeoutMs ?? GITHUB_TIMEOUT_MS;
   const where = shown(url);
   const unavailable = (message: string, hint: string): Fetched => ({ ok: false, rule: 'github-keys-unavailable', message, hint });
   try {
-    // fetch refuses URLs with credentials; a GitHub Enterprise behind basic auth gets a header.
+    // The URL's credentials (a GitHub Enterprise behind basic auth) go in a header.
     const u = new URL(url);
     const headers: Record<string, string> = {};
     if (u.username || u.password) {
       headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
     }
-    // Credentials go to the server named, never to wherever it redirects.
+    // Credentials go to the server named, never to wherever it redirects; and no redirect leads
+    // to plain http, where anyone on the path could answer with their own keys.
     const credentials = headers.authorization !== undefined;
-    const res = await doFetch(where, { signal: AbortSignal.timeout(timeoutMs), redirect: credentials ? 'error' : 'follow', headers });
-    if (res.redirected && res.url && insecureKeySource(res.url)) {
-      await res.body?.cancel();
-      return unavailable(`${where} redirected to plain http:// (${shown(res.url)})`, 'point github_url (or $PAIRCTL_GITHUB_URL) at the https:// address');
+    const res = await get(where, {
+      headers,
+      timeoutMs,
+      maxBytes: MAX_BODY_BYTES,
+      redirects: credentials ? 'refuse' : 'follow',
+      mayFollow: (to) => !insecureKeySource(to),
+    });
+    if (res.redirectRefused !== undefined) {
+      return unavailable(`${where} redirected to plain http:// (${shown(res.redirectRefused)})`, 'point github_url (or $PAIRCTL_GITHUB_URL) at the https:// address');
     }
     if (res.status === 404) {
-      await res.body?.cancel();
       return unavailable(
         `GitHub user "${user}" was not found (${where} answered 404)`,
         'check the spelling of github:, or for GitHub Enterprise set github_url (or $PAIRCTL_GITHUB_URL)',
       );
     }
-    if (!res.ok) {
-      await res.body?.cancel();
+    if (res.status < 200 || res.status > 299) {
       return unavailable(`${where} answered HTTP ${res.status}`, 'try again later; or list the guest\'s keys under keys instead');
     }
-    const body = await readCapped(res);
-    if (body === undefined) {
+    if (res.tooLarge) {
       return unavailable(`${where} sent more than ${MAX_BODY_BYTES} bytes; that is not a keys page`, 'check github_url');
     }
-    return { ok: true, body };
+    return { ok: true, body: res.body };
   } catch (err) {
     const name = err instanceof Error ? err.name : '';
     if (name === 'TimeoutError' || name === 'AbortError') {
@@ -108,8 +94,8 @@ async function fetchKeys(url: string, user: string, opts: ResolveGithubOptions):
         'check the network (and a proxy), or list the guest\'s keys under keys instead',
       );
     }
-    const cause = err instanceof Error && err.cause instanceof Error ? err.cause : undefined;
-    const detail = (cause && 'code' in cause ? String(cause.code) : undefined) ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
+    const code = err instanceof Error && 'code' in err ? (err as { code: unknown }).code : undefined;
+    const detail = typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
     return unavailable(`could not fetch ${where}: ${detail.split(url).join(where)}`, 'check the network and github_url, or list the guest\'s keys under keys instead');
   }
 }

@@ -5,8 +5,8 @@
  * pre-commit hook's entry on the files its pattern picks. Needs `npm run build` first (as every
  * e2e file does) and the npm registry (or npm's cache) for ssh2, the one runtime dependency.
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { makeTestCa, serveHttps, stopHttps } from '../unit/transport/test-ca.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'pairctl-package-'));
@@ -23,6 +24,18 @@ const env = { ...process.env, npm_config_prefix: prefix, PATH: `${join(prefix, '
 function run(cmd: string, args: string[], cwd: string): SpawnSyncReturns<string> {
   // The bundle is bigger than spawnSync's default 1 MiB of output.
   return spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
+}
+/** As run() but leaving this process's event loop free (for servers the command talks to). */
+function runAsync(cmd: string, args: string[], cwd: string, extraEnv: Record<string, string | undefined>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 /** A command line exactly as a workflow or hook file holds it, run by bash as GitHub's runner does. */
 function bash(line: string, cwd: string): SpawnSyncReturns<string> {
@@ -94,6 +107,60 @@ describe('the npm package', () => {
     expect(plan.stdout).toMatch(/Could not read 1 machine:\n {2}scotch: .*refused the connection/);
     expect(run('pairctl', ['completion', 'bash'], '/').stdout).toContain('complete -o filenames -F _pairctl pairctl');
     expect(run('pairctl', ['help', 'init'], '/').stdout).toContain('pairctl init: ');
+  }, 600_000);
+
+  it('starts node without NODE_EXTRA_CA_CERTS, gives it back to child processes, and still trusts its CAs for GitHub keys', async () => {
+    // npm's bin symlink, found on PATH, as a user runs it; and the file it points to, run by node itself.
+    const bin = realpathSync(join(prefix, 'bin', 'pairctl'));
+    const dir = mkdtempSync(join(tmpdir(), 'pairctl-ca-'));
+    const missing = join(dir, 'no-such-ca.pem');
+    // Node parses NODE_EXTRA_CA_CERTS before any JavaScript runs and warns when the file is not
+    // there: no warning means node was not given the variable. Control: node itself, same env.
+    expect((await runAsync('node', ['-e', '0'], dir, { NODE_EXTRA_CA_CERTS: missing })).stderr).toContain(`Ignoring extra certs from \`${missing}\``);
+    expect((await runAsync('node', [bin, '--version'], dir, { NODE_EXTRA_CA_CERTS: missing })).stderr).toContain(`Ignoring extra certs from \`${missing}\``);
+    const version = await runAsync('pairctl', ['--version'], dir, { NODE_EXTRA_CA_CERTS: missing });
+    expect(version.status).toBe(0);
+    expect(version.stdout).toMatch(/^pairctl 0\.\d+\.\d+ /);
+    expect(version.stderr).toBe('');
+
+    // What the process and its children see: a preload (run by node before the bin's code)
+    // reads the environment at start, and at exit starts a child.
+    const probe = join(dir, 'probe.cjs');
+    const out = join(dir, 'probe.json');
+    writeFileSync(
+      probe,
+      `const atStart = process.env.NODE_EXTRA_CA_CERTS ?? null;
+process.on('exit', () => {
+  const child = require('node:child_process').execFileSync('sh', ['-c', 'printf %s "\${NODE_EXTRA_CA_CERTS-unset}"'], { encoding: 'utf8' });
+  require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify({ atStart, child, moved: process.env.PAIRCTL_NODE_EXTRA_CA_CERTS ?? null }));
+});
+`,
+    );
+    const corp = makeTestCa('corp');
+    const probed = await runAsync('pairctl', ['--version'], dir, { NODE_EXTRA_CA_CERTS: corp.caFile, NODE_OPTIONS: `--require ${probe}` });
+    expect(probed.status, probed.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual({ atStart: null, child: corp.caFile, moved: null });
+
+    // GitHub keys from an https server whose certificate only the company CA in the file signed.
+    const key = readFileSync(join(ROOT, 'test/fixtures/config/keys/ed25519-b.pub'), 'utf8');
+    const site = await serveHttps(corp, (path) => (path === '/gina.keys' ? key : ''));
+    try {
+      writeFileSync(join(dir, 'pair.yaml'), 'version: 1\nhosts:\n  h: { platform: linux, ssh: local, owner: me }\nguests:\n  gina:\n    github: gina\n');
+      const lint = (extra: Record<string, string | undefined>, cmd = 'pairctl', pre: string[] = []) =>
+        runAsync(cmd, [...pre, 'lint', '--online', 'pair.yaml'], dir, { PAIRCTL_GITHUB_URL: site.url, ...extra });
+      // refusal: without the file the server is unknown
+      const refused = await lint({ NODE_EXTRA_CA_CERTS: undefined });
+      expect(refused.status).toBe(1);
+      expect(refused.stdout + refused.stderr).toContain('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+      // the installed pairctl with the variable trusts it, as node started on the bin does
+      for (const [cmd, pre] of [['pairctl', []], ['node', [bin]]] as const) {
+        const trusted = await lint({ NODE_EXTRA_CA_CERTS: corp.caFile }, cmd, [...pre]);
+        expect(trusted.stdout + trusted.stderr, cmd).toBe('pair.yaml: ok (1 host, 1 guest)\n');
+        expect(trusted.status).toBe(0);
+      }
+    } finally {
+      await stopHttps(site.server);
+    }
   }, 600_000);
 
   it("examples/ci: the workflow's run steps, as written, install pairctl and lint pair.yaml", () => {

@@ -1,6 +1,6 @@
 /** `pairctl lint`: every problem of every file, in four formats, with the exit codes CI relies on. */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -215,24 +215,36 @@ describe('pairctl lint --format sarif', () => {
   });
 });
 
+/** A GitHub stand-in on 127.0.0.1 publishing todd's key as gina's, noting every path asked for. */
+async function keysServer(): Promise<{ served: string[]; server: Server; url: string }> {
+  const served: string[] = [];
+  const server = createServer((req, res) => {
+    served.push(req.url ?? '');
+    res.end(req.url === '/gina.keys' ? `${ED}\n` : '');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { served, server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
 describe('pairctl lint and the network', () => {
   it('fetches nothing without --online, even for github guests', async () => {
-    const spy = vi.fn(async () => new Response(''));
-    vi.stubGlobal('fetch', spy);
-    const t = io({ PAIRCTL_GITHUB_URL: 'http://127.0.0.1:9' });
-    expect(await lint([withGithub], t)).toBe(0);
-    expect(spy).not.toHaveBeenCalled();
-    expect(t.out).toBe(`${withGithub}: ok (1 host, 2 guests)\n`);
+    const { served, server, url } = await keysServer();
+    try {
+      const t = io({ PAIRCTL_GITHUB_URL: url });
+      expect(await lint([withGithub], t)).toBe(0);
+      expect(served).toEqual([]);
+      expect(t.out).toBe(`${withGithub}: ok (1 host, 2 guests)\n`);
+      // positive control: the same server, asked with --online, is asked
+      expect(await lint(['--online', withGithub], io({ PAIRCTL_GITHUB_URL: url }))).toBe(1);
+      expect(served).toEqual(['/gina.keys']);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('with --online checks the GitHub keys from $PAIRCTL_GITHUB_URL', async () => {
-    const served: string[] = [];
-    const server = createServer((req, res) => {
-      served.push(req.url ?? '');
-      res.end(req.url === '/gina.keys' ? `${ED}\n` : '');
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { served, server, url } = await keysServer();
     try {
       const t = io({ PAIRCTL_GITHUB_URL: url });
       // gina's GitHub key is todd's: an error at gina's github: line

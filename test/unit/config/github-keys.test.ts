@@ -16,6 +16,7 @@ import {
 } from '../../../src/config/github-keys.js';
 import { loadConfigText } from '../../../src/config/load-config.js';
 import type { PairConfig } from '../../../src/config/model.js';
+import type { HttpGet } from '../../../src/transport/http-get.js';
 import { authorizedKeyEntries } from '../../../src/graph/authorized-keys.js';
 
 const dir = new URL('../../fixtures/config/github/', import.meta.url);
@@ -47,6 +48,13 @@ const server = createServer((req, res) => {
     res.end(pages.get(path.slice('/ghe'.length)));
     return;
   }
+  // Redirects: /moved/ to plain http elsewhere, /here/ to this same server.
+  if (path.startsWith('/moved/') || path.startsWith('/here/')) {
+    const rest = path.slice(path.indexOf('/', 1));
+    res.writeHead(302, { location: path.startsWith('/moved/') ? `http://mirror.example.com${rest}` : rest });
+    res.end();
+    return;
+  }
   const page = pages.get(path);
   if (page) {
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
@@ -73,6 +81,14 @@ afterAll(async () => {
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
+
+/** A GET that answers every URL with one of jo-codes' keys, and notes the URLs it was asked for. */
+function servedBy(seen: string[]): HttpGet {
+  return async (url) => {
+    seen.push(url);
+    return { status: 200, url, redirected: false, body: `${pub('ed25519-b.pub')}\n`, tooLarge: false };
+  };
+}
 
 /** todd writes his key inline; "gina" is the GitHub guest, with sam's first key also inline. */
 function configFor(user: string): PairConfig {
@@ -175,33 +191,37 @@ describe('resolveGithubKeys', () => {
 
   it('refuses plain http:// to anywhere but this machine, before fetching anything', async () => {
     const seen: string[] = [];
-    const fake: typeof fetch = async (input) => {
-      seen.push(String(input));
-      return new Response(`${pub('ed25519-b.pub')}\n`);
-    };
-    const r = await resolveGithubKeys(configFor('jo-codes'), { baseUrl: 'http://ci-bot:hunter2hunter2@ghe.example.com', fetch: fake });
+    const fake = servedBy(seen);
+    const r = await resolveGithubKeys(configFor('jo-codes'), { baseUrl: 'http://ci-bot:hunter2hunter2@ghe.example.com', get: fake });
     expect(r.config).toBeUndefined();
     expect(r.diagnostics.map((d) => [d.rule, `${d.line}:${d.column}`])).toEqual([['github-url-insecure', '9:13']]);
     expect(r.diagnostics[0]?.message).not.toContain('hunter2');
     expect(seen).toEqual([]);
     // loopback over http, and https anywhere, are fetched
     for (const ok of ['http://localhost:1', 'http://[::1]:1', 'http://127.0.0.2:1', 'https://ghe.example.com']) {
-      const fine = await resolveGithubKeys(configFor('jo-codes'), { baseUrl: ok, fetch: fake });
+      const fine = await resolveGithubKeys(configFor('jo-codes'), { baseUrl: ok, get: fake });
       expect(fine.diagnostics, ok).toEqual([]);
     }
     expect(seen).toHaveLength(4);
   });
 
-  it('refuses keys that a redirect fetched over plain http://', async () => {
-    const fake: typeof fetch = async () => {
-      const res = new Response(`${pub('ed25519-b.pub')}\n`);
-      Object.defineProperty(res, 'redirected', { value: true });
-      Object.defineProperty(res, 'url', { value: 'http://mirror.example.com/jo-codes.keys' });
-      return res;
-    };
-    const r = await resolveGithubKeys(configFor('jo-codes'), { baseUrl: 'https://ghe.example.com', fetch: fake });
+  it('never follows a redirect to plain http://', async () => {
+    // The local server sends /moved/USER.keys to http://mirror.example.com: nothing may connect there.
+    const r = await resolveGithubKeys(configFor('jo-codes'), { baseUrl: `${baseUrl}/moved` });
     expect(r.diagnostics.map((d) => d.rule)).toEqual(['github-keys-unavailable']);
-    expect(r.diagnostics[0]?.message).toMatch(/redirected to plain http:\/\//);
+    expect(r.diagnostics[0]?.message).toMatch(/redirected to plain http:\/\/ \(http:\/\/mirror\.example\.com\/jo-codes\.keys\)/);
+    // positive control: a redirect to loopback is followed, and its keys are taken
+    const followed = await resolveGithubKeys(configFor('sam'), { baseUrl: `${baseUrl}/here` });
+    expect(followed.diagnostics).toEqual([]);
+    expect(followed.config?.guests[1]?.keys[1]?.origin).toBe(`${baseUrl}/here/sam.keys`);
+  });
+
+  it('never follows a redirect with the URL\'s credentials', async () => {
+    const withCreds = baseUrl.replace('http://', `http://ci-bot:${encodeURIComponent(GHE_TOKEN)}@`) + '/here';
+    const before = requests.length;
+    const r = await resolveGithubKeys(configFor('sam'), { baseUrl: withCreds });
+    expect(r.diagnostics[0]?.message).toMatch(/could not fetch .*: redirect refused/);
+    expect(requests.slice(before)).toEqual(['/here/sam.keys']);
   });
 
   it('fetches nothing when no guest names a GitHub account', async () => {
@@ -216,13 +236,9 @@ describe('resolveGithubKeys', () => {
     expect(requests.length).toBe(before);
   });
 
-  it('uses the fetch it is given', async () => {
+  it('uses the GET it is given', async () => {
     const seen: string[] = [];
-    const fake: typeof fetch = async (input) => {
-      seen.push(String(input));
-      return new Response(`${pub('ed25519-b.pub')}\n`);
-    };
-    const r = await resolveGithubKeys(configFor('jo-codes'), { baseUrl: 'https://ghe.example.com/', fetch: fake });
+    const r = await resolveGithubKeys(configFor('jo-codes'), { baseUrl: 'https://ghe.example.com/', get: servedBy(seen) });
     expect(seen).toEqual(['https://ghe.example.com/jo-codes.keys']);
     expect(r.config?.guests[1]?.keys[1]?.fingerprint).toBe('SHA256:6GtXWyavB28OyHtHOJc/Keuw2RrbMN/G5CGDnpLIKDA');
   });
