@@ -62,22 +62,27 @@ function anyCase(word: string): string {
  * of a plan's work on the host, the processes around it need not add to it.
  */
 export function effectiveProbe(checks: SshdCheck[], c: SshdTestConnection, watched: string[]): string {
+  if (checks.length === 0 || c.addresses.length === 0) return '';
+  // The keyword pattern once per snippet: spelt out in either case it is 1.5 KB.
   const pattern = `^(${keywords(checks, watched).map(anyCase).join('|')}) `;
-  if (c.addresses.length === 0) return '';
-  return checks
-    .map(
-      (check) =>
-        sh`
+  return (
+    sh`
+pairctl_keywords=${pattern}` +
+    checks
+      .map(
+        (check) =>
+          sh`
 if id ${check.user} >/dev/null 2>&1 && [ -x ${SSHD} ]; then` +
-        c.addresses
-          .map(
-            (address) =>
-              `\n  ` + testCommand(check.user, address, c) + sh` 2>/dev/null | sed -n -E ${`/${pattern}/{s|^|effective/${check.user}/${address}/|;s/ /=/;p;}`}`,
-          )
-          .join('') +
-        `\nfi`,
-    )
-    .join('');
+          c.addresses
+            .map(
+              (address) =>
+                `\n  ` + testCommand(check.user, address, c) + sh` 2>/dev/null | sed -n -E "/$pairctl_keywords/"${`{s|^|effective/${check.user}/${address}/|;s/ /=/;p;}`}`,
+            )
+            .join('') +
+          `\nfi`,
+      )
+      .join('')
+  );
 }
 
 /** Parses the probe's `effective/…` lines. */
