@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { LabMachine } from '../test/machines/lab.js';
 
 /** The host account every benchmark host is configured for (created on each lab machine). */
 export const OWNER = 'bhorseman';
@@ -22,4 +23,11 @@ export function writeConfig(dir: string, hosts: string[], guests: Array<[string,
   for (const [name, key] of guests) lines.push(`  ${name}: { keys: [${JSON.stringify(key)}], mode: mirror }`);
   writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
+}
+
+/** Makes the owner's account on `h`, and a key pair for each guest under `dir`/keys. */
+export async function prepareHost(h: LabMachine, dir: string, names: string[]): Promise<Array<[string, string]>> {
+  await h.run(`useradd -m -s /bin/bash ${OWNER}`);
+  mkdirSync(join(dir, 'keys'), { recursive: true });
+  return names.map((g): [string, string] => [g, keyPair(join(dir, 'keys'), g)]);
 }

@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLab, type LabMachine } from '../test/machines/lab.js';
-import { keyPair, OWNER, writeConfig } from './converged-host.js';
+import { prepareHost, writeConfig } from './converged-host.js';
 import { startDelayProxy } from './delay-proxy.js';
 
 const RTT = Number(process.env.BENCH_TRACE_RTT ?? 50);
@@ -81,10 +81,8 @@ async function joinParts(h1: LabMachine, env: Record<string, string>, file: stri
 const lab = await startLab({ machines: ['h1'] });
 try {
   const h1 = lab.machine('h1');
-  await h1.run(`useradd -m -s /bin/bash ${OWNER}`);
   const dir = join(lab.dir, 'trace');
-  mkdirSync(join(dir, 'keys'), { recursive: true });
-  const guests = ['todd', 'ann', 'rita', 'jo', 'kim'].map((g): [string, string] => [g, keyPair(join(dir, 'keys'), g)]);
+  const guests = await prepareHost(h1, dir, ['todd', 'ann', 'rita', 'jo', 'kim']);
   let chunks: Chunk[] = [];
   const proxy = await startDelayProxy({
     target: { host: h1.ip, port: 22 },

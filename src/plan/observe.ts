@@ -111,15 +111,19 @@ export async function observe(machine: DesiredMachine, runner: Runner): Promise<
  * repeats exactly this with sed (apply-machine.ts), line for line.
  */
 export function digestInput(stdout: string, nonce: string, unhashed: number[] = []): string {
+  if (unhashed.length === 0) return stdout.replaceAll(nonce, '');
+  // The markers once, not once per line of output (8 hosts' probes are thousands of lines).
+  const begins = new Set(unhashed.map((k) => `@@pairctl-${nonce}-begin-${k}`));
+  const ends = unhashed.map((k) => `@@pairctl-${nonce}-end-${k}-`);
   const out: string[] = [];
   let skipping = false;
   for (const line of stdout.split('\n')) {
-    if (!skipping && unhashed.some((k) => line === `@@pairctl-${nonce}-begin-${k}`)) {
+    if (!skipping && begins.has(line)) {
       skipping = true;
       continue;
     }
     if (skipping) {
-      if (unhashed.some((k) => line.startsWith(`@@pairctl-${nonce}-end-${k}-`))) skipping = false;
+      if (ends.some((e) => line.startsWith(e))) skipping = false;
       continue;
     }
     out.push(line);

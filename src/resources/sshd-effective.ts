@@ -51,22 +51,38 @@ function keywords(checks: SshdCheck[], watched: string[]): string[] {
   return [...new Set([...checks.flatMap((c) => Object.keys(c.expect)), ...watched].map((k) => k.toLowerCase()))].sort();
 }
 
-/** Probe lines `effective/<user>/<address>/<keyword>=<value>` for every account that exists. */
+/** An extended regular expression matching `word` in any case, for seds without the I flag (BSD's). */
+function anyCase(word: string): string {
+  return word.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`);
+}
+
+/**
+ * Probe lines `effective/<user>/<address>/<keyword>=<value>` for every account that exists. One
+ * `id` per account and one sed per `sshd -T` (which does grep -i's work): sshd -T itself is most
+ * of a plan's work on the host, the processes around it need not add to it.
+ */
 export function effectiveProbe(checks: SshdCheck[], c: SshdTestConnection, watched: string[]): string {
-  const pattern = `^(${keywords(checks, watched).join('|')}) `;
-  return checks
-    .flatMap((check) =>
-      c.addresses.map(
-        (address) =>
+  if (checks.length === 0 || c.addresses.length === 0) return '';
+  // The keyword pattern once per snippet: spelt out in either case it is 1.5 KB.
+  const pattern = `^(${keywords(checks, watched).map(anyCase).join('|')}) `;
+  return (
+    sh`
+pairctl_keywords=${pattern}` +
+    checks
+      .map(
+        (check) =>
           sh`
-if id ${check.user} >/dev/null 2>&1 && [ -x ${SSHD} ]; then
-  ` +
-          testCommand(check.user, address, c) +
-          sh` 2>/dev/null | grep -iE ${pattern} | sed ${`s|^|effective/${check.user}/${address}/|; s/ /=/`}
-fi`,
-      ),
-    )
-    .join('');
+if id ${check.user} >/dev/null 2>&1 && [ -x ${SSHD} ]; then` +
+          c.addresses
+            .map(
+              (address) =>
+                `\n  ` + testCommand(check.user, address, c) + sh` 2>/dev/null | sed -n -E "/$pairctl_keywords/"${`{s|^|effective/${check.user}/${address}/|;s/ /=/;p;}`}`,
+            )
+            .join('') +
+          `\nfi`,
+      )
+      .join('')
+  );
 }
 
 /** Parses the probe's `effective/…` lines. */

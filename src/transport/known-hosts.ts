@@ -165,7 +165,14 @@ function hashedHostMatches(field: string, name: string): boolean {
   return timingSafeEqual(got, want);
 }
 
+/** Compiled globs, by pattern: every host of a run is checked against the same known_hosts lines. */
+const globs = new Map<string, RegExp>();
+
 function globMatch(pattern: string, text: string): boolean {
-  const re = '^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$';
-  return new RegExp(re, 's').test(text);
+  let re = globs.get(pattern);
+  if (!re) {
+    re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 's');
+    globs.set(pattern, re);
+  }
+  return re.test(text);
 }

@@ -3,6 +3,7 @@
  * IdentitiesOnly), then IdentityFile keys, then the default key files. Keys that cannot be used
  * without a passphrase are skipped and named in the failure message, never prompted for.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
@@ -105,6 +106,21 @@ export function loadPrivateKey(file: string): LoadedKey {
     const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : 'error';
     return { kind: 'unusable', reason: `cannot read it: ${code}` };
   }
+  const digest = createHash('sha256').update(data).digest('hex');
+  const cached = parsedKeys.get(file);
+  if (cached?.digest === digest) return cached.loaded;
+  const loaded = parsePrivateKey(data);
+  parsedKeys.set(file, { digest, loaded });
+  return loaded;
+}
+
+/**
+ * Keys parsed in this run, by file, with the sha256 of the bytes they were parsed from: a plan of
+ * 8 hosts offers the same key to each, and parsing it was a measured part of each connection's CPU.
+ */
+const parsedKeys = new Map<string, { digest: string; loaded: LoadedKey }>();
+
+function parsePrivateKey(data: Buffer): LoadedKey {
   const parsed: ParsedKey | ParsedKey[] | Error = utils.parseKey(data);
   if (parsed instanceof Error) {
     // ssh2's messages name the problem without echoing key material.
