@@ -412,12 +412,13 @@ function report(res: Map<string, Run[]>, execCounts: Record<Delay, Record<string
   line('node -e 0, without NODE_EXTRA_CA_CERTS', start.nodeNoCa!);
   line('pairctl --version', start.version!, 80);
   line('pairctl lint pair.yaml.example', start.lint!, 120);
-  // pairctl's own share: each run minus the `node -e 0` run just before it (same load, seconds apart).
+  // pairctl's own share: each run minus the same round's `node -e 0` without NODE_EXTRA_CA_CERTS
+  // (same load, seconds apart): the installed bin starts node without it (scripts/bin-loader.cjs).
   const over = (ts: Timed[]) => {
-    const d = ts.map((t, i) => t.ms - start.node![i]!.ms);
+    const d = ts.map((t, i) => t.ms - start.nodeNoCa![i]!.ms);
     return `${ms(median(d))} [${Math.min(...d).toFixed(0)} to ${Math.max(...d).toFixed(0)}]`;
   };
-  console.log(`  over node's own start (paired with the node -e 0 run before it): --version ${over(start.version!)}, lint ${over(start.lint!)}`);
+  console.log(`  over node's own start (paired with that round's node -e 0 without NODE_EXTRA_CA_CERTS, which is how the bin starts node): --version ${over(start.version!)}, lint ${over(start.lint!)}`);
   const ca = start.node!.map((t, i) => t.ms - start.nodeNoCa![i]!.ms);
   const caCpu = start.node!.map((t, i) => t.ownMs - start.nodeNoCa![i]!.ownMs);
   console.log(`  what NODE_EXTRA_CA_CERTS costs every node process (node -e 0 with it minus without, paired): ${ms(median(ca))} wall [${Math.min(...ca).toFixed(0)} to ${Math.max(...ca).toFixed(0)}], ${ms(median(caCpu))} cpu`);
