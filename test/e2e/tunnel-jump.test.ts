@@ -254,6 +254,17 @@ describe.skipIf(unavailable)('jump tunnel through a relay', () => {
   });
 
   it('removing the tunnel removes it on both ends, guests\' relay accounts included', async () => {
+    // The test before restarted the relay's sshd. Under load the tunnel may still be settling
+    // (restarted once more by systemd), and apply rightly refuses when the service's state changes
+    // between its read and its re-read under the lock. Wait until it holds: running, the same
+    // MainPID and restart count on two reads a second apart.
+    let last = '';
+    await waitUntil('the tunnel service is settled', async () => {
+      const now = (await must(t.host, 'systemctl show -p ActiveState,SubState,MainPID,NRestarts pairctl-tunnel.service')).trim();
+      const settled = now === last && now.includes('ActiveState=active') && now.includes('SubState=running');
+      last = now;
+      return settled;
+    }, 60_000, 1000);
     t.writeConfig(['tunnel: { provider: lan }'], guestLines);
     const p = await t.cli('plan', '-f', file);
     for (const gone of ['- relay_account "tunnel-box"', '- relay_account "pair-todd"', '- group "pairctl-jump"', '- systemd_service "pairctl-tunnel.service"', '- systemd_service "pairctl-sshd.service"', '- sshd_config "/etc/pairctl/sshd_config"', '- sshd_dropin "/etc/ssh/sshd_config.d/00-pairctl-relay.conf"']) {
