@@ -260,9 +260,9 @@ async function main(lab: Lab): Promise<void> {
 
   report(res, execCounts, start, resources.length);
   const out = process.env.BENCH_OUT ?? join(tmpdir(), `pairctl-bench-latency-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  const raw = Object.fromEntries([...res].map(([k, rs]) => [k, rs.map(({ ms: wall, ownMs, load, connections }) => ({ wall, ownMs, load, connections }))]));
+  const raw = Object.fromEntries([...res].map(([k, rs]) => [k, rs.map(({ ms: wall, ownMs, busyMs, load, connections }) => ({ wall, ownMs, busyMs, load, connections }))]));
   writeFileSync(out, `${JSON.stringify({ rounds: ROUNDS, node: process.version, installed: INSTALLED, execCounts, runs: raw, startup: Object.fromEntries(Object.entries(start).map(([k, ts]) => [k, ts.map((x) => x.ms)])) }, null, 1)}\n`);
-  console.log(`\nevery run (wall, own CPU, load, connections): ${out}`);
+  console.log(`\nevery run (wall, own CPU, the machine's CPU, load, connections): ${out}`);
   await proxies.close();
 }
 
@@ -389,6 +389,15 @@ function report(res: Map<string, Run[]>, execCounts: Record<Delay, Record<string
   const rtts = (k: string) => ((wall(k, F) - wall(k, Z)) / (2 * F)).toFixed(1);
   const named: Array<[string, string]> = [['floor', 'floor'], ['plan', 'plan1'], ['plan without NODE_EXTRA_CA_CERTS', 'plan1noca'], ['8-host plan', 'plan8'], ['apply', 'apply'], ['join', 'join'], ['status', 'status1'], ['8-host status', 'status8']];
   console.log(`  added by 50 ms RTT, in round trips ((50 ms - 0 ms) / 50 ms, medians): ${named.filter(([, k]) => has(k)).map(([n, k]) => `${n} ${rtts(k)}`).join(', ')}`);
+  // The whole machine's CPU during each run: on this bench the hosts are not other computers, their
+  // sshd, PAM and probes run on the same cores as pairctl (and the delay proxies), so a run cannot
+  // take less than that CPU divided by the cores.
+  const busy = (k: string, d: Delay) => ms(median(get(k, d).map((r) => r.busyMs)));
+  const cpuNamed = named.filter(([n, k]) => has(k) && k !== 'join' && !n.includes('without'));
+  console.log(
+    `  the whole machine's CPU per run (all ${availableParallelism()} cores, /proc/stat: pairctl or ssh, the lab machines' sshd, logins and probes, the delay proxies, and whatever else runs on the machine), medians 0 / 50 ms RTT: ` +
+      cpuNamed.map(([n, k]) => `${n} ${busy(k, Z)} / ${busy(k, F)}`).join(', '),
+  );
   for (const d of ONE_WAY) {
     const c = execCounts[d];
     if (!c) continue;
