@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
 import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
-import { pairctl } from './pairctl-cli.js';
+import { pairctl } from '../machines/pairctl-cli.js';
 import { addGuestKeys, writeGuestSshConfig } from '../machines/guest-keys.js';
 import { waitUntil } from '../machines/wait.js';
 

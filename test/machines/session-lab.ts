@@ -7,10 +7,10 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pairctl, type CliResult } from '../e2e/pairctl-cli.js';
 import { addGuestKeys, writeGuestSshConfig } from './guest-keys.js';
 import { openTerminal, type GuestTerminal } from './guest-terminal.js';
 import { startLab, type Lab, type LabMachine } from './lab.js';
+import { pairctl, type CliResult } from './pairctl-cli.js';
 import { waitUntil } from './wait.js';
 
 /** The host's own account, whose tmux server holds the shared session. */
