@@ -255,6 +255,8 @@ describe.skipIf(unavailable)('session control on a real host', () => {
     const doc = await status();
     const ends = Date.parse(doc.hosts[0]!.session.ends!);
     expect(ends).toBe((await timerEnd()) * 1000);
+    // up said that end: the host's, from its own clock.
+    expect(Date.parse(/it ends by itself at (\S+)$/.exec(up.stdout)![1]!)).toBe(ends);
     expect(ends).toBeGreaterThan(Date.now());
     expect(ends).toBeLessThanOrEqual(Date.now() + 60_000);
     // Positive control while it runs: ann types into the pane.
