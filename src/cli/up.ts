@@ -9,6 +9,8 @@ import { runOnHosts } from './session-command.js';
 export const up: Command = async (args, io) => {
   const f = parseCommand('up', args);
   const seconds = typeof f.flags.for === 'string' ? parseSessionDuration('--for', f.flags.for) : undefined;
+  // This machine's guess at the end: the token of the owner's warning job. The end itself is the
+  // host's (its clock, when root set the timer), and that is the one reported.
   const endsAt = seconds === undefined ? undefined : Math.floor(Date.now() / 1000) + seconds;
   let failed = false;
   const code = await runOnHosts(
@@ -27,7 +29,9 @@ export const up: Command = async (args, io) => {
         return `${started}; but the time box could not be set (the session will not end by itself)`;
       }
       const warn = out.includes('timewarn=set') ? '' : ' (no warning will show in the status line)';
-      return `${started}; it ends by itself at ${new Date(endsAt * 1000).toISOString()}${warn}`;
+      const hostEnds = /^timebox-ends=([0-9]+)$/m.exec(out);
+      const ends = hostEnds ? Number(hostEnds[1]) : endsAt;
+      return `${started}; it ends by itself at ${new Date(ends * 1000).toISOString()}${warn}`;
     },
   );
   return failed && code === 0 ? 1 : code;

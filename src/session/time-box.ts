@@ -12,6 +12,10 @@
  *   (as the expiry job: /usr/local may be the owner's on a Mac), in /Library/LaunchDaemons, run
  *   every TIME_BOX_CHECK_SECONDS; it compares the clock, ends the session, then removes itself.
  *
+ * On both, root's script reads the end from the host's own clock (now there plus the seconds
+ * asked for), never from the client's: a client whose clock is wrong cannot shorten or stretch
+ * the box. The client's end is only the owner's token for its warning job (`@pairctl_ends`).
+ *
  * `down` and `up` without `--for` stop that timer; a second `up --for` replaces it.
  *
  * The warning stays in the owner's server: a `run-shell -b` job (as the owner) shows every client
@@ -29,7 +33,7 @@ import { REVOKE_WAIT_SECONDS } from '../graph/guest-expiry.js';
 import { LAUNCHD_DIR, sessionSocket } from '../graph/paths.js';
 import { atomicReplaceScript } from '../resources/atomic-replace.js';
 import { render } from '../templates/render.js';
-import { sh } from '../transport/shell-quote.js';
+import { quote, sh } from '../transport/shell-quote.js';
 import { ownerOutput, ownerShell } from './owner-shell.js';
 import { downScript } from './session-scripts.js';
 
@@ -92,11 +96,15 @@ export function systemdLiteral(arg: string): string {
   return arg.replace(/\$/g, '$$$$');
 }
 
-/** The macOS daemon's plist: the program inside it compares the clock, ends the session, removes itself. */
-export function timeBoxPlist(config: PairConfig, host: Host, endsAt: number): string {
+/**
+ * The macOS daemon's plist: the program inside it compares the clock, ends the session, removes
+ * itself. `ends` is the end in epoch seconds and `endsIso` the same instant for the reader, both
+ * as text: root's script passes the marks below and fills in what the host's clock says.
+ */
+export function timeBoxPlist(config: PairConfig, host: Host, ends: string, endsIso: string): string {
   const { label, plist } = timeBoxNames(config.session.name);
   const program =
-    sh`ends=${String(endsAt)}
+    sh`ends=${ends}
 [ "$(date -u +%s)" -ge "$ends" ] || exit 0
 rm -f ${plist}
 ` +
@@ -104,7 +112,19 @@ rm -f ${plist}
     // bootout ends this very job: it comes last.
     sh`launchctl bootout ${'system/' + label} 2>/dev/null || :
 `;
-  return render('timebox-launchd.plist', { label, program, interval: TIME_BOX_CHECK_SECONDS, ends: endsAt, endsIso: new Date(endsAt * 1000).toISOString() });
+  return render('timebox-launchd.plist', { label, program, interval: TIME_BOX_CHECK_SECONDS, ends, endsIso });
+}
+
+/** Where the end goes in the plist root writes: "$ends" and "$iso" of its script replace them. */
+const ENDS_MARK = '@@pairctl-ends@@';
+const ISO_MARK = '@@pairctl-ends-iso@@';
+
+/** Shell that writes the plist to "$t" with the end root's script read from the host's clock. */
+function timeBoxPlistFill(config: PairConfig, host: Host): string {
+  const words = timeBoxPlist(config, host, ENDS_MARK, ISO_MARK)
+    .split(/(@@pairctl-ends(?:-iso)?@@)/)
+    .map((part) => (part === ENDS_MARK ? '"$ends"' : part === ISO_MARK ? '"$iso"' : quote(part)));
+  return `printf '%s' ${words.join(' ')} > "$t"`;
 }
 
 /** Root script: stops root's timer of the session, if any (`down`, and `up` without `--for`). */
@@ -120,27 +140,43 @@ systemctl reset-failed ${n.unit + '.timer'} ${n.unit + '.service'} 2>/dev/null |
 `;
 }
 
-/** Root script: (re)starts root's timer that ends the session; prints timebox=set|failed. */
-function rootTimerScript(config: PairConfig, host: Host, endsAt: number, seconds: number): string {
+/**
+ * Root script: (re)starts root's timer that ends the session; prints timebox=set and
+ * timebox-ends=EPOCH (the end on the host's clock), or timebox=failed. (Exported for its test,
+ * which runs the macOS one under sh with BSD date's syntax.)
+ */
+export function rootTimerScript(config: PairConfig, host: Host, seconds: number): string {
   const n = timeBoxNames(config.session.name);
+  // The end on the host's clock, from now there: the box is as long as asked, whatever the
+  // difference between the clocks.
+  const ends = sh`ends=$(( $(date -u +%s) + ${String(seconds)} ))
+`;
   if (host.platform === 'macos') {
+    // BSD date: -r SECONDS prints that instant (GNU's -d @SECONDS does not exist there). A clock
+    // read that printed nothing leaves ends at the bare seconds, in 1970: no box then.
     return (
       stopTimeBoxScript(config, host) +
-      atomicReplaceScript({ path: n.plist, fill: sh`printf '%s' ${timeBoxPlist(config, host, endsAt)} > "$t"`, owner: { user: 'root', group: 'wheel' }, mode: '0644', dir: 'given' }) +
+      ends +
+      sh`if [ "$ends" -gt ${String(seconds)} ] && iso=$(date -u -r "$ends" '+%Y-%m-%dT%H:%M:%SZ'); then
+` +
+      atomicReplaceScript({ path: n.plist, fill: timeBoxPlistFill(config, host), owner: { user: 'root', group: 'wheel' }, mode: '0644', dir: 'given' }) +
       '\n' +
-      sh`if launchctl bootstrap system ${n.plist}; then echo timebox=set; else rm -f ${n.plist}; echo timebox=failed; fi
+      sh`if launchctl bootstrap system ${n.plist}; then echo timebox=set; echo "timebox-ends=$ends"; else rm -f ${n.plist}; echo timebox=failed; fi
+else
+  echo timebox=failed
+fi
 `
     );
   }
-  // The end on the host's clock, from now there: the box is as long as asked, whatever the
-  // difference between the clocks. A calendar time already past would never elapse: then no
-  // next elapse shows, and up says the box could not be set.
+  // A calendar time already past would never elapse: then no next elapse shows, and up says the
+  // box could not be set.
   return (
     stopTimeBoxScript(config, host) +
-    sh`ends=$(( $(date -u +%s) + ${String(seconds)} ))
-if systemd-run --quiet --unit=${n.unit} --description=${`pairctl: end session ${config.session.name} (pairctl up --for)`} --on-calendar="@$ends" --timer-property=AccuracySec=1s --timer-property=RemainAfterElapse=no -- /bin/sh -c ${systemdLiteral(timeBoxEndScript(config, host))} >/dev/null &&
+    ends +
+    sh`if systemd-run --quiet --unit=${n.unit} --description=${`pairctl: end session ${config.session.name} (pairctl up --for)`} --on-calendar="@$ends" --timer-property=AccuracySec=1s --timer-property=RemainAfterElapse=no -- /bin/sh -c ${systemdLiteral(timeBoxEndScript(config, host))} >/dev/null &&
   [ -n "$(systemctl show -p NextElapseUSecRealtime --value ${n.unit + '.timer'} 2>/dev/null)" ]; then
   echo timebox=set
+  echo "timebox-ends=$ends"
 else
   systemctl stop ${n.unit + '.timer'} 2>/dev/null || :
   echo timebox=failed
@@ -151,10 +187,11 @@ fi
 
 /**
  * Root script run after `up`'s: root's timer that ends the session, then the owner's warning job;
- * prints timebox=set|failed and timewarn=set|failed.
+ * prints timebox=set (with timebox-ends=EPOCH) or timebox=failed, and timewarn=set|failed.
+ * `endsAt` (the client's) is only the warning job's token; the end is the host's.
  */
 export function timeBoxScript(config: PairConfig, host: Host, endsAt: number, seconds: number): string {
-  return rootTimerScript(config, host, endsAt, seconds) + ownerOutput(ownerShell(host.platform, host.owner, ownerWarningScript(config, host, endsAt, seconds)), '^timewarn=(set|failed)$') + '\n';
+  return rootTimerScript(config, host, seconds) + ownerOutput(ownerShell(host.platform, host.owner, ownerWarningScript(config, host, endsAt, seconds)), '^timewarn=(set|failed)$') + '\n';
 }
 
 /** Root's read of the end time for `status`: a line `t|EPOCH` when root's timer is pending. */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
 import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
-import { pairctl } from './pairctl-cli.js';
+import { pairctl } from '../machines/pairctl-cli.js';
 import { addGuestKeys, writeGuestSshConfig } from '../machines/guest-keys.js';
 
 const unavailable = labUnavailableReason();

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
-import { pairctl, type CliResult } from './pairctl-cli.js';
+import { pairctl, type CliResult } from '../machines/pairctl-cli.js';
 import { waitUntil } from '../machines/wait.js';
 
 const unavailable = labUnavailableReason();

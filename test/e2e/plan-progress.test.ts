@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
 import { quote } from '../../src/transport/shell-quote.js';
-import { pairctl } from './pairctl-cli.js';
+import { pairctl } from '../machines/pairctl-cli.js';
 
 const unavailable = labUnavailableReason();
 const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));

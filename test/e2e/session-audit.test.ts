@@ -6,19 +6,13 @@
  * has its positive control (the same account, the honest way, in the same run).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
-import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
-import { pairctl } from './pairctl-cli.js';
-import { addGuestKeys, writeGuestSshConfig } from '../machines/guest-keys.js';
+import { labUnavailableReason, type LabMachine } from '../machines/lab.js';
+import { startSessionLab, type SessionLab } from '../machines/session-lab.js';
 import { waitUntil } from '../machines/wait.js';
 
 const unavailable = labUnavailableReason();
-const SOCKET = '/run/pairctl/pair/tmux.sock';
-const OWNER = 'bhorseman';
 
 interface Entry {
   time: string;
@@ -49,16 +43,10 @@ function fingerprintOf(pubFile: string): string {
 }
 
 describe.skipIf(unavailable)('the audit log on a real host', () => {
-  let lab: Lab;
+  let s: SessionLab;
   let host: LabMachine;
-  let dir: string;
-  let file: string;
-  let guestConfig: string;
-  const keys: Record<string, string> = {};
-  const terminals: GuestTerminal[] = [];
 
-  const cli = (...args: string[]) => pairctl([...args, '-f', file, '-F', lab.sshConfigFile]);
-  const asOwner = (tmuxArgs: string) => host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} ${tmuxArgs}`);
+  const cli = (...args: string[]) => s.cli(...args);
   const log = async (...extra: string[]): Promise<LogDoc> => {
     const r = await cli('log', '--json', ...extra);
     // (stderr has pair.yaml's warning that old's access has ended)
@@ -66,7 +54,7 @@ describe.skipIf(unavailable)('the audit log on a real host', () => {
     expect(r.code).toBe(0);
     return JSON.parse(r.stdout) as LogDoc;
   };
-  const fp = (name: string) => fingerprintOf(`${keys[`${name}_key`]!}.pub`);
+  const fp = (name: string) => fingerprintOf(`${s.keys[`${name}_key`]!}.pub`);
   /** Waits until the log has an entry matching `want`; returns it. */
   async function logged(what: string, want: Partial<Entry>): Promise<Entry> {
     let found: Entry | undefined;
@@ -79,20 +67,11 @@ describe.skipIf(unavailable)('the audit log on a real host', () => {
     return found!;
   }
 
-  async function joinAs(guest: string): Promise<GuestTerminal> {
-    const t = await openTerminal(['ssh', '-F', guestConfig, '-i', keys[`${guest}_key`]!, '-tt', '-l', `pair-${guest}`, 'pairhost'], { cols: 100, rows: 30 });
-    terminals.push(t);
-    return t;
-  }
-  async function joined(guest: string): Promise<GuestTerminal> {
-    const t = await joinAs(guest);
-    await t.waitFor('[pair]');
-    await waitUntil(`${guest}'s client`, async () => (await asOwner("list-clients -F '#{client_user}'")).stdout.split('\n').includes(`pair-${guest}`));
-    return t;
-  }
+  const joinAs = (guest: string) => s.joinAs(guest);
+  const joined = (guest: string) => s.joined(guest);
   /** A login attempt with `keyOf`'s key as pair-`account` from `source`; returns ssh's exit status and stderr. */
   async function attempt(account: string, keyOf: string, source: string): Promise<{ code: number; stderr: string }> {
-    const r = await execa('ssh', ['-F', guestConfig, '-b', source, '-o', 'BatchMode=yes', '-i', keys[`${keyOf}_key`]!, '-l', `pair-${account}`, 'pairhost', 'true'], {
+    const r = await execa('ssh', ['-F', s.guestConfig, '-b', source, '-o', 'BatchMode=yes', '-i', s.keys[`${keyOf}_key`]!, '-l', `pair-${account}`, 'pairhost', 'true'], {
       reject: false,
       stdin: 'ignore',
       timeout: 60_000,
@@ -101,54 +80,37 @@ describe.skipIf(unavailable)('the audit log on a real host', () => {
   }
 
   beforeAll(async () => {
-    lab = await startLab({ machines: ['host'] });
-    host = lab.machine('host');
-    dir = join(lab.dir, 'session-audit');
-    mkdirSync(dir, { recursive: true });
-    addGuestKeys(keys, dir, ['ann', 'todd', 'old', 'far', 'stranger']);
-    guestConfig = writeGuestSshConfig(lab, dir, host.ip, { connectTimeout: 10 });
-    const guest = (n: string, mode: string, extra: string[] = []) => [`  ${n}:`, `    keys: [${JSON.stringify(keys[n])}]`, `    mode: ${mode}`, ...extra];
-    const lines = [
-      'version: 1',
-      'hosts:',
-      '  box:',
-      '    platform: linux',
-      '    ssh: host',
-      `    owner: ${OWNER}`,
-      '    tunnel: { provider: lan }',
-      'guests:',
-      ...guest('ann', 'pair'),
-      ...guest('todd', 'mirror'),
-      // Its access ended long ago: sshd refuses its key (expiry-time), the log says why.
-      ...guest('old', 'pair', ['    expires: 2020-01-01T00:00:00Z']),
-      // May come only from the honest guests' address.
-      ...guest('far', 'pair', [`    from: [${lab.sourceIp('guest')}/32]`]),
-      'session:',
-      '  name: pair',
-      '  modes: [mirror, pair, rogue]',
-      '  default_mode: mirror',
-      '',
-    ];
-    file = join(dir, 'pair.yaml');
-    writeFileSync(file, lines.join('\n'));
-    expect((await host.run(`useradd -m -s /bin/bash ${OWNER} && echo ok`)).stdout).toContain('ok');
-    const a = await cli('apply', '--yes');
-    expect(a.stderr).not.toMatch(/error/i);
-    expect(a.code).toBe(0);
+    s = await startSessionLab({
+      name: 'session-audit',
+      guests: (lab) => ({
+        ann: 'pair',
+        todd: 'mirror',
+        // Its access ended long ago: sshd refuses its key (expiry-time), the log says why.
+        old: { mode: 'pair', lines: ['expires: 2020-01-01T00:00:00Z'] },
+        // May come only from the honest guests' address.
+        far: { mode: 'pair', lines: [`from: [${lab.sourceIp('guest')}/32]`] },
+      }),
+      // a key pair.yaml names for nobody: the wrong key for ann
+      otherKeys: ['stranger'],
+      hostLines: ['tunnel: { provider: lan }'],
+      session: ['name: pair', 'modes: [mirror, pair, rogue]', 'default_mode: mirror'],
+      connectTimeout: 10,
+    });
+    host = s.host;
+    await s.apply();
   }, 240_000);
 
   afterAll(async () => {
-    for (const t of terminals) await t.close();
-    await lab?.stop();
+    await s?.close();
   });
 
   it('apply runs the audit follower and gives guests VERBOSE logging and ExposeAuthInfo in their Match block only', async () => {
     expect((await host.run('systemctl is-active pairctl-audit.service')).stdout.trim()).toBe('active');
-    const guestT = (await host.run(`sshd -T -C user=pair-ann,host=x,addr=${lab.sourceIp('guest')}`)).stdout;
+    const guestT = (await host.run(`sshd -T -C user=pair-ann,host=x,addr=${s.lab.sourceIp('guest')}`)).stdout;
     expect(guestT).toMatch(/^loglevel VERBOSE$/im);
     expect(guestT).toMatch(/^exposeauthinfo yes$/im);
     // The machine's other users keep sshd's default.
-    const rootT = (await host.run(`sshd -T -C user=root,host=x,addr=${lab.sourceIp('guest')}`)).stdout;
+    const rootT = (await host.run(`sshd -T -C user=root,host=x,addr=${s.lab.sourceIp('guest')}`)).stdout;
     expect(rootT).toMatch(/^loglevel INFO$/im);
     expect(rootT).toMatch(/^exposeauthinfo no$/im);
   });
@@ -156,7 +118,7 @@ describe.skipIf(unavailable)('the audit log on a real host', () => {
   it('a join with no session running is refused and logged; up is logged', async () => {
     const t = await joinAs('ann');
     expect(await t.waitExit(30_000)).toBe(1);
-    await logged('the no-session refusal', { event: 'refused', guest: 'ann', reason: 'no-session', fingerprint: fp('ann'), source: lab.sourceIp('guest'), writer: 'guest' });
+    await logged('the no-session refusal', { event: 'refused', guest: 'ann', reason: 'no-session', fingerprint: fp('ann'), source: s.lab.sourceIp('guest'), writer: 'guest' });
     const up = await cli('up');
     expect(up.code).toBe(0);
     await logged('up', { event: 'up', guest: null, writer: 'pairctl', detail: 'session pair' });
@@ -165,16 +127,16 @@ describe.skipIf(unavailable)('the audit log on a real host', () => {
   it('a join is logged with the key fingerprint, mode and source, and the leave when the guest detaches', async () => {
     const ann = await joined('ann');
     const j = await logged("ann's join", { event: 'join', guest: 'ann', writer: 'guest' });
-    expect(j).toMatchObject({ host: 'box', fingerprint: fp('ann'), mode: 'pair', source: lab.sourceIp('guest'), via: null });
+    expect(j).toMatchObject({ host: 'box', fingerprint: fp('ann'), mode: 'pair', source: s.lab.sourceIp('guest'), via: null });
     await ann.sendKeys('C-b', 'd');
     await ann.waitExit(30_000);
     const l = await logged("ann's leave", { event: 'leave', guest: 'ann' });
-    expect(l).toMatchObject({ fingerprint: fp('ann'), mode: 'pair', source: lab.sourceIp('guest'), writer: 'guest' });
+    expect(l).toMatchObject({ fingerprint: fp('ann'), mode: 'pair', source: s.lab.sourceIp('guest'), writer: 'guest' });
     expect(l.time_us).toBeGreaterThan(j.time_us);
   });
 
   it("a wrong key for a guest is refused by sshd and logged with that key's fingerprint; the right key joins", async () => {
-    const attacker = lab.sourceIp('attacker', 0);
+    const attacker = s.lab.sourceIp('attacker', 0);
     const wrong = await attempt('ann', 'stranger', attacker);
     expect(wrong.code).toBe(255);
     expect(wrong.stderr).toContain('Permission denied');
@@ -189,18 +151,18 @@ describe.skipIf(unavailable)('the audit log on a real host', () => {
   });
 
   it('an expired key and a key used outside its from= are refused and logged with the reason; far joins from its address', async () => {
-    const expired = await attempt('old', 'old', lab.sourceIp('attacker', 1));
+    const expired = await attempt('old', 'old', s.lab.sourceIp('attacker', 1));
     expect(expired.code).toBe(255);
     const e = await logged("old's refusal", { event: 'refused', guest: 'old' });
-    expect(e).toMatchObject({ reason: 'expired', fingerprint: fp('old'), source: lab.sourceIp('attacker', 1) });
+    expect(e).toMatchObject({ reason: 'expired', fingerprint: fp('old'), source: s.lab.sourceIp('attacker', 1) });
 
-    const outside = await attempt('far', 'far', lab.sourceIp('attacker', 2));
+    const outside = await attempt('far', 'far', s.lab.sourceIp('attacker', 2));
     expect(outside.code).toBe(255);
     const o = await logged("far's refusal", { event: 'refused', guest: 'far' });
-    expect(o).toMatchObject({ reason: 'outside-from', fingerprint: fp('far'), source: lab.sourceIp('attacker', 2) });
+    expect(o).toMatchObject({ reason: 'outside-from', fingerprint: fp('far'), source: s.lab.sourceIp('attacker', 2) });
     // Positive control: far from the address its from= names gets in.
     const t = await joined('far');
-    await logged("far's join", { event: 'join', guest: 'far', fingerprint: fp('far'), source: lab.sourceIp('guest') });
+    await logged("far's join", { event: 'join', guest: 'far', fingerprint: fp('far'), source: s.lab.sourceIp('guest') });
     await t.sendKeys('C-b', 'd');
     await t.waitExit(30_000);
   });
@@ -253,7 +215,7 @@ describe.skipIf(unavailable)('the audit log on a real host', () => {
     const text = await cli('log', '--host', 'box');
     expect(text.code).toBe(0);
     expect(text.stdout.split('\n')[0]).toMatch(/^TIME +HOST +EVENT +GUEST +MODE +FROM +KEY +REASON$/);
-    expect(text.stdout).toMatch(new RegExp(`box +refused +ann +- +${lab.sourceIp('attacker', 0).replace(/\./g, '\\.')} +${fp('stranger').replace(/[+/]/g, '\\$&')} +unknown-key`));
+    expect(text.stdout).toMatch(new RegExp(`box +refused +ann +- +${s.lab.sourceIp('attacker', 0).replace(/\./g, '\\.')} +${fp('stranger').replace(/[+/]/g, '\\$&')} +unknown-key`));
 
     const bad = await cli('log', '--since', 'yesterday; reboot');
     expect(bad.code).toBe(2);

@@ -6,19 +6,13 @@
  * timer, which logs `down` with reason `time-box`. Guests join in real terminals with the real
  * ssh client.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTerminal, type GuestTerminal } from '../machines/guest-terminal.js';
-import { labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
-import { pairctl } from './pairctl-cli.js';
-import { addGuestKeys, writeGuestSshConfig } from '../machines/guest-keys.js';
+import { labUnavailableReason, type LabMachine } from '../machines/lab.js';
+import { OWNER, SOCKET, startSessionLab, type SessionLab } from '../machines/session-lab.js';
 import { waitUntil } from '../machines/wait.js';
 
 const unavailable = labUnavailableReason();
-const SOCKET = '/run/pairctl/pair/tmux.sock';
-const OWNER = 'bhorseman';
-const GUESTS = { ann: 'pair', todd: 'mirror', bob: 'pair' } as const;
 const TIMER = 'pairctl-timebox-pair.timer';
 
 interface LogEntry {
@@ -47,17 +41,12 @@ interface StatusDoc {
 }
 
 describe.skipIf(unavailable)('session control on a real host', () => {
-  let lab: Lab;
+  let s: SessionLab;
   let host: LabMachine;
-  let dir: string;
-  let file: string;
-  let guestConfig: string;
-  const keys: Record<string, string> = {};
-  const terminals: GuestTerminal[] = [];
   const live: Record<string, GuestTerminal> = {};
 
-  const cli = (...args: string[]) => pairctl([...args, '-f', file, '-F', lab.sshConfigFile]);
-  const asOwner = (tmuxArgs: string) => host.run(`runuser -u ${OWNER} -- tmux -S ${SOCKET} ${tmuxArgs}`);
+  const cli = (...args: string[]) => s.cli(...args);
+  const asOwner = (tmuxArgs: string) => s.ownerTmux(tmuxArgs);
   const hostPane = async () => (await asOwner("capture-pane -p -J -S -200 -t '=pair:'")).stdout;
   const status = async (): Promise<StatusDoc> => {
     const r = await cli('status', '--json');
@@ -79,16 +68,10 @@ describe.skipIf(unavailable)('session control on a real host', () => {
   };
   const guestOf = (doc: StatusDoc, name: string) => doc.hosts[0]!.guests.find((g) => g.name === name)!;
 
-  async function joinAs(guest: string): Promise<GuestTerminal> {
-    const t = await openTerminal(['ssh', '-F', guestConfig, '-i', keys[`${guest}_key`]!, '-tt', '-l', `pair-${guest}`, 'pairhost'], { cols: 100, rows: 30 });
-    terminals.push(t);
-    return t;
-  }
+  const joinAs = (guest: string) => s.joinAs(guest);
   /** Joins and waits until the server lists the guest's client. */
   async function joined(guest: string): Promise<GuestTerminal> {
-    const t = await joinAs(guest);
-    await t.waitFor('[pair]');
-    await waitUntil(`${guest}'s client`, async () => (await asOwner("list-clients -F '#{client_user}'")).stdout.split('\n').includes(`pair-${guest}`));
+    const t = await s.joined(guest);
     live[guest] = t;
     return t;
   }
@@ -103,26 +86,19 @@ describe.skipIf(unavailable)('session control on a real host', () => {
   }
 
   beforeAll(async () => {
-    lab = await startLab({ machines: ['host'] });
-    host = lab.machine('host');
-    dir = join(lab.dir, 'session-control');
-    mkdirSync(dir, { recursive: true });
-    addGuestKeys(keys, dir, Object.keys(GUESTS));
-    guestConfig = writeGuestSshConfig(lab, dir, host.ip, { connectTimeout: 10 });
-    const lines = ['version: 1', 'hosts:', '  box:', '    platform: linux', '    ssh: host', `    owner: ${OWNER}`, '    tunnel: { provider: lan }', 'guests:'];
-    for (const [n, mode] of Object.entries(GUESTS)) lines.push(`  ${n}:`, `    keys: [${JSON.stringify(keys[n])}]`, `    mode: ${mode}`);
-    lines.push('session:', '  name: pair', '  modes: [mirror, pair, rogue]', '  default_mode: mirror', '');
-    file = join(dir, 'pair.yaml');
-    writeFileSync(file, lines.join('\n'));
-    expect((await host.run(`useradd -m -s /bin/bash ${OWNER} && echo ok`)).stdout).toContain('ok');
-    const a = await cli('apply', '--yes');
-    expect(a.stderr).not.toMatch(/error/i);
-    expect(a.code).toBe(0);
+    s = await startSessionLab({
+      name: 'session-control',
+      guests: { ann: 'pair', todd: 'mirror', bob: 'pair' },
+      hostLines: ['tunnel: { provider: lan }'],
+      session: ['name: pair', 'modes: [mirror, pair, rogue]', 'default_mode: mirror'],
+      connectTimeout: 10,
+    });
+    host = s.host;
+    await s.apply();
   }, 240_000);
 
   afterAll(async () => {
-    for (const t of terminals) await t.close();
-    await lab?.stop();
+    await s?.close();
   });
 
   it('status says when no session runs, then who is in once guests join, with the enforced mode and source', async () => {
@@ -145,15 +121,15 @@ describe.skipIf(unavailable)('session control on a real host', () => {
     const todd = guestOf(doc, 'todd');
     expect(ann.connected).toBe(true);
     expect(ann.clients).toHaveLength(1);
-    expect(ann.clients[0]).toMatchObject({ mode: 'pair', size: { cols: 100, rows: 30 }, from: lab.sourceIp('guest'), via: null });
-    expect(todd.clients[0]).toMatchObject({ mode: 'mirror', size: { cols: 100, rows: 30 }, from: lab.sourceIp('guest') });
+    expect(ann.clients[0]).toMatchObject({ mode: 'pair', size: { cols: 100, rows: 30 }, from: s.lab.sourceIp('guest'), via: null });
+    expect(todd.clients[0]).toMatchObject({ mode: 'mirror', size: { cols: 100, rows: 30 }, from: s.lab.sourceIp('guest') });
     expect(ann.clients[0]!.idle_seconds).toBeGreaterThanOrEqual(0);
     expect(guestOf(doc, 'bob').connected).toBe(false);
 
     const text = await cli('status');
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^box: session pair running since /);
-    expect(text.stdout).toMatch(new RegExp(`  ann: pair, since .*, 100x30, from ${lab.sourceIp('guest').replace(/\./g, '\\.')}`));
+    expect(text.stdout).toMatch(new RegExp(`  ann: pair, since .*, 100x30, from ${s.lab.sourceIp('guest').replace(/\./g, '\\.')}`));
     expect(text.stdout).toContain('  bob: not connected');
   });
 
@@ -279,6 +255,8 @@ describe.skipIf(unavailable)('session control on a real host', () => {
     const doc = await status();
     const ends = Date.parse(doc.hosts[0]!.session.ends!);
     expect(ends).toBe((await timerEnd()) * 1000);
+    // up said that end: the host's, from its own clock.
+    expect(Date.parse(/it ends by itself at (\S+)$/.exec(up.stdout)![1]!)).toBe(ends);
     expect(ends).toBeGreaterThan(Date.now());
     expect(ends).toBeLessThanOrEqual(Date.now() + 60_000);
     // Positive control while it runs: ann types into the pane.
@@ -334,10 +312,10 @@ describe.skipIf(unavailable)('session control on a real host', () => {
     expect((await cli('up')).code).toBe(0);
     // The owner's own terminal on the session, as the owner (root's ssh, then runuser).
     const owner = await openTerminal(
-      ['ssh', '-F', lab.sshConfigFile, '-tt', 'host', `runuser -u ${OWNER} -- tmux -S ${SOCKET} attach-session -t =pair`],
+      ['ssh', '-F', s.lab.sshConfigFile, '-tt', 'host', `runuser -u ${OWNER} -- tmux -S ${SOCKET} attach-session -t =pair`],
       { cols: 160, rows: 30 },
     );
-    terminals.push(owner);
+    s.terminals.push(owner);
     await waitUntil("the owner's client", async () => (await asOwner("list-clients -F '#{client_user}'")).stdout.split('\n').includes(OWNER));
     await joined('todd');
     await owner.waitFor('pairctl: todd joined (mirror)');

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultRelease, labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
-import { pairctl } from './pairctl-cli.js';
+import { pairctl } from '../machines/pairctl-cli.js';
 
 const execFileP = promisify(execFile);
 const unavailable = labUnavailableReason();

@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { startLab, type Lab, type LabMachine, type Release } from '../machines/lab.js';
-import { pairctl, type CliResult } from './pairctl-cli.js';
+import { pairctl, type CliResult } from '../machines/pairctl-cli.js';
 
 export const OWNER = 'bhorseman';
 export const SOCKET = '/run/pairctl/pair/tmux.sock';

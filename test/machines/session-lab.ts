@@ -1,16 +1,16 @@
 /**
- * The shared head of the session suites (hostile-guest, owner-tmux-config, session-record, …): one
- * real host with the owner's account, guests with their own keys and ssh config, a pair.yaml that
- * names them, `apply` and `up`, and guests joining in real terminals with the real ssh client. One
- * place, so every suite boots, configures and joins the same way. Plain TS (no vitest): a step
- * that fails throws with what pairctl or the machine printed.
+ * The shared head of the session suites (hostile-guest, owner-tmux-config, session-record,
+ * session-audit, session-control): one real host with the owner's account, guests with their own
+ * keys and ssh config, a pair.yaml that names them, `apply` and `up`, and guests joining in real
+ * terminals with the real ssh client. One place, so every suite boots, configures and joins the
+ * same way. Plain TS (no vitest): a step that fails throws with what pairctl or the machine printed.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pairctl, type CliResult } from '../e2e/pairctl-cli.js';
 import { addGuestKeys, writeGuestSshConfig } from './guest-keys.js';
 import { openTerminal, type GuestTerminal } from './guest-terminal.js';
 import { startLab, type Lab, type LabMachine } from './lab.js';
+import { pairctl, type CliResult } from './pairctl-cli.js';
 import { waitUntil } from './wait.js';
 
 /** The host's own account, whose tmux server holds the shared session. */
@@ -21,8 +21,13 @@ export const SOCKET = '/run/pairctl/pair/tmux.sock';
 export interface SessionLabOptions {
   /** Folder under the lab's dir for keys, ssh config and pair.yaml. */
   name: string;
-  /** Guests in pair.yaml order: name → mode, or mode plus extra lines under the guest (`expires: …`). */
-  guests: Record<string, string | { mode: string; lines: string[] }>;
+  /**
+   * Guests in pair.yaml order: name → mode, or mode plus extra lines under the guest (`expires: …`);
+   * a function of the lab when a line needs one of its addresses (`from: [<lab.sourceIp('guest')>/32]`).
+   */
+  guests: SessionGuests | ((lab: Lab) => SessionGuests);
+  /** Names of further key pairs made beside the guests' but named nowhere in pair.yaml (an attacker's). */
+  otherKeys?: string[];
   /** Extra lines under `hosts: box:` (e.g. `tunnel: { provider: lan }`). */
   hostLines?: string[];
   /** Lines under `session:`. */
@@ -30,6 +35,9 @@ export interface SessionLabOptions {
   /** The guests' ssh ConnectTimeout, seconds. */
   connectTimeout: number;
 }
+
+/** pair.yaml's guests: name → mode, or mode plus extra lines under the guest. */
+export type SessionGuests = Record<string, string | { mode: string; lines: string[] }>;
 
 export interface SessionLab {
   lab: Lab;
@@ -63,9 +71,9 @@ export interface SessionLab {
   close(): Promise<void>;
 }
 
-function pairYaml(o: SessionLabOptions, keys: Record<string, string>): string {
+function pairYaml(o: SessionLabOptions, guests: SessionGuests, keys: Record<string, string>): string {
   const lines = ['version: 1', 'hosts:', '  box:', '    platform: linux', '    ssh: host', `    owner: ${OWNER}`, ...(o.hostLines ?? []).map((l) => `    ${l}`), 'guests:'];
-  for (const [n, g] of Object.entries(o.guests)) {
+  for (const [n, g] of Object.entries(guests)) {
     const { mode, lines: extra } = typeof g === 'string' ? { mode: g, lines: [] } : g;
     lines.push(`  ${n}:`, `    keys: [${JSON.stringify(keys[n])}]`, `    mode: ${mode}`, ...extra.map((l) => `    ${l}`));
   }
@@ -91,11 +99,12 @@ async function prepare(lab: Lab, o: SessionLabOptions): Promise<SessionLab> {
   const dir = join(lab.dir, o.name);
   mkdirSync(dir, { recursive: true });
   const keys: Record<string, string> = {};
-  addGuestKeys(keys, dir, Object.keys(o.guests));
+  const guests = typeof o.guests === 'function' ? o.guests(lab) : o.guests;
+  addGuestKeys(keys, dir, [...Object.keys(guests), ...(o.otherKeys ?? [])]);
   // honest guests connect from the lab's guest address; attacks come from another one
   const guestConfig = writeGuestSshConfig(lab, dir, host.ip, { connectTimeout: o.connectTimeout });
   const file = join(dir, 'pair.yaml');
-  writeFileSync(file, pairYaml(o, keys));
+  writeFileSync(file, pairYaml(o, guests, keys));
   const made = await host.run(`useradd -m -s /bin/bash ${OWNER} && tmux -V`);
   const version = made.stdout.match(/tmux (\d+\.\d+)/);
   if (made.code !== 0 || !version) throw new Error(`host: the owner's account: exit ${made.code}\n${made.stdout}${made.stderr}`);

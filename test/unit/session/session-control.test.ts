@@ -1,6 +1,6 @@
 /** status parsing and rendering, kick/mode scripts: pure functions, table-driven. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { parseSessionDuration } from '../../../src/cli/kick.js';
 import { clearKicksScript, kickScript } from '../../../src/session/kick-script.js';
 import { modeScript } from '../../../src/session/mode-script.js';
 import { presenceProgram } from '../../../src/session/presence.js';
-import { stopTimeBoxScript, systemdLiteral, timeBoxEndScript, timeBoxPlist, timeBoxScript, timeBoxStatusScript, timerJob, warnAfter } from '../../../src/session/time-box.js';
+import { rootTimerScript, stopTimeBoxScript, systemdLiteral, timeBoxEndScript, timeBoxPlist, timeBoxScript, timeBoxStatusScript, timerJob, warnAfter } from '../../../src/session/time-box.js';
 import { downScript } from '../../../src/session/session-scripts.js';
 import { hostStatus, parseStatus, renderHostStatus, shortDuration, statusScript } from '../../../src/session/session-status.js';
 import { guest, sampleConfig } from '../fixtures.js';
@@ -17,6 +17,16 @@ const NOW = 1_800_000_000;
 const config = sampleConfig([guest('todd'), guest('ann', { mode: 'pair' }), guest('rita', { mode: 'rogue', expires: new Date((NOW + 3600) * 1000) })]);
 const host = config.hosts[0]!;
 const macConfig = { ...config, hosts: [{ ...host, platform: 'macos' as const }] };
+
+/** A plist as plistlib (Python's parser of Apple's format) reads it. */
+function parsePlist(text: string): { Label: string; ProgramArguments: string[]; RunAtLoad: boolean; StartInterval: number } {
+  return JSON.parse(execFileSync('python3', ['-c', 'import sys, json, plistlib; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))'], { input: text, encoding: 'utf8' })) as {
+    Label: string;
+    ProgramArguments: string[];
+    RunAtLoad: boolean;
+    StartInterval: number;
+  };
+}
 
 const observed = [
   `now=${NOW}`,
@@ -134,6 +144,8 @@ describe('time box', () => {
     // Stopped first, so a second up --for replaces it.
     expect(script.indexOf('systemctl stop pairctl-timebox-pair.timer')).toBeLessThan(script.indexOf('systemd-run'));
     expect(script).toContain('ends=$(( $(date -u +%s) + 5400 ))\n');
+    // up reports that end, the host's, not the one this machine's clock would give.
+    expect(script).toContain('  echo timebox=set\n  echo "timebox-ends=$ends"\n');
     const run = /^if systemd-run (.*) -- \/bin\/sh -c ('(?:[^']|'\\'')*') >\/dev\/null &&$/m.exec(script);
     expect(run, script).not.toBeNull();
     expect(run![1]).toBe(`--quiet --unit=pairctl-timebox-pair --description='pairctl: end session pair (pairctl up --for)' --on-calendar="@$ends" --timer-property=AccuracySec=1s --timer-property=RemainAfterElapse=no`);
@@ -168,10 +180,8 @@ describe('time box', () => {
 
   it("macOS: root's launchd daemon, program inside the plist (plistlib parses it), compares the clock, ends with down and removes itself", () => {
     const mac = macConfig.hosts[0]!;
-    const plist = timeBoxPlist(macConfig, mac, NOW + 5400);
-    const parsed = JSON.parse(
-      execFileSync('python3', ['-c', 'import sys, json, plistlib; print(json.dumps(plistlib.loads(sys.stdin.buffer.read())))'], { input: plist, encoding: 'utf8' }),
-    ) as { Label: string; ProgramArguments: string[]; RunAtLoad: boolean; StartInterval: number };
+    const plist = timeBoxPlist(macConfig, mac, String(NOW + 5400), new Date((NOW + 5400) * 1000).toISOString());
+    const parsed = parsePlist(plist);
     expect(parsed.Label).toBe('dev.pairctl.timebox-pair');
     expect(parsed.RunAtLoad).toBe(true);
     expect(parsed.StartInterval).toBe(10);
@@ -188,11 +198,102 @@ describe('time box', () => {
     const up = timeBoxScript(macConfig, mac, NOW + 5400, 5400);
     expect(up).toContain('launchctl bootout system/dev.pairctl.timebox-pair 2>/dev/null || :\nrm -f /Library/LaunchDaemons/dev.pairctl.timebox-pair.plist\n');
     expect(up).toContain("chown root:wheel \"$t\"\nchmod 0644 \"$t\"\nmv -f \"$t\" /Library/LaunchDaemons/dev.pairctl.timebox-pair.plist");
-    expect(up).toContain('if launchctl bootstrap system /Library/LaunchDaemons/dev.pairctl.timebox-pair.plist; then echo timebox=set;');
+    expect(up).toContain('if launchctl bootstrap system /Library/LaunchDaemons/dev.pairctl.timebox-pair.plist; then echo timebox=set; echo "timebox-ends=$ends";');
     const dir = mkdtempSync(join(tmpdir(), 'pairctl-timebox-'));
     writeFileSync(join(dir, 'p.plist'), plist);
     const read = spawnSync('sh', ['-c', timeBoxStatusScript(macConfig, mac).replaceAll('/Library/LaunchDaemons/dev.pairctl.timebox-pair.plist', join(dir, 'p.plist'))], { encoding: 'utf8' });
     expect(read.stdout).toBe(`t|${NOW + 5400}\n`);
+  });
+
+  describe("macOS: root computes the end on the host's clock, with BSD date, not from the client's", () => {
+    const mac = macConfig.hosts[0]!;
+    const HOST_NOW = NOW + 7 * 86400;
+    // The client's clock is a day behind the host's: its end would cut the box to nothing.
+    const CLIENT_ENDS = HOST_NOW - 86400 + 5400;
+    const realDate = execFileSync('sh', ['-c', 'command -v date'], { encoding: 'utf8' }).trim();
+
+    /**
+     * A Mac's tools on PATH: date speaks only BSD date's forms the script may use (`-u +FMT` for
+     * now, `-u -r SECONDS +FMT` for an instant, date(1) of macOS) and refuses anything else as
+     * BSD date refuses GNU's `-d`; launchctl and chown (no wheel group here) record and succeed.
+     */
+    function macBin(nowOutput: string): { bin: string; daemons: string; calls: string } {
+      const root = mkdtempSync(join(tmpdir(), 'pairctl-timebox-host-'));
+      const bin = join(root, 'bin');
+      const daemons = join(root, 'LaunchDaemons');
+      const calls = join(root, 'calls');
+      mkdirSync(bin);
+      mkdirSync(daemons);
+      const tool = (name: string, body: string) => {
+        writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`);
+        chmodSync(join(bin, name), 0o755);
+      };
+      tool(
+        'date',
+        [
+          `if [ "$#" = 2 ] && [ "$1" = -u ] && [ "$2" = +%s ]; then printf '%s' '${nowOutput}'; exit 0; fi`,
+          `if [ "$#" = 4 ] && [ "$1" = -u ] && [ "$2" = -r ] && [ -n "$3" ] && [ -z "$(printf '%s' "$3" | tr -d 0-9)" ]; then case $4 in +*) exec ${realDate} -u -d "@$3" "$4";; esac; fi`,
+          `echo "date: illegal option -- $*" >&2; exit 1`,
+        ].join('\n'),
+      );
+      tool('launchctl', `echo "launchctl $*" >> ${calls}`);
+      tool('chown', `echo "chown $*" >> ${calls}`);
+      return { bin, daemons, calls };
+    }
+
+    function runRoot(nowOutput: string): { out: ReturnType<typeof spawnSync>; daemons: string; calls: string } {
+      const { bin, daemons, calls } = macBin(nowOutput);
+      // As up runs it: after up's `set -eu`.
+      const script = 'set -eu\n' + rootTimerScript(macConfig, mac, 5400).replaceAll('/Library/LaunchDaemons', daemons);
+      const out = spawnSync('sh', ['-c', script], { encoding: 'utf8', env: { PATH: `${bin}:/usr/bin:/bin` } });
+      return { out, daemons, calls };
+    }
+
+    it('the fake date is BSD-only: the GNU form is refused, the BSD forms answer', () => {
+      const { bin } = macBin(String(HOST_NOW));
+      const env = { PATH: `${bin}:/usr/bin:/bin` };
+      expect(spawnSync('date', ['-u', '-d', `@${HOST_NOW}`, '+%s'], { env }).status).toBe(1);
+      expect(spawnSync('date', ['-u', '-v+5400S', '+%s'], { env }).status).toBe(1);
+      expect(spawnSync('date', ['-u', '+%s'], { env, encoding: 'utf8' }).stdout).toBe(String(HOST_NOW));
+      expect(spawnSync('date', ['-u', '-r', String(HOST_NOW), '+%Y-%m-%dT%H:%M:%SZ'], { env, encoding: 'utf8' }).stdout).toBe(`${new Date(HOST_NOW * 1000).toISOString().replace('.000Z', 'Z')}\n`);
+    });
+
+    it("writes the plist with the host's now plus the seconds asked, loads it, and says that end", () => {
+      const { out, daemons, calls } = runRoot(String(HOST_NOW));
+      expect(out.stderr).toBe('');
+      expect(out.status).toBe(0);
+      const hostEnds = HOST_NOW + 5400;
+      expect(out.stdout).toBe(`timebox=set\ntimebox-ends=${hostEnds}\n`);
+      expect(readdirSync(daemons)).toEqual(['dev.pairctl.timebox-pair.plist']);
+      const file = join(daemons, 'dev.pairctl.timebox-pair.plist');
+      const text = readFileSync(file, 'utf8');
+      // The same plist as rendered for that end (so plistlib and the template's lines hold), not the client's.
+      expect(text).toBe(timeBoxPlist(macConfig, mac, String(hostEnds), new Date(hostEnds * 1000).toISOString().replace('.000Z', 'Z')).replaceAll('/Library/LaunchDaemons', daemons));
+      expect(text).not.toContain(String(CLIENT_ENDS));
+      expect(parsePlist(text).ProgramArguments[2]!.startsWith(`ends=${hostEnds}\n`)).toBe(true);
+      expect(text).toContain(`<!-- Ends the shared session at ${new Date(hostEnds * 1000).toISOString().replace('.000Z', 'Z')}.`);
+      // status reads the host's end back from the file root wrote.
+      const read = spawnSync('sh', ['-c', timeBoxStatusScript(macConfig, mac).replaceAll('/Library/LaunchDaemons', daemons)], { encoding: 'utf8' });
+      expect(read.stdout).toBe(`t|${hostEnds}\n`);
+      const c = readFileSync(calls, 'utf8').split('\n');
+      expect(c[0]).toBe('launchctl bootout system/dev.pairctl.timebox-pair');
+      expect(c[1]).toMatch(new RegExp(`^chown root:wheel ${daemons}/\\.pairctl\\.\\w{6}$`));
+      expect(c.slice(2)).toEqual([`launchctl bootstrap system ${file}`, '']);
+    });
+
+    it('the script holds no end of its own: whatever the client passes, the plist follows the host', () => {
+      const script = rootTimerScript(macConfig, mac, 5400);
+      expect(script).not.toMatch(/\b1[0-9]{9}\b/);
+      expect(timeBoxScript(macConfig, mac, CLIENT_ENDS, 5400).startsWith(script)).toBe(true);
+    });
+
+    it('a clock read that printed nothing sets no box: nothing written or loaded, up is told', () => {
+      const { out, daemons, calls } = runRoot('');
+      expect(out.status).toBe(0);
+      expect(out.stdout).toBe('timebox=failed\n');
+      expect(readdirSync(daemons)).toEqual([]);
+      expect(readFileSync(calls, 'utf8')).toBe('launchctl bootout system/dev.pairctl.timebox-pair\n');
+    });
   });
 
   it('down and up without --for stop the timer', () => {
