@@ -57,17 +57,19 @@ function keywords(checks: SshdCheck[], watched: string[]): string[] {
  * `id` per account and one sed per `sshd -T` (which does grep -i's work): sshd -T itself is most
  * of a plan's work on the host, the processes around it need not add to it. With several
  * addresses, sshd runs once per address only when a Match block could tell them apart
- * (sshd-address-scan.ts); otherwise once, its lines printed for every address, so what is
- * parsed, compared and shown is the same either way.
+ * (sshd-address-scan.ts); otherwise once, its lines printed for every address, so the probe's
+ * output (and what is parsed, compared, hashed and shown) is the same either way.
  */
 export function effectiveProbe(checks: SshdCheck[], c: SshdTestConnection, watched: string[]): string {
   if (checks.length === 0 || c.addresses.length === 0) return '';
   // The keyword pattern once per snippet: spelt out in either case it is 1.5 KB.
   const pattern = `^(${keywords(checks, watched).map(anyCase).join('|')}) `;
+  // For several addresses from one run: the lines are gathered, then printed once per address,
+  // in the order one run per address prints them (the plan's state digest hashes that output).
   const select = (user: string, addresses: string[]) =>
     addresses.length === 1
       ? `{s|^|effective/${user}/${addresses[0]}/|;s/ /=/;p;}`
-      : `{s/ /=/;h;${addresses.map((a) => `s|^|effective/${user}/${a}/|;p;`).join('g;')}}`;
+      : ['{s/ /=/;H;}', '${', 'g', '/./!q', ...addresses.flatMap((a) => ['g', `s|\\n|&effective/${user}/${a}/|g`, 's|^\\n||', 'p']), '}'].join('\n');
   const run = (user: string, address: string, addresses: string[]) =>
     testCommand(user, address, c) + sh` 2>/dev/null | sed -n -E "/$pairctl_keywords/"${select(user, addresses)}`;
   const several = c.addresses.length > 1;

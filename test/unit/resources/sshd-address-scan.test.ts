@@ -185,8 +185,8 @@ describe('sshd -T once per account unless a Match block can tell the addresses a
   expect(readFileSync(far, 'utf8')).not.toBe(recording);
   const fake = `pairctl_fake_sshd() { echo "$3" >> "$CALLS"; case "$3" in *addr=192.0.2.1) cat "$FAR" ;; *) cat "$NEAR" ;; esac; }\n`;
 
-  /** Runs `script` against `tree` as /etc/ssh; its output, status and the fake sshd's calls. */
-  function run(script: string, tree: Tree, farFile: string) {
+  /** Runs `script` against `tree` as /etc/ssh (sshd -T printing `nearFile`, or `farFile` for 192.0.2.1); its output, status and the fake sshd's calls. */
+  function run(script: string, tree: Tree, farFile: string, nearFile = near) {
     const dir = makeTree(tree);
     const calls = join(dir, 'calls');
     writeFileSync(calls, '');
@@ -196,14 +196,14 @@ describe('sshd -T once per account unless a Match block can tell the addresses a
       .replaceAll(`id ${checks[0]!.user} `, 'true ')
       .replaceAll('/usr/sbin/sshd -T', 'pairctl_fake_sshd -T');
     expect(body).not.toContain('/usr/sbin/sshd');
-    const r = spawnSync('sh', ['-c', fake + body], { encoding: 'utf8', env: { ...process.env, CALLS: calls, NEAR: near, FAR: farFile } });
+    const r = spawnSync('sh', ['-c', fake + body], { encoding: 'utf8', env: { ...process.env, CALLS: calls, NEAR: nearFile, FAR: farFile } });
     return { ...r, calls: readFileSync(calls, 'utf8').trim().split('\n').filter(Boolean) };
   }
 
   const plain = stock();
   const withMatch = stock({ 'sshd_config.d/00-aaa.conf': 'Match Address 192.0.2.0/24\n    ForceCommand none\n' });
 
-  it('the probe: one run without a Match Address, three with one, and the same state parsed when they agree', () => {
+  it('the probe: one run without a Match Address, three with one, and the same output when they agree', () => {
     const probe = effectiveProbe(checks, connection, []);
     const once = run(probe, plain, near);
     const thrice = run(probe, withMatch, near);
@@ -215,8 +215,19 @@ describe('sshd -T once per account unless a Match block can tell the addresses a
     expect(effective['pair-todd/192.0.2.1']?.forcecommand).toBe('/usr/local/libexec/pairctl/join');
     expect(effective).toEqual(parseEffective(thrice.stdout));
     expect(JSON.stringify(effective)).toBe(JSON.stringify(parseEffective(thrice.stdout)));
-    expect(once.stdout.split('\n').sort()).toEqual(thrice.stdout.split('\n').sort());
+    // Byte for byte: the plan's state digest hashes the probe's output.
+    expect(once.stdout).toBe(thrice.stdout);
     expect(effectiveMismatches(checks, connection, effective)).toEqual([]);
+  });
+
+  it('the probe: an sshd -T that prints nothing prints nothing in either mode', () => {
+    const probe = effectiveProbe(checks, connection, []);
+    const empty = join(work, 'empty.txt');
+    writeFileSync(empty, '');
+    const none = run(probe, plain, empty, empty);
+    const three = run(probe, withMatch, empty, empty);
+    expect([none.calls.length, three.calls.length]).toEqual([1, 3]);
+    expect([none.stdout, three.stdout]).toEqual(['', '']);
   });
 
   it('the probe: a Match Address that changes what 192.0.2.1 gets is reported for that address alone', () => {
