@@ -90,6 +90,13 @@ describe.skipIf(unavailable)(`sshd -T once per account unless a Match block can 
     const probe = await probeOnBox();
     expect(probe.calls).toEqual(['-T -C user=pair-todd,host=pairctl.invalid,addr=127.0.0.1']);
     expect(Object.keys(parseEffective(probe.stdout))).toEqual(VERIFY_ADDRESSES.map((a) => `pair-todd/${a}`));
+    // A Match Address block none of the three addresses is in: three runs, and byte for byte
+    // the output of the one (the plan's state digest hashes it).
+    await must(`printf 'Match Address 198.51.100.0/24\\n    AllowTcpForwarding yes\\n' > ${SITE} && sshd -t`);
+    const three = await probeOnBox();
+    await must(`rm -f ${SITE}`);
+    expect(three.calls).toHaveLength(3);
+    expect(three.stdout).toBe(probe.stdout);
   });
 
   it('catches a Match Address block in a drop-in sorting before pairctl\'s: three sshd -T, the mismatch from 192.0.2.1 alone', async () => {
