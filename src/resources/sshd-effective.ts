@@ -5,6 +5,7 @@
  * listener: one probe snippet, one parser, one comparison, one post-apply check.
  */
 import { sh } from '../transport/shell-quote.js';
+import { SSHD_CONFIG, addressScanScript, anyCase } from './sshd-address-scan.js';
 
 export const SSHD = '/usr/sbin/sshd';
 
@@ -51,36 +52,42 @@ function keywords(checks: SshdCheck[], watched: string[]): string[] {
   return [...new Set([...checks.flatMap((c) => Object.keys(c.expect)), ...watched].map((k) => k.toLowerCase()))].sort();
 }
 
-/** An extended regular expression matching `word` in any case, for seds without the I flag (BSD's). */
-function anyCase(word: string): string {
-  return word.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`);
-}
-
 /**
  * Probe lines `effective/<user>/<address>/<keyword>=<value>` for every account that exists. One
  * `id` per account and one sed per `sshd -T` (which does grep -i's work): sshd -T itself is most
- * of a plan's work on the host, the processes around it need not add to it.
+ * of a plan's work on the host, the processes around it need not add to it. With several
+ * addresses, sshd runs once per address only when a Match block could tell them apart
+ * (sshd-address-scan.ts); otherwise once, its lines printed for every address, so the probe's
+ * output (and what is parsed, compared, hashed and shown) is the same either way.
  */
 export function effectiveProbe(checks: SshdCheck[], c: SshdTestConnection, watched: string[]): string {
   if (checks.length === 0 || c.addresses.length === 0) return '';
   // The keyword pattern once per snippet: spelt out in either case it is 1.5 KB.
   const pattern = `^(${keywords(checks, watched).map(anyCase).join('|')}) `;
+  // For several addresses from one run: the lines are gathered, then printed once per address,
+  // in the order one run per address prints them (the plan's state digest hashes that output).
+  const select = (user: string, addresses: string[]) =>
+    addresses.length === 1
+      ? `{s|^|effective/${user}/${addresses[0]}/|;s/ /=/;p;}`
+      : ['{s/ /=/;H;}', '${', 'g', '/./!q', ...addresses.flatMap((a) => ['g', `s|\\n|&effective/${user}/${a}/|g`, 's|^\\n||', 'p']), '}'].join('\n');
+  const run = (user: string, address: string, addresses: string[]) =>
+    testCommand(user, address, c) + sh` 2>/dev/null | sed -n -E "/$pairctl_keywords/"${select(user, addresses)}`;
+  const several = c.addresses.length > 1;
   return (
     sh`
 pairctl_keywords=${pattern}` +
+    (several ? addressScanScript(c.config ?? SSHD_CONFIG) : '') +
     checks
-      .map(
-        (check) =>
+      .map((check) => {
+        const each = c.addresses.map((address) => `\n  ` + run(check.user, address, [address])).join('');
+        const body = several ? `\nif pairctl_sshd_by_address; then${each}\nelse\n  ${run(check.user, c.addresses[0]!, c.addresses)}\nfi` : each;
+        return (
           sh`
 if id ${check.user} >/dev/null 2>&1 && [ -x ${SSHD} ]; then` +
-          c.addresses
-            .map(
-              (address) =>
-                `\n  ` + testCommand(check.user, address, c) + sh` 2>/dev/null | sed -n -E "/$pairctl_keywords/"${`{s|^|effective/${check.user}/${address}/|;s/ /=/;p;}`}`,
-            )
-            .join('') +
-          `\nfi`,
-      )
+          body +
+          `\nfi`
+        );
+      })
       .join('')
   );
 }
@@ -141,27 +148,41 @@ export function trustedCaProblems(checks: SshdCheck[], c: SshdTestConnection, ef
   return out;
 }
 
-/** Post-apply check: fails the step when sshd would not give every account its settings. */
+/**
+ * Post-apply check: fails the step when sshd would not give every account its settings. As in
+ * the probe, `sshd -T` runs once per account when no Match block could tell the addresses apart,
+ * and what it finds wrong is reported for each address, in the same words either way.
+ */
 export function verifyEffectiveScript(checks: SshdCheck[], c: SshdTestConnection, what: string): string {
-  const parts = checks.flatMap((check) =>
-    c.addresses.map((address) => {
-      const greps = Object.entries(check.expect).map(
-        ([k, v]) => sh`printf '%s\\n' "$eff" | grep -qix ${`${k} ${v}`} || bad="$bad ${`${k}@${address}`}"`,
-      );
-      return (
-        sh`if id ${check.user} >/dev/null 2>&1; then
-eff=$(` +
-        testCommand(check.user, address, c) +
-        `)
-` +
-        greps.join('\n') +
-        `\nfi`
-      );
-    }),
-  );
-  if (parts.length === 0) return '';
+  if (checks.length === 0 || c.addresses.length === 0) return '';
+  // Keywords and addresses are plain words (quote() leaves them bare), so they sit inside "…".
+  const greps = (check: SshdCheck, address: string, remember: boolean) =>
+    Object.entries(check.expect).map(
+      ([k, v]) =>
+        sh`printf '%s\\n' "$eff" | grep -qix ${`${k} ${v}`} || ` +
+        (remember ? sh`{ bad="$bad ${`${k}@${address}`}"; pairctl_missed="$pairctl_missed ${k}"; }` : sh`bad="$bad ${`${k}@${address}`}"`),
+    );
+  const evaluate = (check: SshdCheck, address: string, remember = false) => [`eff=$(${testCommand(check.user, address, c)})`, ...greps(check, address, remember)];
+  const several = c.addresses.length > 1;
+  const parts = checks.map((check) => {
+    const each = c.addresses.flatMap((address) => evaluate(check, address));
+    const body = several
+      ? [
+          'if pairctl_sshd_by_address; then',
+          ...each,
+          'else',
+          'pairctl_missed=',
+          ...evaluate(check, c.addresses[0]!, true),
+          ...c.addresses.slice(1).map((address) => sh`for pairctl_k in $pairctl_missed; do bad="$bad $pairctl_k@"${address}; done`),
+          'fi',
+        ]
+      : each;
+    return [sh`if id ${check.user} >/dev/null 2>&1; then`, ...body, 'fi'].join('\n');
+  });
   return (
-    'bad=\n' +
+    'bad=' +
+    (several ? addressScanScript(c.config ?? SSHD_CONFIG) : '') +
+    '\n' +
     parts.join('\n') +
     `\nif [ -n "$bad" ]; then echo "pairctl: sshd does not give pairctl's accounts the settings pairctl wrote:$bad (${what})" >&2; exit 1; fi`
   );
