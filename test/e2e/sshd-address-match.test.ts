@@ -8,6 +8,7 @@
  * sshd is asked about every line of the scan's table: those the scan calls "same" must give the
  * same effective settings from every address.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -18,8 +19,7 @@ import { VERIFY_ADDRESSES, effectiveProbe, parseEffective } from '../../src/reso
 import { MATCH_LINES } from '../fixtures/openssh/match-lines.js';
 import { addGuestKeys } from '../machines/guest-keys.js';
 import { defaultRelease, labUnavailableReason, startLab, type Lab, type LabMachine } from '../machines/lab.js';
-import { writeFileSync } from 'node:fs';
-import { pairctl } from './pairctl-cli.js';
+import { pairctl } from '../machines/pairctl-cli.js';
 
 const unavailable = labUnavailableReason();
 const OWNER = 'bhorseman';
