@@ -22,6 +22,7 @@ import Module, { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { Script } from 'node:vm';
 import { build } from 'esbuild';
+import { startWarmUpServer } from './warm-up-ssh.mjs';
 
 const out = 'dist/cli';
 const bundle = resolve(out, 'pairctl.cjs');
@@ -95,6 +96,21 @@ const warmups = [
 for (const argv of warmups) {
   const code = await exports.main(argv, io);
   if (code !== 0) throw new Error(`warm-up \`pairctl ${argv.join(' ')}\` exited ${code}`);
+}
+// And one plan over ssh, against a server in this process that runs nothing (warm-up-ssh.mjs):
+// the ssh client and the plan engine are most of a plan's own CPU when compiled from source.
+const warm = await startWarmUpServer();
+try {
+  const argv = ['plan', '--ssh-config', warm.sshConfig, '-f', warm.pairYaml];
+  let printed = '';
+  const code = await exports.main(argv, { ...io, stdout: (t) => void (printed += t), stderr: (t) => void (printed += t) });
+  // The empty machine lacks what pairctl does not make (the owner's account, systemd, apt), so
+  // its plan is blocked (exit 1), with what it would add: proof that it was read and compared.
+  if (code !== 1 || warm.execs() !== 1 || !/^Plan blocked: 1 machine has errors .* Otherwise: [1-9]\d* to add/m.test(printed)) {
+    throw new Error(`warm-up \`pairctl plan\` over ssh exited ${code} after ${warm.execs()} exec(s):\n${printed}`);
+  }
+} finally {
+  await warm.close();
 }
 const cache = script.createCachedData();
 writeFileSync(`${bundle}.cache.tmp`, cache);

@@ -34,6 +34,11 @@ export interface GraphInputs {
   env?: Record<string, string | undefined>;
 }
 
+/** How to reach a host or relay: known from pair.yaml alone, before any graph is built (plan-all.ts connects with it). */
+export function targetOf(machine: Pick<MachineTarget, 'id' | 'ssh' | 'sudo'>): MachineTarget {
+  return { id: machine.id, ssh: machine.ssh, sudo: machine.sudo };
+}
+
 /** Builds the desired state of every machine the config names. */
 export function buildGraph(config: PairConfig, inputs: GraphInputs = {}): DesiredMachine[] {
   // Each host's tunnel is worked out once; the host's part and its relay's part both read it.
@@ -43,7 +48,7 @@ export function buildGraph(config: PairConfig, inputs: GraphInputs = {}): Desire
     const base = host.platform === 'macos' ? macosHostResources(hostConfig, host) : linuxHostResources(hostConfig, host);
     const tunnel = hostTunnelPart(config, tunnels[i]!, { facts: inputs.facts, env: inputs.env });
     return {
-      target: { id: host.id, ssh: host.ssh, sudo: host.sudo },
+      target: targetOf(host),
       role: 'host',
       resources: [...base, ...tunnel.resources],
       facts: [tmuxVersionProbe(host.platform, host.owner), OPENSSH_VERSION_PROBE, ...tunnel.facts],
@@ -54,7 +59,7 @@ export function buildGraph(config: PairConfig, inputs: GraphInputs = {}): Desire
   const relays = config.relays.map((relay): DesiredMachine => {
     const part = relayPart(config, relay, tunnels);
     return {
-      target: { id: relay.id, ssh: relay.ssh, sudo: relay.sudo },
+      target: targetOf(relay),
       role: 'relay',
       resources: part.resources,
       facts: [OPENSSH_VERSION_PROBE, ...part.facts],

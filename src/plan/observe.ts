@@ -62,17 +62,33 @@ export function backedUpFile(r: RecordedResource): { path: string; content: stri
   return kindOf(r.kind).backupFile?.(r.spec);
 }
 
-/** Reads a machine: one exec, or two when the record lists resources pair.yaml no longer wants. */
-export async function observe(machine: DesiredMachine, runner: Runner): Promise<Observation> {
+/** A machine's first probe, built before its connection is ready (plan-all.ts builds it while the login is in flight). */
+export interface FirstProbe {
+  machine: DesiredMachine;
+  desired: Resource[];
+  desiredReads: ReturnType<typeof resourceProbes>;
+  script: PreparedScript;
+}
+
+/** The first probe of a machine: its record, the lock's holder, every desired resource, then its facts. */
+export function firstProbe(machine: DesiredMachine): FirstProbe {
   const desired = topoSort(machine.resources);
   // Facts other machines need (graph/facts.ts) ride in the same exec, after the resources.
   const facts = machine.facts ?? [];
   const desiredReads = resourceProbes(desired);
-  const first = await probe(
-    runner,
+  const script = prepareScript(
     [sh`cat ${RECORD_FILE} 2>/dev/null || :`, HOLDER_PROBE, ...desiredReads.snippets, ...facts.map((f) => f.snippet)],
     [HOLDER_SECTION],
   );
+  return { machine, desired, desiredReads, script };
+}
+
+/** Reads a machine: one exec, or two when the record lists resources pair.yaml no longer wants. */
+export async function observe(machine: DesiredMachine, runner: Runner, prepared: FirstProbe = firstProbe(machine)): Promise<Observation> {
+  if (prepared.machine !== machine) throw new Error(`internal error: the first probe of ${machine.target.id} was built for another graph`);
+  const { desired, desiredReads } = prepared;
+  const facts = machine.facts ?? [];
+  const first = await probe(runner, prepared.script);
   const [recordOut, holderOut, ...rest] = first.results;
   const record = recordOut?.output ?? '';
   const resources: Record<string, unknown> = {};
@@ -83,7 +99,7 @@ export async function observe(machine: DesiredMachine, runner: Runner): Promise<
   const backups = orphans.filter((r) => backedUpFile(r));
   const orphanReads = resourceProbes(orphans);
   const second =
-    orphans.length > 0 ? await probe(runner, [...orphanReads.snippets, ...backups.map((r) => probeFile(r.backup!))]) : undefined;
+    orphans.length > 0 ? await probe(runner, prepareScript([...orphanReads.snippets, ...backups.map((r) => probeFile(r.backup!))])) : undefined;
   const secondOut = second?.results ?? [];
   orphanReads.observe(secondOut.slice(0, orphanReads.snippets.length).map((r) => r.output)).forEach((o, i) => (resources[orphans[i]!.address] = o));
   const originals: Record<string, FileObserved> = {};
@@ -131,11 +147,24 @@ export function digestInput(stdout: string, nonce: string, unhashed: number[] = 
   return out.join('\n').replaceAll(nonce, '');
 }
 
-async function probe(runner: Runner, snippets: string[], unhashed: number[] = []) {
+/** A probe script ready to run, with what splitting its output needs. */
+interface PreparedScript {
+  script: string;
+  nonce: string;
+  sections: number;
+  unhashed: number[];
+}
+
+function prepareScript(snippets: string[], unhashed: number[] = []): PreparedScript {
   const { script, nonce } = buildProbeScript(snippets.map((snippet) => ({ snippet })));
+  return { script, nonce, sections: snippets.length, unhashed };
+}
+
+async function probe(runner: Runner, prepared: PreparedScript) {
+  const { script, nonce } = prepared;
   const res = await runner.exec(script);
   if (res.code !== 0) {
     throw new Error(`reading the machine's state failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-3).join(' ')}`);
   }
-  return { script, nonce, stdout: digestInput(res.stdout, nonce, unhashed), results: parseProbeOutput(res.stdout, nonce, snippets.length) };
+  return { script, nonce, stdout: digestInput(res.stdout, nonce, prepared.unhashed), results: parseProbeOutput(res.stdout, nonce, prepared.sections) };
 }

@@ -9,15 +9,15 @@
  * that settles it; apply-all changes that machine after the one it waits for.
  */
 import type { PairConfig } from '../config/model.js';
-import { buildGraph, topoSort, type DesiredMachine } from '../graph/build-graph.js';
+import { buildGraph, targetOf, topoSort, type DesiredMachine } from '../graph/build-graph.js';
 import type { Deferred, Facts } from '../graph/facts.js';
 import { resolveRelayEndpoint, type Endpoint } from '../graph/relay-endpoint.js';
 import { hostsUsing } from '../graph/relay.js';
 import { kindOf } from '../resources/registry.js';
 import { connect } from '../transport/connect.js';
-import type { ConnectOptions, Runner } from '../transport/runner.js';
+import type { ConnectOptions, MachineTarget, Runner } from '../transport/runner.js';
 import { compare } from './compare.js';
-import { observe, type Observation } from './observe.js';
+import { firstProbe, observe, type FirstProbe, type Observation } from './observe.js';
 import { summarize, type DeferredValue, type MachinePlan, type Plan, type PlannedChange, type UnreadableMachine } from './plan-model.js';
 import { resourceProbes } from './resource-probes.js';
 
@@ -41,7 +41,17 @@ export interface PlanSelection {
 /** What a deferred resource shows instead of its content. */
 export const KNOWN_AFTER_APPLY = '(known after apply)';
 
-/** Connects to and observes every machine of the config, then compares. */
+/** Opens the runner of a machine: transport/connect.ts, or a test's fake. */
+export type Dial = (target: MachineTarget, opts: ConnectOptions) => Promise<Runner>;
+
+/**
+ * Connects to and observes every machine of the config, then compares. pair.yaml was validated
+ * before this is called (cli/load.ts): nothing is contacted for a file with errors.
+ *
+ * Every connection starts before the desired graph is built: which machines there are and how to
+ * reach them is in pair.yaml already, and the graph (~30 ms for a host, more for many) and each
+ * machine's probe script are built while the logins wait for their first round trips.
+ */
 export async function planAll(
   config: PairConfig,
   opts: ConnectOptions = {},
@@ -49,19 +59,39 @@ export async function planAll(
   selection: PlanSelection = { select: (m) => m },
   /** the operator's environment: secrets pair.yaml names by variable (ngrok's authtoken) */
   env: Record<string, string | undefined> = process.env,
+  dial: Dial = connect,
 ): Promise<PlanSession> {
   const unreadable: UnreadableMachine[] = [];
-  const relayEndpoints = resolveEndpoints(config, opts.sshConfigFile, unreadable);
-  const desired: DesiredGraph = (facts) => selection.select(buildGraph(config, { facts, relayEndpoints, env }));
-  const machines = desired({});
+  const dials = new Map(selection.select(machineSkeletons(config)).map((m) => [m.target.id, startDial(dial, m.target, opts)]));
   const runners = new Map<string, Runner>();
+  const closeAll = async (): Promise<void> => {
+    await Promise.all([...dials.values()].map((d) => d.runner.then((r) => r.close(), () => undefined).catch(() => undefined)));
+  };
+  let machines: DesiredMachine[];
+  let desired: DesiredGraph;
+  let probes: Map<string, FirstProbe>;
+  try {
+    // Each login is on its way (or has failed) before the CPU goes to the graph.
+    await Promise.all([...dials.values()].map((d) => d.waiting));
+    const relayEndpoints = resolveEndpoints(config, opts.sshConfigFile, unreadable);
+    desired = (facts) => selection.select(buildGraph(config, { facts, relayEndpoints, env }));
+    machines = desired({});
+    const missing = machines.filter((m) => !dials.has(m.target.id)).map((m) => m.target.id);
+    if (missing.length > 0 || machines.length !== dials.size) {
+      throw new Error(`internal error: the graph's machines (${machines.map((m) => m.target.id).join(', ')}) are not the ones connected to (${[...dials.keys()].join(', ')})`);
+    }
+    probes = new Map(machines.map((m) => [m.target.id, firstProbe(m)]));
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
   const observations = new Map<string, Observation>();
   await Promise.all(
     machines.map(async (m) => {
       try {
-        const runner = await connect(m.target, opts);
+        const runner = await dials.get(m.target.id)!.runner;
         runners.set(m.target.id, runner);
-        observations.set(m.target.id, await observe(m, runner));
+        observations.set(m.target.id, await observe(m, runner, probes.get(m.target.id)));
       } catch (err) {
         const hint = err instanceof Error && 'hint' in err && typeof err.hint === 'string' ? err.hint : undefined;
         unreadable.push({ machine: m.target.id, message: err instanceof Error ? err.message : String(err), ...(hint ? { hint } : {}) });
@@ -77,6 +107,33 @@ export async function planAll(
       await Promise.all([...runners.values()].map((r) => r.close().catch(() => undefined)));
     },
   };
+}
+
+/** A connection on its way: `waiting` settles once it waits for the network (or has settled itself). */
+interface PendingDial {
+  runner: Promise<Runner>;
+  waiting: Promise<void>;
+}
+
+function startDial(dial: Dial, target: MachineTarget, opts: ConnectOptions): PendingDial {
+  let signal!: () => void;
+  const waiting = new Promise<void>((resolve) => (signal = resolve));
+  let runner: Promise<Runner>;
+  try {
+    runner = dial(target, { ...opts, onWaiting: () => signal() });
+  } catch (err) {
+    runner = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+  runner.then(signal, signal);
+  return { runner, waiting };
+}
+
+/** The machines pair.yaml names, without resources: what the selection picks connections from. */
+function machineSkeletons(config: PairConfig): DesiredMachine[] {
+  return [
+    ...config.hosts.map((h): DesiredMachine => ({ target: targetOf(h), role: 'host', resources: [] })),
+    ...config.relays.map((r): DesiredMachine => ({ target: targetOf(r), role: 'relay', resources: [] })),
+  ];
 }
 
 /**

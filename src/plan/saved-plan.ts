@@ -11,13 +11,11 @@
  * they are exactly the saved ones (`savedPlanDifferences`) — an edited script is refused.
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { guestKeysDigest } from '../config/github-keys.js';
 import type { PairConfig } from '../config/model.js';
 import type { MachinePlan, Plan } from './plan-model.js';
 import type { KnownMachine } from './known-machines.js';
-import { replaceFileAtomic } from '../transport/local-file.js';
 import { canonicalJson } from './record.js';
 import type { ScopeRequest } from './scope.js';
 
@@ -82,6 +80,8 @@ export function toSavedPlan(
  * there) under a random name, born 0600, flushed, then renamed over FILE.
  */
 export async function writeSavedPlan(file: string, saved: SavedPlan): Promise<void> {
+  // Imported when a plan is saved (it loads node:fs/promises, ~15 ms): most plans are not.
+  const { replaceFileAtomic } = await import('../transport/local-file.js');
   await replaceFileAtomic(file, `${JSON.stringify(saved)}\n`, { mode: 0o600 });
 }
 
@@ -89,6 +89,8 @@ export async function writeSavedPlan(file: string, saved: SavedPlan): Promise<vo
 export async function readSavedPlan(file: string): Promise<SavedPlan> {
   let text: string;
   try {
+    // Loaded here, not at start: node:fs/promises costs ~15 ms to load, and plan never reads a saved plan.
+    const { readFile } = await import('node:fs/promises');
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

@@ -40,6 +40,12 @@ export interface ConnectOptions {
   sshConfigFile?: string;
   /** connection timeout in milliseconds */
   timeoutMs?: number;
+  /**
+   * Called once, when the connection has sent what it can and waits for the machine's answer
+   * (ssh: the client's version line is written; the key exchange needs the server's reply). A
+   * plan builds its desired graph then, in the shadow of that round trip (plan/plan-all.ts).
+   */
+  onWaiting?: () => void;
 }
 
 /** A failure to reach or authenticate to a machine, with what the operator should do. */

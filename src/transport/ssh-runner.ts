@@ -6,14 +6,13 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
-import ssh2 from 'ssh2';
 import type { AnyAuthMethod, AuthHandlerMiddleware, AuthenticationType, Client, ClientChannel } from 'ssh2';
 import { exitCodeOf } from './exit-code.js';
 import { decideHostKey, type HostKeyContext } from './host-key-policy.js';
 import { checkHostKey, knownHostsName, preferredHostKeyAlgorithms, readKnownHosts } from './known-hosts.js';
 import { privilegeFor, privilegeNote, shellCommand, type Privilege } from './run-as-root.js';
 import { ConnectError, type ConnectOptions, type ExecOptions, type ExecResult, type MachineTarget, type Runner } from './runner.js';
-import { planAuth } from './ssh-auth.js';
+import type { planAuth } from './ssh-auth.js';
 import { currentLocalEnv, readSshConfig, resolveSshConfig, type LocalEnv, type SshClientConfig, type SshConfigSource } from './ssh-config.js';
 import { formatHostPort, parseSshTarget } from './ssh-target.js';
 import { pipelineLogin } from './ssh2-pipelining.js';
@@ -192,8 +191,9 @@ export async function connectSsh(target: MachineTarget, opts: ConnectOptions = {
 
   const endpoint = `${cfg.user}@${formatHostPort(cfg.hostName, cfg.port)}${cfg.alias !== cfg.hostName ? ` (Host ${cfg.alias})` : ''}`;
   const timeoutMs = opts.timeoutMs ?? cfg.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  // The TCP handshake (one round trip) runs while known_hosts and the keys are read and the
-  // agent is asked.
+  // The TCP handshake (one round trip) runs while ssh2 is loaded (it and the key code are
+  // imported here, not at start: ~40 ms a plan need not wait for), known_hosts and the keys are
+  // read and the agent is asked.
   const connecting = openSocket(cfg, timeoutMs, id, endpoint);
   connecting.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   const known = readKnownHosts([...cfg.userKnownHostsFiles, ...cfg.globalKnownHostsFiles]);
@@ -210,11 +210,21 @@ export async function connectSsh(target: MachineTarget, opts: ConnectOptions = {
     strict: cfg.strictHostKeyChecking,
   };
   let auth: Awaited<ReturnType<typeof planAuth>>;
+  let ssh2: typeof import('ssh2');
   try {
-    auth = await planAuth(cfg, local.homeDir);
+    const [authModule, ssh2Module] = await Promise.all([import('./ssh-auth.js'), import('ssh2')]);
+    ssh2 = ssh2Module.default;
+    auth = await authModule.planAuth(cfg, local.homeDir);
   } catch (err) {
     void connecting.then((s) => s.destroy(), () => undefined);
     throw err;
+  }
+  // Still connecting after the event loop had a turn to see it (a real network's round trip, or
+  // a machine that does not answer): the caller may use the wait. Else after the version line.
+  let told = false;
+  if (opts.onWaiting && !(await settlesWithinTurns(connecting, 2))) {
+    told = true;
+    opts.onWaiting();
   }
   const sock = await connecting;
   const greeting = watchGreeting(sock);
@@ -324,6 +334,9 @@ export async function connectSsh(target: MachineTarget, opts: ConnectOptions = {
         authHandler,
       });
       pipelineLogin(client);
+      // ssh2 writes its version line once its crypto is initialised (a resolved promise): after
+      // this tick's microtasks, before the next turn of the event loop.
+      if (opts.onWaiting && !told) setImmediate(opts.onWaiting);
     } catch (err) {
       fail(new ConnectError(id, `machine "${id}": could not start ssh to ${endpoint}: ${err instanceof Error ? err.message : String(err)}`));
     }
@@ -396,6 +409,17 @@ export function refusedBeforeHandshake(id: string, endpoint: string, said: strin
       `or exempt the address pairctl connects from in the machine's sshd_config: PerSourcePenaltyExemptList ${from ?? '<the address pairctl connects from>'}. ` +
       'The machine\'s sshd log says which it was ("drop connection #N from [address]:port ... penalty: failed authentication"; journalctl -u ssh)',
   );
+}
+
+/** True when the promise settles within `turns` turns of the event loop (each polls for I/O once). */
+async function settlesWithinTurns(p: Promise<unknown>, turns: number): Promise<boolean> {
+  let settled = false;
+  p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  for (let i = 0; i < turns && !settled; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  return settled;
 }
 
 function readyTimeoutMs(timeoutMs: number): number {
