@@ -105,8 +105,18 @@ describe.skipIf(unavailable)('the audit log on a real host', () => {
     host = lab.machine('host');
     dir = join(lab.dir, 'session-audit');
     mkdirSync(dir, { recursive: true });
-    addGuestKeys(keys, dir, ['ann', 'todd', 'old', 'far', 'stranger']);
+    addGuestKeys(keys, dir, ['ann', 'todd', 'old', 'far', 'stranger', 'newbie']);
     guestConfig = writeGuestSshConfig(lab, dir, host.ip, { connectTimeout: 10 });
+    file = join(dir, 'pair.yaml');
+    writeConfig([]);
+    expect((await host.run(`useradd -m -s /bin/bash ${OWNER} && echo ok`)).stdout).toContain('ok');
+    const a = await cli('apply', '--yes');
+    expect(a.stderr).not.toMatch(/error/i);
+    expect(a.code).toBe(0);
+  }, 240_000);
+
+  /** pair.yaml with the four guests the tests use, and `more` (mirror guests) after them. */
+  function writeConfig(more: string[]): void {
     const guest = (n: string, mode: string, extra: string[] = []) => [`  ${n}:`, `    keys: [${JSON.stringify(keys[n])}]`, `    mode: ${mode}`, ...extra];
     const lines = [
       'version: 1',
@@ -123,19 +133,15 @@ describe.skipIf(unavailable)('the audit log on a real host', () => {
       ...guest('old', 'pair', ['    expires: 2020-01-01T00:00:00Z']),
       // May come only from the honest guests' address.
       ...guest('far', 'pair', [`    from: [${lab.sourceIp('guest')}/32]`]),
+      ...more.flatMap((n) => guest(n, 'mirror')),
       'session:',
       '  name: pair',
       '  modes: [mirror, pair, rogue]',
       '  default_mode: mirror',
       '',
     ];
-    file = join(dir, 'pair.yaml');
     writeFileSync(file, lines.join('\n'));
-    expect((await host.run(`useradd -m -s /bin/bash ${OWNER} && echo ok`)).stdout).toContain('ok');
-    const a = await cli('apply', '--yes');
-    expect(a.stderr).not.toMatch(/error/i);
-    expect(a.code).toBe(0);
-  }, 240_000);
+  }
 
   afterAll(async () => {
     for (const t of terminals) await t.close();
@@ -258,5 +264,66 @@ describe.skipIf(unavailable)('the audit log on a real host', () => {
     const bad = await cli('log', '--since', 'yesterday; reboot');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--since');
+  });
+
+  it('adding a guest restarts the follower with the new program without a daemon-reload; a follower still running the old program after an interrupted apply is restarted', async () => {
+    const UNIT = 'pairctl-audit.service';
+    const PROGRAM = '/usr/local/libexec/pairctl/audit-follow';
+    // systemd's PID 1 logs "Reloading..." at every daemon-reload (252: "Reloading.", 257+: "Reloading requested from client PID ...").
+    const reloads = async () => Number((await host.run("journalctl -b _PID=1 -o cat --no-pager | grep -c '^Reloading' || true")).stdout.trim());
+    const state = async () => {
+      const r = await host.run(`systemctl show -p MainPID --value ${UNIT}; sha256sum < /etc/systemd/system/${UNIT} | cut -c1-64; sha256sum < ${PROGRAM} | cut -c1-64; sha256sum < /run/pairctl-audit/audit-follow | cut -c1-64`);
+      const [pid, unit, program, copy] = r.stdout.trim().split('\n');
+      return { pid: Number(pid), unit, program, copy };
+    };
+    const r0 = await reloads();
+    // Positive control: the first apply made the unit, and that daemon-reload is counted.
+    expect(r0).toBeGreaterThan(0);
+    const s0 = await state();
+    expect(s0.pid).toBeGreaterThan(1);
+    expect(s0.copy).toBe(s0.program);
+
+    writeConfig(['newbie']);
+    const p = await cli('plan');
+    expect(p.code).toBe(0);
+    expect(p.stdout).toMatch(/~ systemd_service "pairctl-audit\.service"[^\n]*\n\s+program = "sha256:[0-9a-f]{16}" -> "sha256:[0-9a-f]{16}"/);
+    const a = await cli('apply', '--yes');
+    expect(a.code, a.stderr).toBe(0);
+    const s1 = await state();
+    expect(s1.unit).toBe(s0.unit);
+    expect(s1.program).not.toBe(s0.program);
+    expect(s1.copy).toBe(s1.program);
+    expect(s1.pid).not.toBe(s0.pid);
+    expect(await reloads()).toBe(r0);
+    expect((await cli('plan')).stdout).toContain('No changes.');
+    // The restarted follower knows the new guest: a wrong key for pair-newbie is logged.
+    const attacker = lab.sourceIp('attacker', 3);
+    expect((await attempt('newbie', 'stranger', attacker)).code).toBe(255);
+    const r = await logged("newbie's wrong-key refusal", { event: 'refused', guest: 'newbie', fingerprint: fp('stranger') });
+    expect(r).toMatchObject({ reason: 'unknown-key', source: attacker, writer: 'pairctl' });
+
+    // An apply cut off between writing the program and restarting the service leaves the new
+    // program on disk and the old one running: here, newbie's program put back by hand while the
+    // follower runs the program without newbie.
+    await host.run(`cp ${PROGRAM} /root/with-newbie`);
+    writeConfig([]);
+    expect((await cli('apply', '--yes')).code).toBe(0);
+    const s2 = await state();
+    expect(s2.program).toBe(s0.program);
+    expect((await host.run(`install -m 0755 -o root -g root /root/with-newbie ${PROGRAM} && echo ok`)).stdout).toBe('ok\n');
+    writeConfig(['newbie']);
+    const interrupted = await cli('plan');
+    expect(interrupted.stdout).toMatch(new RegExp(`~ systemd_service "pairctl-audit\\.service"[^\\n]*\\n\\s+program = "sha256:${s0.program!.slice(0, 16)}" -> "sha256:${s1.program!.slice(0, 16)}"`));
+    // The program itself is already as wanted: only the service is planned.
+    expect(interrupted.stdout).not.toContain(`file "${PROGRAM}"`);
+    const reloadsBefore = await reloads();
+    expect((await cli('apply', '--yes')).code).toBe(0);
+    const s3 = await state();
+    expect(s3.copy).toBe(s1.program);
+    expect(s3.pid).not.toBe(s2.pid);
+    expect(await reloads()).toBe(reloadsBefore);
+    expect((await cli('plan')).stdout).toContain('No changes.');
+    writeConfig([]);
+    expect((await cli('apply', '--yes')).code).toBe(0);
   });
 });
