@@ -63,7 +63,7 @@ export function backedUpFile(r: RecordedResource): { path: string; content: stri
 }
 
 /** Reads a machine: one exec, or two when the record lists resources pair.yaml no longer wants. */
-export async function observe(machine: DesiredMachine, runner: Runner): Promise<Observation> {
+export async function observe(machine: DesiredMachine, runner: Runner, opts: { thenAnother?: boolean } = {}): Promise<Observation> {
   const desired = topoSort(machine.resources);
   // Facts other machines need (graph/facts.ts) ride in the same exec, after the resources.
   const facts = machine.facts ?? [];
@@ -72,6 +72,7 @@ export async function observe(machine: DesiredMachine, runner: Runner): Promise<
     runner,
     [sh`cat ${RECORD_FILE} 2>/dev/null || :`, HOLDER_PROBE, ...desiredReads.snippets, ...facts.map((f) => f.snippet)],
     [HOLDER_SECTION],
+    opts.thenAnother,
   );
   const [recordOut, holderOut, ...rest] = first.results;
   const record = recordOut?.output ?? '';
@@ -83,7 +84,7 @@ export async function observe(machine: DesiredMachine, runner: Runner): Promise<
   const backups = orphans.filter((r) => backedUpFile(r));
   const orphanReads = resourceProbes(orphans);
   const second =
-    orphans.length > 0 ? await probe(runner, [...orphanReads.snippets, ...backups.map((r) => probeFile(r.backup!))]) : undefined;
+    orphans.length > 0 ? await probe(runner, [...orphanReads.snippets, ...backups.map((r) => probeFile(r.backup!))], [], opts.thenAnother) : undefined;
   const secondOut = second?.results ?? [];
   orphanReads.observe(secondOut.slice(0, orphanReads.snippets.length).map((r) => r.output)).forEach((o, i) => (resources[orphans[i]!.address] = o));
   const originals: Record<string, FileObserved> = {};
@@ -131,9 +132,10 @@ export function digestInput(stdout: string, nonce: string, unhashed: number[] = 
   return out.join('\n').replaceAll(nonce, '');
 }
 
-async function probe(runner: Runner, snippets: string[], unhashed: number[] = []) {
+/** `thenAnother`: an exec follows (ExecOptions.thenAnother). */
+async function probe(runner: Runner, snippets: string[], unhashed: number[] = [], thenAnother = false) {
   const { script, nonce } = buildProbeScript(snippets.map((snippet) => ({ snippet })));
-  const res = await runner.exec(script);
+  const res = await runner.exec(script, { thenAnother });
   if (res.code !== 0) {
     throw new Error(`reading the machine's state failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-3).join(' ')}`);
   }

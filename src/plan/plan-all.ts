@@ -61,7 +61,7 @@ export async function planAll(
       try {
         const runner = await connect(m.target, opts);
         runners.set(m.target.id, runner);
-        observations.set(m.target.id, await observe(m, runner));
+        observations.set(m.target.id, await observe(m, runner, { thenAnother: opts.spareExec }));
       } catch (err) {
         const hint = err instanceof Error && 'hint' in err && typeof err.hint === 'string' ? err.hint : undefined;
         unreadable.push({ machine: m.target.id, message: err instanceof Error ? err.message : String(err), ...(hint ? { hint } : {}) });

@@ -13,6 +13,12 @@ export interface ExecResult {
 export interface ExecOptions {
   /** called with stdout as it arrives, for live progress while applying */
   onStdout?: (chunk: string) => void;
+  /**
+   * another exec follows this one (apply after its probe): start that one's shell now, while this
+   * one runs, so it is ready when its script comes (ssh: saves the channel open and the exec
+   * request's reply, two round trips); the local runner starts each shell when asked
+   */
+  thenAnother?: boolean;
 }
 
 export interface Runner {
@@ -40,6 +46,8 @@ export interface ConnectOptions {
   sshConfigFile?: string;
   /** connection timeout in milliseconds */
   timeoutMs?: number;
+  /** an exec follows the probe (apply, destroy): start its shell while the probe runs (ExecOptions.thenAnother) */
+  spareExec?: boolean;
 }
 
 /** A failure to reach or authenticate to a machine, with what the operator should do. */
