@@ -6,7 +6,7 @@
  *
  *   npm run build && node_modules/.bin/tsx bench/trace.ts          # the checkout's dist/cli/main.js
  *   BENCH_TRACE=plan,floor node_modules/.bin/tsx bench/trace.ts    # only these commands
- *   BENCH_TRACE_OTHER=/tmp/old/dist/cli/main.js ...                 # also plan-other, status-other with that build
+ *   BENCH_TRACE_OTHER=/tmp/old/dist/cli/main.js ...                 # also plan-other, status-other, apply-other with that build
  *
  * Needs root (the lab). Not part of `npm run bench`: it prints timelines, not figures.
  */
@@ -114,6 +114,7 @@ try {
     ...(OTHER ? [['plan-other', 'node', [OTHER, 'plan', '-f', one]] as [string, string, string[]]] : []),
     ['status', 'node', [MAIN, 'status', '-f', one]],
     ['apply', 'node', [MAIN, 'apply', '--yes', '-f', one]],
+    ...(OTHER ? [['apply-other', 'node', [OTHER, 'apply', '--yes', '-f', one]] as [string, string, string[]]] : []),
     ...(OTHER ? [['status-other', 'node', [OTHER, 'status', '-f', one]] as [string, string, string[]]] : []),
   ];
   if (ONLY?.includes('join-parts')) await joinParts(h1, env, one);
@@ -124,7 +125,7 @@ try {
   for (let i = 0; i < RUNS; i++) {
     for (const [name, cmd, args] of i % 2 ? [...commands].reverse() : commands) {
       if (ONLY && !ONLY.includes(name)) continue;
-      if (name === 'apply') {
+      if (name.startsWith('apply')) {
         const removed = await run('node', [MAIN, 'apply', '--yes', '-f', without], env, dirname(without));
         if (removed.code !== 0) throw new Error(`removing ${ADDED} failed:\n${removed.out}`);
       }
@@ -132,7 +133,7 @@ try {
       const before = proxy.connections;
       const r = await run(cmd, args, env, dirname(one));
       if (r.code !== 0) throw new Error(`${name} exited ${r.code}:\n${r.out}`);
-      if (name === 'apply' && !r.out.includes(ADDED)) throw new Error(`apply did not add ${ADDED}:\n${r.out}`);
+      if (name.startsWith('apply') && !r.out.includes(ADDED)) throw new Error(`apply did not add ${ADDED}:\n${r.out}`);
       // Only the connections this command opened (a previous one's FIN may still arrive).
       const mine = chunks.filter((c) => c.conn > before);
       const fl = flights(mine);
