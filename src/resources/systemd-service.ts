@@ -118,8 +118,10 @@ if [ -f ${spec.runsCopy.path} ]; then echo "copy=$(sha256sum < ${spec.runsCopy.p
     if (!running) attributes.push({ name: 'active', before: observed.active || undefined, after: 'active' });
     if (stale) attributes.push({ name: 'program', before: observed.copy ? `sha256:${observed.copy.slice(0, 16)}` : '(no copy)', after: `sha256:${spec.runsCopy!.sha256.slice(0, 16)}` });
     // A changed unit only takes effect on restart; a stopped or failed one is started afresh.
-    if (changed || !running || stale) scripts.push(sh`systemctl reset-failed ${spec.unit} >/dev/null 2>&1 || :
-systemctl restart ${spec.unit}`);
+    // reset-failed only for a unit that is not running (failed, or stopped by its start limit): for
+    // a running one it changes nothing and costs a systemctl.
+    if (!running) scripts.push(sh`systemctl reset-failed ${spec.unit} >/dev/null 2>&1 || :`);
+    if (changed || !running || stale) scripts.push(sh`systemctl restart ${spec.unit}`);
     return {
       ...fileDelta,
       action: observed.file.type === 'absent' ? 'create' : 'update',
