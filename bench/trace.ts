@@ -6,12 +6,12 @@
  *
  *   npm run build && node_modules/.bin/tsx bench/trace.ts          # the checkout's dist/cli/main.js
  *   BENCH_TRACE=plan,floor node_modules/.bin/tsx bench/trace.ts    # only these commands
- *   BENCH_TRACE_OTHER=/tmp/old/dist/cli/main.js ...                 # also plan-other, status-other with that build
+ *   BENCH_TRACE_OTHER=/tmp/old/dist/cli/main.js ...                 # also plan-other, status-other, apply-other with that build
  *
  * Needs root (the lab). Not part of `npm run bench`: it prints timelines, not figures.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLab, type LabMachine } from '../test/machines/lab.js';
@@ -25,6 +25,8 @@ const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const OTHER = process.env.BENCH_TRACE_OTHER;
 /** Runs of each command (default 2; with more, flights are printed only with BENCH_TRACE_FLIGHTS=1). */
 const RUNS = Number(process.env.BENCH_TRACE_RUNS ?? 2);
+/** The guest `apply` adds (removed first by an untimed apply, as latency.ts does). */
+const ADDED = 'kim';
 
 interface Chunk {
   conn: number;
@@ -100,6 +102,9 @@ try {
   );
   const env = { HOME: home };
   const one = writeConfig(join(dir, 'one'), ['h1'], guests);
+  // `apply` adds this guest back each run; an untimed apply of without.yaml removes it first.
+  const without = join(dirname(one), 'without.yaml');
+  writeFileSync(without, readFileSync(writeConfig(join(dir, 'without'), ['h1'], guests.filter(([g]) => g !== ADDED)), 'utf8'));
   const applied = await run('node', [MAIN, 'apply', '--yes', '-f', one], env, dirname(one));
   if (applied.code !== 0) throw new Error(`apply failed:\n${applied.out}`);
 
@@ -108,6 +113,8 @@ try {
     ['plan', 'node', [MAIN, 'plan', '-f', one]],
     ...(OTHER ? [['plan-other', 'node', [OTHER, 'plan', '-f', one]] as [string, string, string[]]] : []),
     ['status', 'node', [MAIN, 'status', '-f', one]],
+    ['apply', 'node', [MAIN, 'apply', '--yes', '-f', one]],
+    ...(OTHER ? [['apply-other', 'node', [OTHER, 'apply', '--yes', '-f', one]] as [string, string, string[]]] : []),
     ...(OTHER ? [['status-other', 'node', [OTHER, 'status', '-f', one]] as [string, string, string[]]] : []),
   ];
   if (ONLY?.includes('join-parts')) await joinParts(h1, env, one);
@@ -118,10 +125,15 @@ try {
   for (let i = 0; i < RUNS; i++) {
     for (const [name, cmd, args] of i % 2 ? [...commands].reverse() : commands) {
       if (ONLY && !ONLY.includes(name)) continue;
+      if (name.startsWith('apply')) {
+        const removed = await run('node', [MAIN, 'apply', '--yes', '-f', without], env, dirname(without));
+        if (removed.code !== 0) throw new Error(`removing ${ADDED} failed:\n${removed.out}`);
+      }
       chunks = [];
       const before = proxy.connections;
       const r = await run(cmd, args, env, dirname(one));
       if (r.code !== 0) throw new Error(`${name} exited ${r.code}:\n${r.out}`);
+      if (name.startsWith('apply') && !r.out.includes(ADDED)) throw new Error(`apply did not add ${ADDED}:\n${r.out}`);
       // Only the connections this command opened (a previous one's FIN may still arrive).
       const mine = chunks.filter((c) => c.conn > before);
       const fl = flights(mine);

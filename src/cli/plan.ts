@@ -27,6 +27,8 @@ export async function planScoped(
   sshConfigFile: string | undefined,
   request: ScopeRequest,
   known?: KnownMachine[],
+  /** apply and destroy: an exec follows the probe (ConnectOptions.spareExec) */
+  spareExec = false,
 ): Promise<ScopedPlan> {
   let scope: Scope;
   try {
@@ -34,7 +36,7 @@ export async function planScoped(
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
-  const session = await planAll(config, { sshConfigFile }, scope);
+  const session = await planAll(config, { sshConfigFile, spareExec }, scope);
   // A machine dropped from pair.yaml is often gone for good: not reaching it must not block the rest.
   const skipped: string[] = [];
   if (!request.destroy) {

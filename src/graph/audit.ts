@@ -36,6 +36,10 @@ import { execStart } from './systemd-unit.js';
 
 export const AUDIT_SERVICE = 'pairctl-audit.service';
 export const AUDIT_PROGRAM = `${LIBEXEC_DIR}/audit-follow`;
+/** The service's RuntimeDirectory (root's; systemd removes it when the service stops). */
+export const AUDIT_RUN_DIR = '/run/pairctl-audit';
+/** The copy of AUDIT_PROGRAM the running service started from (systemd-service.ts, runsCopy). */
+export const AUDIT_COPY = `${AUDIT_RUN_DIR}/audit-follow`;
 
 /** sshd's syslog identifiers: sshd up to 9.7, sshd-session from 9.8, sshd-auth from 10.0. */
 export const SSHD_IDENTIFIERS = ['sshd', 'sshd-session', 'sshd-auth'] as const;
@@ -115,11 +119,14 @@ export function auditResources(config: PairConfig, host: Host): Resource[] {
     {
       unit: AUDIT_SERVICE,
       path: `${SYSTEMD_DIR}/${AUDIT_SERVICE}`,
+      // The unit file does not change with the program (no daemon-reload when a guest is added):
+      // it runs a copy, and a copy of another program than this one restarts the service.
       content: render('audit.service', {
-        execStart: execStart([AUDIT_PROGRAM]),
-        // The unit names its program's digest, so a changed program (a guest's keys) restarts it.
-        digest: createHash('sha256').update(program).digest('hex').slice(0, 16),
+        runtimeDirectory: AUDIT_RUN_DIR.slice('/run/'.length),
+        copy: execStart(['/bin/cp', AUDIT_PROGRAM, AUDIT_COPY]),
+        execStart: execStart(['/bin/sh', AUDIT_COPY]),
       }),
+      runsCopy: { path: AUDIT_COPY, sha256: createHash('sha256').update(program).digest('hex') },
       // What it needs that pairctl does not install (its program comes first, in the same apply).
       executable: '/usr/bin/journalctl',
       missingHint: 'the audit follower reads the systemd journal with journalctl; install systemd',

@@ -84,11 +84,16 @@ export function firstProbe(machine: DesiredMachine): FirstProbe {
 }
 
 /** Reads a machine: one exec, or two when the record lists resources pair.yaml no longer wants. */
-export async function observe(machine: DesiredMachine, runner: Runner, prepared: FirstProbe = firstProbe(machine)): Promise<Observation> {
+export async function observe(
+  machine: DesiredMachine,
+  runner: Runner,
+  prepared: FirstProbe = firstProbe(machine),
+  opts: { thenAnother?: boolean } = {},
+): Promise<Observation> {
   if (prepared.machine !== machine) throw new Error(`internal error: the first probe of ${machine.target.id} was built for another graph`);
   const { desired, desiredReads } = prepared;
   const facts = machine.facts ?? [];
-  const first = await probe(runner, prepared.script);
+  const first = await probe(runner, prepared.script, opts.thenAnother);
   const [recordOut, holderOut, ...rest] = first.results;
   const record = recordOut?.output ?? '';
   const resources: Record<string, unknown> = {};
@@ -99,7 +104,9 @@ export async function observe(machine: DesiredMachine, runner: Runner, prepared:
   const backups = orphans.filter((r) => backedUpFile(r));
   const orphanReads = resourceProbes(orphans);
   const second =
-    orphans.length > 0 ? await probe(runner, prepareScript([...orphanReads.snippets, ...backups.map((r) => probeFile(r.backup!))])) : undefined;
+    orphans.length > 0
+      ? await probe(runner, prepareScript([...orphanReads.snippets, ...backups.map((r) => probeFile(r.backup!))]), opts.thenAnother)
+      : undefined;
   const secondOut = second?.results ?? [];
   orphanReads.observe(secondOut.slice(0, orphanReads.snippets.length).map((r) => r.output)).forEach((o, i) => (resources[orphans[i]!.address] = o));
   const originals: Record<string, FileObserved> = {};
@@ -160,9 +167,10 @@ function prepareScript(snippets: string[], unhashed: number[] = []): PreparedScr
   return { script, nonce, sections: snippets.length, unhashed };
 }
 
-async function probe(runner: Runner, prepared: PreparedScript) {
+/** `thenAnother`: an exec follows (ExecOptions.thenAnother). */
+async function probe(runner: Runner, prepared: PreparedScript, thenAnother = false) {
   const { script, nonce } = prepared;
-  const res = await runner.exec(script);
+  const res = await runner.exec(script, { thenAnother });
   if (res.code !== 0) {
     throw new Error(`reading the machine's state failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-3).join(' ')}`);
   }

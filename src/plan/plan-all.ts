@@ -91,7 +91,7 @@ export async function planAll(
       try {
         const runner = await dials.get(m.target.id)!.runner;
         runners.set(m.target.id, runner);
-        observations.set(m.target.id, await observe(m, runner, probes.get(m.target.id)));
+        observations.set(m.target.id, await observe(m, runner, probes.get(m.target.id), { thenAnother: opts.spareExec }));
       } catch (err) {
         const hint = err instanceof Error && 'hint' in err && typeof err.hint === 'string' ? err.hint : undefined;
         unreadable.push({ machine: m.target.id, message: err instanceof Error ? err.message : String(err), ...(hint ? { hint } : {}) });

@@ -13,6 +13,12 @@ export interface ExecResult {
 export interface ExecOptions {
   /** called with stdout as it arrives, for live progress while applying */
   onStdout?: (chunk: string) => void;
+  /**
+   * another exec follows this one (apply after its probe): start that one's shell now, while this
+   * one runs, so it is ready when its script comes (ssh: saves the channel open and the exec
+   * request's reply, two round trips); the local runner starts each shell when asked
+   */
+  thenAnother?: boolean;
 }
 
 export interface Runner {
@@ -46,6 +52,8 @@ export interface ConnectOptions {
    * plan builds its desired graph then, in the shadow of that round trip (plan/plan-all.ts).
    */
   onWaiting?: () => void;
+  /** an exec follows the probe (apply, destroy): start its shell while the probe runs (ExecOptions.thenAnother) */
+  spareExec?: boolean;
 }
 
 /** A failure to reach or authenticate to a machine, with what the operator should do. */

@@ -25,11 +25,20 @@ const MIN_READY_TIMEOUT_MS = 20_000;
 const KEEPALIVE_INTERVAL_MS = 15_000;
 const KEEPALIVE_COUNT_MAX = 3;
 
+/** A shell sshd started for an exec whose script is not sent yet (SshRunner.prepareExec). */
+interface SpareShell {
+  stream: ClientChannel;
+  /** it exited or its channel closed before a script was written to it */
+  ended(): boolean;
+}
+
 /** A Runner over one open ssh connection; `execCount` counts exec requests on it. */
 export class SshRunner implements Runner {
   private count = 0;
   private closed = false;
   private lostReason: string | undefined;
+  /** a shell started ahead of its script (prepareExec), once sshd has answered its exec request */
+  private spare: Promise<SpareShell | undefined> | undefined;
 
   constructor(
     readonly machine: string,
@@ -58,6 +67,58 @@ export class SshRunner implements Runner {
   exec(script: string, options: ExecOptions = {}): Promise<ExecResult> {
     if (this.closed) return Promise.reject(new Error(`runner for machine "${this.machine}" is closed`));
     if (this.lostReason !== undefined) return Promise.reject(this.lostError());
+    const spare = this.spare;
+    this.spare = undefined;
+    if (spare === undefined) {
+      const running = this.freshExec(script, options);
+      // In the same tick: both channel opens leave in one flight.
+      if (options.thenAnother) this.prepareExec();
+      return running;
+    }
+    if (options.thenAnother) this.prepareExec();
+    return spare.then((shell) => {
+      // A shell that already ended (sudo refused, sshd's session limit) tells nothing of this
+      // script: a fresh exec runs it and reports its own outcome.
+      if (shell === undefined || shell.ended()) {
+        shell?.stream.close();
+        return this.freshExec(script, options);
+      }
+      return new Promise<ExecResult>((resolve, reject) => this.collect(shell.stream, script, options, resolve, reject));
+    });
+  }
+
+  /**
+   * Opens the next exec's channel and sends its exec request now, while the probe runs: sshd opens
+   * a session channel with a window of 0 and widens it only once the command runs, so an exec
+   * costs the channel open and the request's reply before its script can be sent (measured with
+   * bench/trace.ts at 50 ms RTT: apply's second exec waited for both, ~100 ms). The shell (`sh -s`,
+   * as root) waits for its script on stdin and does nothing until it comes; unused, it ends with
+   * the connection. It counts as an exec request when it is made, and the next exec uses it.
+   */
+  private prepareExec(): void {
+    if (this.spare !== undefined || this.closed || this.lostReason !== undefined) return;
+    this.count += 1;
+    this.spare = new Promise<SpareShell | undefined>((resolve) => {
+      this.client.exec(shellCommand(this.privilege), (err: Error | undefined, stream: ClientChannel) => {
+        if (err) {
+          resolve(undefined);
+          return;
+        }
+        let ended = false;
+        const end = (): void => {
+          ended = true;
+        };
+        // 'exit' and 'close' are events, not buffered data: once missed they are gone, so a shell
+        // that ended before its script came is never used.
+        stream.once('exit', end);
+        stream.once('close', end);
+        stream.on('error', () => undefined);
+        resolve({ stream, ended: () => ended });
+      });
+    });
+  }
+
+  private freshExec(script: string, options: ExecOptions): Promise<ExecResult> {
     this.count += 1;
     return new Promise<ExecResult>((resolve, reject) => {
       this.client.exec(shellCommand(this.privilege), (err: Error | undefined, stream: ClientChannel) => {

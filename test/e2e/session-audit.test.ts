@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labUnavailableReason, type LabMachine } from '../machines/lab.js';
-import { startSessionLab, type SessionLab } from '../machines/session-lab.js';
+import { startSessionLab, type SessionGuests, type SessionLab } from '../machines/session-lab.js';
 import { waitUntil } from '../machines/wait.js';
 
 const unavailable = labUnavailableReason();
@@ -45,6 +45,10 @@ function fingerprintOf(pubFile: string): string {
 describe.skipIf(unavailable)('the audit log on a real host', () => {
   let s: SessionLab;
   let host: LabMachine;
+  /** the guests pair.yaml starts with */
+  let guests: SessionGuests;
+  /** pair.yaml with the starting guests, and newbie (mirror) after them when `newbie` */
+  const writeConfig = (newbie: boolean) => s.writeGuests(newbie ? { ...guests, newbie: 'mirror' } : guests);
 
   const cli = (...args: string[]) => s.cli(...args);
   const log = async (...extra: string[]): Promise<LogDoc> => {
@@ -82,7 +86,7 @@ describe.skipIf(unavailable)('the audit log on a real host', () => {
   beforeAll(async () => {
     s = await startSessionLab({
       name: 'session-audit',
-      guests: (lab) => ({
+      guests: (lab) => (guests = {
         ann: 'pair',
         todd: 'mirror',
         // Its access ended long ago: sshd refuses its key (expiry-time), the log says why.
@@ -90,8 +94,8 @@ describe.skipIf(unavailable)('the audit log on a real host', () => {
         // May come only from the honest guests' address.
         far: { mode: 'pair', lines: [`from: [${lab.sourceIp('guest')}/32]`] },
       }),
-      // a key pair.yaml names for nobody: the wrong key for ann
-      otherKeys: ['stranger'],
+      // a key pair.yaml names for nobody: the wrong key for ann; and newbie's, added by a later apply
+      otherKeys: ['stranger', 'newbie'],
       hostLines: ['tunnel: { provider: lan }'],
       session: ['name: pair', 'modes: [mirror, pair, rogue]', 'default_mode: mirror'],
       connectTimeout: 10,
@@ -220,5 +224,66 @@ describe.skipIf(unavailable)('the audit log on a real host', () => {
     const bad = await cli('log', '--since', 'yesterday; reboot');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--since');
+  });
+
+  it('adding a guest restarts the follower with the new program without a daemon-reload; a follower still running the old program after an interrupted apply is restarted', async () => {
+    const UNIT = 'pairctl-audit.service';
+    const PROGRAM = '/usr/local/libexec/pairctl/audit-follow';
+    // systemd's PID 1 logs "Reloading..." at every daemon-reload (252: "Reloading.", 257+: "Reloading requested from client PID ...").
+    const reloads = async () => Number((await host.run("journalctl -b _PID=1 -o cat --no-pager | grep -c '^Reloading' || true")).stdout.trim());
+    const state = async () => {
+      const r = await host.run(`systemctl show -p MainPID --value ${UNIT}; sha256sum < /etc/systemd/system/${UNIT} | cut -c1-64; sha256sum < ${PROGRAM} | cut -c1-64; sha256sum < /run/pairctl-audit/audit-follow | cut -c1-64`);
+      const [pid, unit, program, copy] = r.stdout.trim().split('\n');
+      return { pid: Number(pid), unit, program, copy };
+    };
+    const r0 = await reloads();
+    // Positive control: the first apply made the unit, and that daemon-reload is counted.
+    expect(r0).toBeGreaterThan(0);
+    const s0 = await state();
+    expect(s0.pid).toBeGreaterThan(1);
+    expect(s0.copy).toBe(s0.program);
+
+    writeConfig(true);
+    const p = await cli('plan');
+    expect(p.code).toBe(0);
+    expect(p.stdout).toMatch(/~ systemd_service "pairctl-audit\.service"[^\n]*\n\s+program = "sha256:[0-9a-f]{16}" -> "sha256:[0-9a-f]{16}"/);
+    const a = await cli('apply', '--yes');
+    expect(a.code, a.stderr).toBe(0);
+    const s1 = await state();
+    expect(s1.unit).toBe(s0.unit);
+    expect(s1.program).not.toBe(s0.program);
+    expect(s1.copy).toBe(s1.program);
+    expect(s1.pid).not.toBe(s0.pid);
+    expect(await reloads()).toBe(r0);
+    expect((await cli('plan')).stdout).toContain('No changes.');
+    // The restarted follower knows the new guest: a wrong key for pair-newbie is logged.
+    const attacker = s.lab.sourceIp('attacker', 3);
+    expect((await attempt('newbie', 'stranger', attacker)).code).toBe(255);
+    const r = await logged("newbie's wrong-key refusal", { event: 'refused', guest: 'newbie', fingerprint: fp('stranger') });
+    expect(r).toMatchObject({ reason: 'unknown-key', source: attacker, writer: 'pairctl' });
+
+    // An apply cut off between writing the program and restarting the service leaves the new
+    // program on disk and the old one running: here, newbie's program put back by hand while the
+    // follower runs the program without newbie.
+    await host.run(`cp ${PROGRAM} /root/with-newbie`);
+    writeConfig(false);
+    expect((await cli('apply', '--yes')).code).toBe(0);
+    const s2 = await state();
+    expect(s2.program).toBe(s0.program);
+    expect((await host.run(`install -m 0755 -o root -g root /root/with-newbie ${PROGRAM} && echo ok`)).stdout).toBe('ok\n');
+    writeConfig(true);
+    const interrupted = await cli('plan');
+    expect(interrupted.stdout).toMatch(new RegExp(`~ systemd_service "pairctl-audit\\.service"[^\\n]*\\n\\s+program = "sha256:${s0.program!.slice(0, 16)}" -> "sha256:${s1.program!.slice(0, 16)}"`));
+    // The program itself is already as wanted: only the service is planned.
+    expect(interrupted.stdout).not.toContain(`file "${PROGRAM}"`);
+    const reloadsBefore = await reloads();
+    expect((await cli('apply', '--yes')).code).toBe(0);
+    const s3 = await state();
+    expect(s3.copy).toBe(s1.program);
+    expect(s3.pid).not.toBe(s2.pid);
+    expect(await reloads()).toBe(reloadsBefore);
+    expect((await cli('plan')).stdout).toContain('No changes.');
+    writeConfig(false);
+    expect((await cli('apply', '--yes')).code).toBe(0);
   });
 });

@@ -67,6 +67,8 @@ export interface SessionLab {
   joinAs(guest: string): Promise<GuestTerminal>;
   /** joinAs, then waits for the session's status line and for the server to list the guest's client */
   joined(guest: string): Promise<GuestTerminal>;
+  /** rewrites pair.yaml with these guests (keys made at start: the guests' and otherKeys) */
+  writeGuests(guests: SessionGuests): void;
   /** closes every terminal and stops the lab */
   close(): Promise<void>;
 }
@@ -146,6 +148,9 @@ async function prepare(lab: Lab, o: SessionLabOptions): Promise<SessionLab> {
       await t.waitFor('[pair]');
       await waitUntil(`${guest}'s client`, async () => (await ownerTmux("list-clients -F '#{client_user}'")).stdout.split('\n').includes(`pair-${guest}`));
       return t;
+    },
+    writeGuests(g) {
+      writeFileSync(file, pairYaml(o, g, keys));
     },
     async close() {
       for (const t of terminals) await t.close();

@@ -108,13 +108,26 @@ describe('the sshd follower', () => {
     if (lint.error === undefined) expect(lint.stdout).toBe('');
   });
 
-  it('is a root service whose unit changes (and so restarts) when its program does', () => {
+  it('is a root service whose unit stays the same when its program changes, and which is restarted for a new program', () => {
     const [file, service] = auditResources(config, host);
-    const [, other] = auditResources(sampleConfig([guest('ann')]), host);
+    const [otherFile, other] = auditResources(sampleConfig([guest('ann')]), host);
+    type Spec = { content: string; runsCopy: { path: string; sha256: string } };
+    const spec = service!.spec as Spec;
     expect(file!.spec).toMatchObject({ path: '/usr/local/libexec/pairctl/audit-follow', mode: '0755', owner: 'root' });
     expect(service!.deps).toEqual([file!.address]);
-    expect((service!.spec as { content: string }).content).toContain('ExecStart=/usr/local/libexec/pairctl/audit-follow\n');
-    expect((service!.spec as { content: string }).content).not.toBe((other!.spec as { content: string }).content);
+    // It runs a copy made at start in its own RuntimeDirectory (root's), which the probe hashes.
+    expect(spec.content).toContain('RuntimeDirectory=pairctl-audit\n');
+    expect(spec.content).toContain('ExecStartPre=/bin/cp /usr/local/libexec/pairctl/audit-follow /run/pairctl-audit/audit-follow\n');
+    expect(spec.content).toContain('ExecStart=/bin/sh /run/pairctl-audit/audit-follow\n');
+    expect(spec.runsCopy.path).toBe('/run/pairctl-audit/audit-follow');
+    // Another guest list: another program, the same unit file (no daemon-reload), another digest.
+    expect((otherFile!.spec as { content: string }).content).not.toBe((file!.spec as { content: string }).content);
+    expect((other!.spec as Spec).content).toBe(spec.content);
+    expect((other!.spec as Spec).runsCopy.sha256).not.toBe(spec.runsCopy.sha256);
+    // The digest is the one sha256sum prints for the file pairctl writes.
+    const dir = mkdtempSync(join(tmpdir(), 'audit-copy-'));
+    writeFileSync(join(dir, 'p'), (file!.spec as { content: string }).content);
+    expect(spawnSync('sh', ['-c', `sha256sum < ${dir}/p | cut -c1-64`], { encoding: 'utf8' }).stdout.trim()).toBe(spec.runsCopy.sha256);
   });
 });
 

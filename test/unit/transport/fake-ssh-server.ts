@@ -25,6 +25,8 @@ export interface FakeSshServer {
   auths: string[];
   /** each connection's source address, in order */
   remoteAddresses: string[];
+  /** exec requests, by their index in `commands`, that end at once with exit 1 reading no script (like a sudo that refuses) */
+  exitAtOnce: Set<number>;
   /** cut every open connection (to test a link lost mid-exec) */
   dropAll(): void;
   close(): Promise<void>;
@@ -37,7 +39,7 @@ export async function startFakeSshServer(authorizedKey: string): Promise<FakeSsh
   if (allowed instanceof Error) throw allowed;
   const allowedKey: ParsedKey = allowed;
   const live = new Set<Connection>();
-  const state = { connections: 0, commands: [] as string[], users: [] as string[], remoteAddresses: [] as string[], auths: [] as string[] };
+  const state = { connections: 0, commands: [] as string[], users: [] as string[], remoteAddresses: [] as string[], auths: [] as string[], exitAtOnce: new Set<number>() };
 
   const server = new Server({ hostKeys: [host.private] }, (client, info) => {
     state.connections += 1;
@@ -60,7 +62,14 @@ export async function startFakeSshServer(authorizedKey: string): Promise<FakeSsh
         const session = acceptSession();
         session.on('exec', (accept, _reject, info) => {
           state.commands.push(info.command);
-          runShell(accept());
+          const stream = accept();
+          if (state.exitAtOnce.has(state.commands.length - 1)) {
+            stream.stderr.write('refused at once\n');
+            stream.exit(1);
+            stream.end();
+            return;
+          }
+          runShell(stream);
         });
       });
     });
@@ -85,6 +94,10 @@ export async function startFakeSshServer(authorizedKey: string): Promise<FakeSsh
     get auths() {
       return state.auths;
     },
+    get exitAtOnce() {
+      return state.exitAtOnce;
+    },
+
     dropAll() {
       for (const c of live) c.end();
     },

@@ -79,6 +79,14 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Polls `ok` until it holds, failing after 10 s. */
+async function waitFor(ok: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 10_000; !ok(); ) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 describe('ssh runner against an in-process ssh2 server', () => {
   it('connects by alias, feeds scripts on stdin of sh -s, and uses one connection for every exec', async () => {
     const before = server.connections;
@@ -247,6 +255,53 @@ describe('ssh runner against an in-process ssh2 server', () => {
     server.dropAll();
     await expect(pending).rejects.toThrow(/lost the ssh connection/);
     await expect(runner.exec('true')).rejects.toBeInstanceOf(ConnectError);
+  });
+
+  it('thenAnother starts the next shell while this exec runs; the next exec runs in it, later ones in their own', async () => {
+    const runner = await connected(config('spare', keyed()));
+    const asked = server.commands.length;
+    // The probe-like exec holds on until both exec requests reached the server: the second went
+    // out while the first ran, before its script existed.
+    const gate = join(dir, 'spare-gate');
+    const first = runner.exec(`while [ ! -e ${gate} ]; do sleep 0.01; done; printf first`, { thenAnother: true });
+    await waitFor(() => server.commands.length === asked + 2);
+    expect(runner.execCount).toBe(2);
+    writeFileSync(gate, '');
+    expect((await first).stdout).toBe('first');
+    const a = await runner.exec('echo "in the spare $((6*7))"; exit 3');
+    expect(a).toMatchObject({ code: 3, stdout: 'in the spare 42\n' });
+    expect(runner.execCount).toBe(2);
+    expect(server.commands.length).toBe(asked + 2);
+    // Used once: the next exec opens its own channel.
+    expect((await runner.exec('printf three')).stdout).toBe('three');
+    expect(runner.execCount).toBe(3);
+    expect(server.commands.slice(asked)).toEqual(['sh -s', 'sh -s', 'sh -s']);
+  });
+
+  it('does not run a script in a prepared shell that already ended: a fresh exec runs it', async () => {
+    const runner = await connected(config('spare-ended', keyed()));
+    const asked = server.commands.length;
+    // The spare (the second exec request) ends at once, as a sudo that refuses would.
+    server.exitAtOnce.add(asked + 1);
+    expect((await runner.exec('printf probe', { thenAnother: true })).stdout).toBe('probe');
+    // Until the client has seen the spare's exit status (the runner's own view, read from its internals).
+    const spare = await (runner as unknown as { spare: Promise<{ ended(): boolean } | undefined> }).spare;
+    await waitFor(() => spare?.ended() === true);
+    const r = await runner.exec('printf fresh');
+    expect(r).toMatchObject({ code: 0, stdout: 'fresh' });
+    expect(r.stderr).not.toContain('refused at once');
+    // Positive control: the spare was asked for and ended; the script had a third exec of its own.
+    expect(server.commands.length).toBe(asked + 3);
+    expect(runner.execCount).toBe(3);
+  });
+
+  it('closes with a prepared shell never used', async () => {
+    const runner = await connected(config('spare-unused', keyed()));
+    const asked = server.commands.length;
+    expect((await runner.exec('printf probe', { thenAnother: true })).stdout).toBe('probe');
+    await waitFor(() => server.commands.length === asked + 2);
+    await runner.close();
+    await expect(runner.exec('true')).rejects.toThrow(/closed/);
   });
 
   it('refuses execs after close', async () => {
