@@ -152,7 +152,7 @@ async function applySaved(planFile: string, rawIO: CliIO, sshConfig: string | un
     );
     return 1;
   }
-  const planned = await planScoped(config, sshConfig, saved.scope, saved.removed, true);
+  const planned = await planScoped(config, sshConfig, saved.scope, saved.removed, { spareExec: true });
   try {
     if (reportBlockers(planned.session, io)) return nothingToApply(config, planned, io, run, 1);
     const fresh = new Map(planned.session.plan.machines.map((m) => [m.machine, m.stateDigest]));
@@ -196,7 +196,11 @@ export const apply: Command = async (args, rawIO) => {
   const config = await loadResolvedOrReport(f.file, rawIO);
   if (!config) return 1;
   const io = redactedIO(rawIO, config);
-  const planned = await planScoped(config, sshConfig, { limit: listFlag(f.flags.limit) }, undefined, true);
+  // With --yes nothing waits between the read and the apply: each machine's lock is taken in the
+  // shell that reads it and kept for the apply (lock.ts takeLock). A prompt does not hold locks
+  // while a person reads the plan; its apply waits for the lock and reads again.
+  const yes = Boolean(f.flags.yes);
+  const planned = await planScoped(config, sshConfig, { limit: listFlag(f.flags.limit) }, undefined, { spareExec: true, holdLock: yes });
   try {
     if (!run.json) printPlan(planned, io, { json: false, color: run.color, command: 'apply' });
     if (reportBlockers(planned.session, io, { listed: !run.json })) return await nothingToApply(config, planned, io, run, 1);

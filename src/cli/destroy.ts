@@ -18,7 +18,7 @@ export const destroy: Command = async (args, rawIO) => {
   const config = await loadOrReport(f.file, rawIO);
   if (!config) return 1;
   const io = redactedIO(rawIO, config);
-  const planned = await planScoped(config, sshConfigFrom(f.sshConfig, io), { destroy: true, limit: listFlag(f.flags.host) }, undefined, true);
+  const planned = await planScoped(config, sshConfigFrom(f.sshConfig, io), { destroy: true, limit: listFlag(f.flags.host) }, undefined, { spareExec: true });
   const { session } = planned;
   try {
     if (!run.json) printPlan(planned, io, { json: false, color: run.color, command: 'destroy' });

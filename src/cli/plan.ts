@@ -8,6 +8,7 @@ import { jsonText, planJson, type JsonContext } from '../plan/render-json.js';
 import { renderPlanText } from '../plan/render-text.js';
 import { guestKeyDigests, pairctlVersion, toSavedPlan, writeSavedPlan } from '../plan/saved-plan.js';
 import { planScope, type Scope, type ScopeRequest } from '../plan/scope.js';
+import type { ConnectOptions } from '../transport/runner.js';
 import { parseCommand } from './args.js';
 import { UsageError, type CliIO, type Command } from './io.js';
 import { listFlag, loadResolvedOrReport, sshConfigFrom, useColor } from './load.js';
@@ -27,8 +28,8 @@ export async function planScoped(
   sshConfigFile: string | undefined,
   request: ScopeRequest,
   known?: KnownMachine[],
-  /** apply and destroy: an exec follows the probe (ConnectOptions.spareExec) */
-  spareExec = false,
+  /** apply and destroy: an exec follows the probe (ConnectOptions.spareExec); apply --yes: holdLock */
+  exec: Pick<ConnectOptions, 'spareExec' | 'holdLock'> = {},
 ): Promise<ScopedPlan> {
   let scope: Scope;
   try {
@@ -36,7 +37,7 @@ export async function planScoped(
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
-  const session = await planAll(config, { sshConfigFile, spareExec }, scope);
+  const session = await planAll(config, { sshConfigFile, ...exec }, scope);
   // A machine dropped from pair.yaml is often gone for good: not reaching it must not block the rest.
   const skipped: string[] = [];
   if (!request.destroy) {

@@ -24,7 +24,7 @@ const SECRET_VALUE = /^[A-Za-z0-9_.-]{1,1024}$/;
 
 /** Applies every machine that has changes, the waiting ones after what they wait for; results in plan order. */
 export async function applyAll(
-  session: Pick<PlanSession, 'plan' | 'runners' | 'desired'>,
+  session: Pick<PlanSession, 'plan' | 'runners' | 'desired' | 'heldLocks'>,
   onEvent: (e: ApplyEvent) => void,
   opts: ApplyOptions = {},
   /** the operator's environment, where secrets are read from */
@@ -86,7 +86,9 @@ export async function applyAll(
       current = again.plan;
       if (current.steps.length === 0) return { machine: id, ok: true, done: [], notStarted: [] };
     }
-    const result = await applyMachine(withSecrets(current, env), runner, onEvent, { ...opts, settle: settles.get(id) });
+    // Read under a lock its shell still holds: nothing changed it since, so nothing is read again.
+    const lockHeld = session.heldLocks?.has(id) === true && runner.holding === true;
+    const result = await applyMachine(withSecrets(current, env), runner, onEvent, { ...opts, settle: settles.get(id), lockHeld });
     if (result.ok && result.facts) facts[id] = { ...facts[id], ...result.facts };
     return result;
   };

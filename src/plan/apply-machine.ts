@@ -5,6 +5,8 @@
  *    write who holds it into the lock file, so a second apply can say who it waits for;
  * 2. read the machine again, exactly as the plan did, and refuse if anything changed since: a
  *    saved plan gone stale, or another apply that ran while this one waited for the lock;
+ *    (apply --yes skips 1 and 2 where its plan took the lock in the shell that read the machine
+ *    and that shell, still holding it, runs this script: nothing can have changed; lock.ts)
  * 3. widen the record to cover old and new resources (a failure half-way leaves nothing
  *    unaccounted for), run each step in its own `set -eu` subshell reporting through
  *    nonce-marked lines, stop at the first failure, and write the final record only when every
@@ -61,6 +63,12 @@ export interface ApplyOptions {
   holder?: string;
   /** facts other machines wait for, read at the end under the lock (apply-all.ts) */
   settle?: FactRead[];
+  /**
+   * the runner's held shell took the lock before it read the machine for this plan, and still
+   * holds it (lock.ts takeLock): the script goes into that shell and neither waits for the lock
+   * nor reads the machine again
+   */
+  lockHeld?: boolean;
 }
 
 /** A fact probe run after the steps: its key, and the snippet that prints it. */
@@ -138,11 +146,12 @@ mkdir -p ${STATE_DIR} && chmod 0700 ${STATE_DIR}
 mark() { printf '@@pairctl-${nonce}-%s\\n' "$1" || exit 74; }
 pairctl_holder() { if [ -s "$lock" ]; then { cat "$lock"; p=$(sed -n 's/^pid=//p' "$lock"); if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then echo alive=yes; fi; } | base64 | tr -d '\\n'; fi; }
 pairctl_release() { if [ -e "$lock" ]; then : > "$lock"; fi; }`,
-    lockScript(timeout),
+    ...(opts.lockHeld ? [] : [lockScript(timeout)]),
     // Who holds the lock, at once: another apply may be waiting to say so.
     sh`printf 'pid=%s\\nclient=%s\\nstarted=%s\\n' "$$" ${holder} "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" > "$lock"`,
-    digestScript(work),
-    sh`if [ "$now" != ${work.stateDigest} ]; then mark stale; pairctl_release; exit ${EXIT_STALE}; fi`,
+    ...(opts.lockHeld
+      ? []
+      : [digestScript(work), sh`if [ "$now" != ${work.stateDigest} ]; then mark stale; pairctl_release; exit ${EXIT_STALE}; fi`]),
     `( set -eu`,
     recordScript(work, false),
     `) 9>&- || { pairctl_release; exit 1; }`,

@@ -6,7 +6,9 @@
  * last apply did not finish.
  */
 import { STATE_DIR } from '../graph/paths.js';
+import type { Runner } from '../transport/runner.js';
 import { sh } from '../transport/shell-quote.js';
+import { wholeScript } from './probe-script.js';
 
 export const LOCK_FILE = `${STATE_DIR}/lock`;
 
@@ -29,6 +31,28 @@ if [ -s "$l" ]; then
   p=$(sed -n 's/^pid=//p' "$l")
   if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then echo alive=yes; fi
 fi`;
+
+/**
+ * Takes the lock in the shell that then reads the machine, only where it is free at once (flock
+ * -n; macOS has no flock), and prints `held` when it did: fd 9 stays open in that shell, which
+ * the runner keeps for the apply (ExecOptions.hold), so the lock covers the read and the apply and
+ * the apply need not read again. A busy lock is left to the apply script, which waits for it and
+ * reads again (apply-machine.ts). Nothing is created: no state directory means no lock to take.
+ */
+export const TAKE_LOCK_SCRIPT = wholeScript(sh`pairctl_lock=free
+if [ -d ${STATE_DIR} ] && command -v flock >/dev/null 2>&1 && (: >>${LOCK_FILE}) 2>/dev/null; then
+  exec 9>>${LOCK_FILE}
+  if flock -n 9; then pairctl_lock=held; else exec 9>&-; pairctl_lock=busy; fi
+fi
+printf '%s\n' "$pairctl_lock"`);
+
+/**
+ * Takes the lock in a held shell (TAKE_LOCK_SCRIPT); true when it is held. Its exec is written
+ * at once, and the probe right after it into the same shell: both go out in one flight.
+ */
+export function takeLock(runner: Runner): Promise<boolean> {
+  return runner.exec(TAKE_LOCK_SCRIPT, { hold: true }).then((r) => r.code === 0 && r.stdout === 'held\n');
+}
 
 /** Parses the holder lines (from the lock file or HOLDER_PROBE); undefined when there are none. */
 export function parseHolder(text: string): LockHolder | undefined {

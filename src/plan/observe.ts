@@ -88,12 +88,13 @@ export async function observe(
   machine: DesiredMachine,
   runner: Runner,
   prepared: FirstProbe = firstProbe(machine),
-  opts: { thenAnother?: boolean } = {},
+  /** `thenAnother`, `hold`: ExecOptions of its execs */
+  opts: { thenAnother?: boolean; hold?: boolean } = {},
 ): Promise<Observation> {
   if (prepared.machine !== machine) throw new Error(`internal error: the first probe of ${machine.target.id} was built for another graph`);
   const { desired, desiredReads } = prepared;
   const facts = machine.facts ?? [];
-  const first = await probe(runner, prepared.script, opts.thenAnother);
+  const first = await probe(runner, prepared.script, opts);
   const [recordOut, holderOut, ...rest] = first.results;
   const record = recordOut?.output ?? '';
   const resources: Record<string, unknown> = {};
@@ -105,7 +106,7 @@ export async function observe(
   const orphanReads = resourceProbes(orphans);
   const second =
     orphans.length > 0
-      ? await probe(runner, prepareScript([...orphanReads.snippets, ...backups.map((r) => probeFile(r.backup!))]), opts.thenAnother)
+      ? await probe(runner, prepareScript([...orphanReads.snippets, ...backups.map((r) => probeFile(r.backup!))]), opts)
       : undefined;
   const secondOut = second?.results ?? [];
   orphanReads.observe(secondOut.slice(0, orphanReads.snippets.length).map((r) => r.output)).forEach((o, i) => (resources[orphans[i]!.address] = o));
@@ -167,10 +168,9 @@ function prepareScript(snippets: string[], unhashed: number[] = []): PreparedScr
   return { script, nonce, sections: snippets.length, unhashed };
 }
 
-/** `thenAnother`: an exec follows (ExecOptions.thenAnother). */
-async function probe(runner: Runner, prepared: PreparedScript, thenAnother = false) {
+async function probe(runner: Runner, prepared: PreparedScript, opts: { thenAnother?: boolean; hold?: boolean }) {
   const { script, nonce } = prepared;
-  const res = await runner.exec(script, { thenAnother });
+  const res = await runner.exec(script, { thenAnother: opts.thenAnother, hold: opts.hold });
   if (res.code !== 0) {
     throw new Error(`reading the machine's state failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-3).join(' ')}`);
   }

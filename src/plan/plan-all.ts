@@ -17,6 +17,7 @@ import { kindOf } from '../resources/registry.js';
 import { connect } from '../transport/connect.js';
 import type { ConnectOptions, MachineTarget, Runner } from '../transport/runner.js';
 import { compare } from './compare.js';
+import { takeLock } from './lock.js';
 import { firstProbe, observe, type FirstProbe, type Observation } from './observe.js';
 import { summarize, type DeferredValue, type MachinePlan, type Plan, type PlannedChange, type UnreadableMachine } from './plan-model.js';
 import { resourceProbes } from './resource-probes.js';
@@ -29,6 +30,11 @@ export interface PlanSession {
   plan: Plan;
   runners: Map<string, Runner>;
   desired: DesiredGraph;
+  /**
+   * machines whose lock this plan took in the shell that read them and still holds there
+   * (ConnectOptions.holdLock): nothing changed them since the read, so their apply reads nothing again
+   */
+  heldLocks?: ReadonlySet<string>;
   close(): Promise<void>;
 }
 
@@ -86,12 +92,18 @@ export async function planAll(
     throw err;
   }
   const observations = new Map<string, Observation>();
+  const heldLocks = new Set<string>();
   await Promise.all(
     machines.map(async (m) => {
       try {
         const runner = await dials.get(m.target.id)!.runner;
         runners.set(m.target.id, runner);
-        observations.set(m.target.id, await observe(m, runner, probes.get(m.target.id), { thenAnother: opts.spareExec }));
+        // apply --yes: the lock first, in the shell that then reads and applies (lock.ts takeLock).
+        const held = opts.holdLock && runner.canHold ? takeLock(runner) : undefined;
+        held?.catch(() => undefined); // the probe after it in the same shell reports a lost link
+        const hold = held !== undefined;
+        observations.set(m.target.id, await observe(m, runner, probes.get(m.target.id), { thenAnother: opts.spareExec && !hold, hold }));
+        if (held && (await held)) heldLocks.add(m.target.id);
       } catch (err) {
         const hint = err instanceof Error && 'hint' in err && typeof err.hint === 'string' ? err.hint : undefined;
         unreadable.push({ machine: m.target.id, message: err instanceof Error ? err.message : String(err), ...(hint ? { hint } : {}) });
@@ -103,6 +115,7 @@ export async function planAll(
     plan,
     runners,
     desired,
+    heldLocks,
     close: async () => {
       await Promise.all([...runners.values()].map((r) => r.close().catch(() => undefined)));
     },

@@ -19,6 +19,12 @@ export interface ExecOptions {
    * request's reply, two round trips); the local runner starts each shell when asked
    */
   thenAnother?: boolean;
+  /**
+   * keep this exec's shell for the next exec (transport/held-shell.ts): the result comes when the
+   * script ends, and the shell, with what it holds (the machine's lock), reads the next script;
+   * only where `canHold`
+   */
+  hold?: boolean;
 }
 
 export interface Runner {
@@ -29,6 +35,10 @@ export interface Runner {
   close(): Promise<void>;
   /** exec requests made so far on this connection */
   readonly execCount: number;
+  /** exec can keep its shell (ExecOptions.hold) */
+  readonly canHold?: boolean;
+  /** a held shell is open: the next exec runs in it */
+  readonly holding?: boolean;
 }
 
 /** Where and how to reach a machine. */
@@ -54,6 +64,11 @@ export interface ConnectOptions {
   onWaiting?: () => void;
   /** an exec follows the probe (apply, destroy): start its shell while the probe runs (ExecOptions.thenAnother) */
   spareExec?: boolean;
+  /**
+   * apply --yes: take each machine's lock in the shell that reads it, where the lock is free at
+   * once, and keep that shell for the apply (ExecOptions.hold; plan/observe.ts)
+   */
+  holdLock?: boolean;
 }
 
 /** A failure to reach or authenticate to a machine, with what the operator should do. */

@@ -8,6 +8,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import type { AnyAuthMethod, AuthHandlerMiddleware, AuthenticationType, Client, ClientChannel } from 'ssh2';
 import { exitCodeOf } from './exit-code.js';
+import { HeldShell, type HeldResult } from './held-shell.js';
 import { decideHostKey, type HostKeyContext } from './host-key-policy.js';
 import { checkHostKey, knownHostsName, preferredHostKeyAlgorithms, readKnownHosts } from './known-hosts.js';
 import { privilegeFor, privilegeNote, shellCommand, type Privilege } from './run-as-root.js';
@@ -39,6 +40,10 @@ export class SshRunner implements Runner {
   private lostReason: string | undefined;
   /** a shell started ahead of its script (prepareExec), once sshd has answered its exec request */
   private spare: Promise<SpareShell | undefined> | undefined;
+  /** the shell of the last held exec (ExecOptions.hold), which every later exec is written into */
+  private held: Promise<HeldShell | Error> | undefined;
+  private heldShell: HeldShell | undefined;
+  readonly canHold = true;
 
   constructor(
     readonly machine: string,
@@ -67,6 +72,7 @@ export class SshRunner implements Runner {
   exec(script: string, options: ExecOptions = {}): Promise<ExecResult> {
     if (this.closed) return Promise.reject(new Error(`runner for machine "${this.machine}" is closed`));
     if (this.lostReason !== undefined) return Promise.reject(this.lostError());
+    if (this.held !== undefined || options.hold) return this.execHeld(script, options);
     const spare = this.spare;
     this.spare = undefined;
     if (spare === undefined) {
@@ -85,6 +91,65 @@ export class SshRunner implements Runner {
       }
       return new Promise<ExecResult>((resolve, reject) => this.collect(shell.stream, script, options, resolve, reject));
     });
+  }
+
+  /** A held shell is open and reads the next exec's script (what it did before still holds). */
+  get holding(): boolean {
+    return this.heldShell?.open === true;
+  }
+
+  /**
+   * An exec in the held shell: the first held exec opens it (one exec request); every exec after
+   * goes into it, never into a new shell, since what it holds (the machine's lock) is why it is
+   * used, and a shell that ended is reported as such, not replaced.
+   */
+  private execHeld(script: string, options: ExecOptions): Promise<ExecResult> {
+    if (this.held === undefined) {
+      this.count += 1;
+      this.held = new Promise<HeldShell | Error>((resolve) => {
+        this.client.exec(shellCommand(this.privilege), (err: Error | undefined, stream: ClientChannel) => {
+          if (err) {
+            resolve(this.lostReason !== undefined ? this.lostError() : new ConnectError(this.machine, `machine "${this.machine}": ${this.endpoint} refused to start a command: ${err.message}`));
+            return;
+          }
+          stream.on('error', () => undefined);
+          this.heldShell = new HeldShell({
+            write: (text) => stream.write(text),
+            end: (text) => stream.end(text),
+            onStdout: (l) => stream.on('data', l),
+            onStderr: (l) => stream.stderr.on('data', l),
+            onExit: (l) => stream.on('exit', l),
+            onClose: (l) => stream.on('close', l),
+          });
+          resolve(this.heldShell);
+        });
+      });
+    }
+    return this.held.then(async (shell) => {
+      if (shell instanceof Error) throw shell;
+      return this.heldResult(await shell.run(script, { hold: options.hold === true, onStdout: options.onStdout }));
+    });
+  }
+
+  private heldResult(r: HeldResult): ExecResult {
+    if (r.notRun) {
+      if (this.lostReason !== undefined || this.closed) throw this.lostError();
+      const why = r.stderr.trim().split('\n').slice(-3).join(' ');
+      throw new ConnectError(
+        this.machine,
+        `machine "${this.machine}": the shell this command kept there ended (exit ${r.ended?.code ?? r.ended?.signal ?? 'unknown'}) before the next script; none of that script ran${why ? ` (${why})` : ''}`,
+        'run the same command again',
+      );
+    }
+    if (r.status !== undefined) return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    const { code, signal } = r.ended ?? { code: undefined, signal: undefined };
+    if (code === undefined && signal === undefined && (this.lostReason !== undefined || this.closed)) throw this.lostError();
+    const exit = exitCodeOf(code, signal);
+    let stderr = r.stderr;
+    if (signal !== undefined) stderr += `pairctl: the script was killed by ${signal}\n`;
+    else if (typeof code !== 'number') stderr += 'pairctl: the remote shell ended without an exit status\n';
+    stderr += privilegeNote(this.privilege, this.machine, this.user, { code: exit, stderr });
+    return { code: exit, stdout: r.stdout, stderr };
   }
 
   /**

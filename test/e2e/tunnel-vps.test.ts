@@ -142,6 +142,26 @@ describe.skipIf(unavailable)('vps tunnel through a relay', () => {
     expect(a.stdout).not.toMatch(/applying/);
   });
 
+  it('apply --yes of a change to converged machines applies in the shell that read each one, under the lock it took there: one exec per machine', async () => {
+    // Positive control for the count: the first apply above took two execs per machine (no lock
+    // could be held yet: the state directory did not exist). A host-only change now:
+    for (const guestLines of [['expires: 2099-01-01T00:00:00Z'], []]) {
+      t.writeConfig(vpsLines, guestLines);
+      const since = { host: await now(t.host), relay: await now(t.relay) };
+      const a = await cli('apply', '-f', file, '--yes');
+      expect(a.stderr).toBe('');
+      expect(a.code).toBe(0);
+      expect(a.stdout).toMatch(/Apply complete! Resources: \d+ added, [1-9]\d* changed/);
+      expect({ host: await execsSince(t.host, since.host), relay: await execsSince(t.relay, since.relay) }).toEqual({
+        host: { connections: 1, execs: 1 },
+        relay: { connections: 1, execs: 1 },
+      });
+      // The lock is free again and names no holder: the apply ended normally.
+      expect(await must(t.host, 'flock -n /var/lib/pairctl/lock echo free; wc -c < /var/lib/pairctl/lock')).toBe('free\n0\n');
+      expect((await cli('plan', '-f', file)).stdout).toContain('No changes.');
+    }
+  });
+
   it('keeps the private half of the tunnel key on the host: not in any output, record or journal', async () => {
     secret = await privateKeyMarkers(t.host);
     const places = await Promise.all([

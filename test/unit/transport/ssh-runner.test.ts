@@ -295,6 +295,40 @@ describe('ssh runner against an in-process ssh2 server', () => {
     expect(runner.execCount).toBe(3);
   });
 
+  it('hold keeps one shell: scripts written at once answer in order with their statuses, share its state (an open lock fd), and the last one ends it', async () => {
+    const runner = await connected(config('held', keyed()));
+    const asked = server.commands.length;
+    const lock = join(dir, 'held-lock');
+    const other = `if flock -n ${lock} true; then echo free; else echo busy; fi`;
+    // Both go out before either answers: one exec request, one round trip.
+    const [a, b] = await Promise.all([
+      runner.exec(`exec 9>>${lock}\nflock -n 9 && echo held\nx=42`, { hold: true }),
+      runner.exec(`echo "x=$x"\n${other}\nfalse`, { hold: true }),
+    ]);
+    expect(a).toMatchObject({ code: 0, stdout: 'held\n' });
+    expect(b).toMatchObject({ code: 1, stdout: 'x=42\nbusy\n' });
+    expect(runner.holding).toBe(true);
+    const chunks: string[] = [];
+    const last = await runner.exec(`${other}\necho last; exit 3`, { onStdout: (t) => chunks.push(t) });
+    expect(last).toMatchObject({ code: 3, stdout: 'busy\nlast\n' });
+    expect(chunks.join('')).toBe('busy\nlast\n');
+    expect(runner.execCount).toBe(1);
+    expect(server.commands.length).toBe(asked + 1);
+    // The shell ended with its last script, and with it the lock (positive control: now free).
+    expect(runner.holding).toBe(false);
+    await expect(runner.exec('true')).rejects.toThrow(/ended \(exit 3\) before the next script; none of that script ran/);
+    expect(execFileSync('sh', ['-c', other]).toString()).toBe('free\n');
+  });
+
+  it('a held shell that ended is reported, and the next script runs nowhere', async () => {
+    const runner = await connected(config('held-ended', keyed()));
+    const marker = join(dir, 'held-ended-ran');
+    expect(await runner.exec('echo bye; exit 5', { hold: true })).toMatchObject({ code: 5, stdout: 'bye\n' });
+    await expect(runner.exec(`touch ${marker}`)).rejects.toThrow(/machine "m1": the shell this command kept there ended \(exit 5\)/);
+    expect(existsSync(marker)).toBe(false);
+    expect(runner.execCount).toBe(1);
+  });
+
   it('closes with a prepared shell never used', async () => {
     const runner = await connected(config('spare-unused', keyed()));
     const asked = server.commands.length;
