@@ -142,14 +142,19 @@ export class SshRunner implements Runner {
       );
     }
     if (r.status !== undefined) return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-    const { code, signal } = r.ended ?? { code: undefined, signal: undefined };
-    if (code === undefined && signal === undefined && (this.lostReason !== undefined || this.closed)) throw this.lostError();
+    const ended = this.shellEnded(r.ended?.code, r.ended?.signal, r.stdout, r.stderr);
+    if (ended instanceof Error) throw ended;
+    return ended;
+  }
+
+  /** The result of a script whose shell ended: its exit, or the lost link when it sent none. */
+  private shellEnded(code: number | null | undefined, signal: string | undefined, stdout: string, stderr: string): ExecResult | ConnectError {
+    if (code === undefined && signal === undefined && (this.lostReason !== undefined || this.closed)) return this.lostError();
     const exit = exitCodeOf(code, signal);
-    let stderr = r.stderr;
     if (signal !== undefined) stderr += `pairctl: the script was killed by ${signal}\n`;
     else if (typeof code !== 'number') stderr += 'pairctl: the remote shell ended without an exit status\n';
     stderr += privilegeNote(this.privilege, this.machine, this.user, { code: exit, stderr });
-    return { code: exit, stdout: r.stdout, stderr };
+    return { code: exit, stdout, stderr };
   }
 
   /**
@@ -255,15 +260,9 @@ export class SshRunner implements Runner {
     stream.on('close', () => {
       emit(outDecoder.end());
       stderr += errDecoder.end();
-      if (code === undefined && signal === undefined && (this.lostReason !== undefined || this.closed)) {
-        reject(this.lostError());
-        return;
-      }
-      const exit = exitCodeOf(code, signal);
-      if (signal !== undefined) stderr += `pairctl: the script was killed by ${signal}\n`;
-      else if (typeof code !== 'number') stderr += 'pairctl: the remote shell ended without an exit status\n';
-      stderr += privilegeNote(this.privilege, this.machine, this.user, { code: exit, stderr });
-      resolve({ code: exit, stdout, stderr });
+      const ended = this.shellEnded(code, signal, stdout, stderr);
+      if (ended instanceof Error) reject(ended);
+      else resolve(ended);
     });
     // Not before the exec request's reply: sshd opens a session channel with a window of 0 and
     // widens it only once the command runs (measured: the reply and the WINDOW_ADJUST come in
