@@ -109,7 +109,7 @@ export class SshRunner implements Runner {
       this.held = new Promise<HeldShell | Error>((resolve) => {
         this.client.exec(shellCommand(this.privilege), (err: Error | undefined, stream: ClientChannel) => {
           if (err) {
-            resolve(this.lostReason !== undefined ? this.lostError() : new ConnectError(this.machine, `machine "${this.machine}": ${this.endpoint} refused to start a command: ${err.message}`));
+            resolve(this.execRefused(err));
             return;
           }
           stream.on('error', () => undefined);
@@ -188,20 +188,22 @@ export class SshRunner implements Runner {
     });
   }
 
+  /** Why an exec request failed: the lost link, or sshd's refusal with what to check. */
+  private execRefused(err: Error): ConnectError {
+    if (this.lostReason !== undefined) return this.lostError();
+    return new ConnectError(
+      this.machine,
+      `machine "${this.machine}": ${this.endpoint} refused to start a command: ${err.message}`,
+      'check MaxSessions and any ForceCommand for this user in the machine\'s sshd_config',
+    );
+  }
+
   private freshExec(script: string, options: ExecOptions): Promise<ExecResult> {
     this.count += 1;
     return new Promise<ExecResult>((resolve, reject) => {
       this.client.exec(shellCommand(this.privilege), (err: Error | undefined, stream: ClientChannel) => {
         if (err) {
-          reject(
-            this.lostReason !== undefined
-              ? this.lostError()
-              : new ConnectError(
-                  this.machine,
-                  `machine "${this.machine}": ${this.endpoint} refused to start a command: ${err.message}`,
-                  'check MaxSessions and any ForceCommand for this user in the machine\'s sshd_config',
-                ),
-          );
+          reject(this.execRefused(err));
           return;
         }
         this.collect(stream, script, options, resolve, reject);
