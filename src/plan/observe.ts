@@ -11,7 +11,7 @@ import { RECORD_FILE } from '../graph/paths.js';
 import { parseFile, probeFile, type FileObserved } from '../resources/file-state.js';
 import type { Resource } from '../resources/kind.js';
 import { kindOf } from '../resources/registry.js';
-import type { Runner } from '../transport/runner.js';
+import type { ExecOptions, Runner } from '../transport/runner.js';
 import { sh } from '../transport/shell-quote.js';
 import { HOLDER_PROBE } from './lock.js';
 import { buildProbeScript, parseProbeOutput } from './probe-script.js';
@@ -88,8 +88,8 @@ export async function observe(
   machine: DesiredMachine,
   runner: Runner,
   prepared: FirstProbe = firstProbe(machine),
-  /** `thenAnother`, `hold`: ExecOptions of its execs */
-  opts: { thenAnother?: boolean; hold?: boolean } = {},
+  /** options of its execs */
+  opts: ProbeExec = {},
 ): Promise<Observation> {
   if (prepared.machine !== machine) throw new Error(`internal error: the first probe of ${machine.target.id} was built for another graph`);
   const { desired, desiredReads } = prepared;
@@ -168,9 +168,12 @@ function prepareScript(snippets: string[], unhashed: number[] = []): PreparedScr
   return { script, nonce, sections: snippets.length, unhashed };
 }
 
-async function probe(runner: Runner, prepared: PreparedScript, opts: { thenAnother?: boolean; hold?: boolean }) {
+/** What a probe may ask of its exec. */
+type ProbeExec = Pick<ExecOptions, 'thenAnother' | 'hold'>;
+
+async function probe(runner: Runner, prepared: PreparedScript, opts: ProbeExec) {
   const { script, nonce } = prepared;
-  const res = await runner.exec(script, { thenAnother: opts.thenAnother, hold: opts.hold });
+  const res = await runner.exec(script, opts);
   if (res.code !== 0) {
     throw new Error(`reading the machine's state failed (exit ${res.code}): ${res.stderr.trim().split('\n').slice(-3).join(' ')}`);
   }
