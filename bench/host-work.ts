@@ -1,7 +1,7 @@
 /**
- * What the host itself spends (issue 15): on one lab machine, converged for 5 guests, the probe
- * script of `plan` (its one exec) and the apply script of adding a sixth guest, run on the host
- * through nsenter (no ssh: only the script's own work is counted). For each: wall time, CPU of the
+ * What the host itself spends (issue 15): on one lab machine, converged for 5 guests and with its
+ * session running, the probe script of `plan` (its one exec) and the apply script of adding a
+ * sixth guest, run on the host through nsenter (no ssh: only the script's own work is counted). For each: wall time, CPU of the
  * script and its children (bash `times`), and processes forked (the machine's pid namespace's
  * last pid before and after; the machine is otherwise idle). The probe is also timed section by
  * section, and the apply step by step, so the costly ones can be named.
@@ -66,6 +66,8 @@ try {
   const five = writeConfig(join(dir, 'five'), ['h1'], guests.slice(0, 5));
   const six = writeConfig(join(dir, 'six'), ['h1'], guests);
   await cli(['apply', '--yes', '-f', five], env, dirname(five));
+  // Its session running, as in the latency benchmark's plan: the session's probe then asks tmux.
+  await cli(['up', '-f', five], env, dirname(five));
   const load = async () => (await h1.run('cut -d" " -f1 /proc/loadavg')).stdout.trim();
 
   // (a) plan's one exec.
@@ -86,6 +88,10 @@ try {
     await h1.run(`cat > /tmp/sec-${i}.sh`, { input: `LC_ALL=C; export LC_ALL\n( ${snippet}\n) 2>&1\n` });
     const m = await measure(h1, `/tmp/sec-${i}.sh`, RUNS);
     console.log(`  section ${i}: ${fmt(m)}: ${snippet.split('\n')[0]!.slice(0, 110)}`);
+  }
+  for (const [i, fact] of (machine.facts ?? []).entries()) {
+    await h1.run(`cat > /tmp/fact-${i}.sh`, { input: `LC_ALL=C; export LC_ALL\n( ${fact.snippet}\n) 2>&1\n` });
+    console.log(`  fact ${fact.key}: ${fmt(await measure(h1, `/tmp/fact-${i}.sh`, RUNS))}`);
   }
 
   // (b) apply adding a sixth guest, step by step: `mark` also prints the time.
