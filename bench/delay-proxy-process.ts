@@ -5,7 +5,10 @@
  * benchmark steers them over stdin/stdout, one JSON line each way:
  *
  *   {"delay": 25}   -> {"ok": true}                  one-way delay of every proxy, from now on
- *   {"counts": true} -> {"counts": {"h1": 3, ...}}   connections each proxy has accepted so far
+ *   {"counts": true} -> {"counts": {"h1": 3, ...}, "cpuMs": 812.5}
+ *                        connections each proxy has accepted so far, and the CPU this process has
+ *                        spent so far (user + system): the latency it emulates costs a real
+ *                        network no CPU, but here it shares the 2 cores with what is measured
  *
  * Started as `tsx bench/delay-proxy-process.ts SPEC_JSON` (SPEC_JSON: an array of { name, target,
  * bindAddress }); its first line is {"ports": {"h1": 41234, ...}} (all on 127.0.0.1).
@@ -27,6 +30,8 @@ export interface ProxyProcess {
   ports: Record<string, number>;
   setDelay(oneWayMs: number): Promise<void>;
   counts(): Promise<Record<string, number>>;
+  /** Connections each proxy has accepted so far, and this process's CPU so far (ms), in one question. */
+  usage(): Promise<{ counts: Record<string, number>; cpuMs: number }>;
   close(): Promise<void>;
 }
 
@@ -57,6 +62,10 @@ export async function startProxyProcess(specs: ProxySpec[]): Promise<ProxyProces
     ports: first.ports as Record<string, number>,
     setDelay: async (oneWayMs) => void (await ask({ delay: oneWayMs })),
     counts: async () => (await ask({ counts: true })).counts as Record<string, number>,
+    usage: async () => {
+      const r = await ask({ counts: true });
+      return { counts: r.counts as Record<string, number>, cpuMs: r.cpuMs as number };
+    },
     close: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
@@ -76,7 +85,10 @@ async function serve(specs: ProxySpec[]): Promise<void> {
     if (typeof msg.delay === 'number') {
       for (const p of proxies.values()) p.oneWayMs = msg.delay;
       say({ ok: true });
-    } else if (msg.counts) say({ counts: Object.fromEntries([...proxies].map(([n, p]) => [n, p.connections])) });
+    } else if (msg.counts) {
+      const cpu = process.cpuUsage();
+      say({ counts: Object.fromEntries([...proxies].map(([n, p]) => [n, p.connections])), cpuMs: (cpu.user + cpu.system) / 1000 });
+    }
   });
   rl.on('close', async () => {
     for (const p of proxies.values()) await p.close();

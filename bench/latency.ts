@@ -37,7 +37,7 @@ import { startLab, type Lab, type LabMachine } from '../test/machines/lab.js';
 import { playbookFor } from './ansible-playbook.js';
 import { keyPair, OWNER, writeConfig } from './converged-host.js';
 import { startProxyProcess } from './delay-proxy-process.js';
-import { loadAvg1, median, ms, timed, type Timed } from './measure.js';
+import { cgroupCpuMs, loadAvg1, loginSessions, machineCgroup, median, ms, timed, type Timed } from './measure.js';
 
 const INSTALLED = process.env.PAIRCTL_BENCH_BIN;
 if (!INSTALLED || !existsSync(INSTALLED)) {
@@ -78,11 +78,18 @@ const JOINER = 'todd';
 const SOCKET = '/run/pairctl/pair/tmux.sock';
 const DEADLINE_MS = 120_000;
 
-/** A measured run: the command's Timed, plus what the proxies saw. */
+/** A measured run: the command's Timed, plus what the proxies and the lab machines spent. */
 interface Run extends Timed {
   /** new connections through the operator proxies during the run */
   connections: number;
+  /** the delay proxies' CPU during the run (their process) */
+  proxyMs: number;
+  /** every lab machine's CPU (their cgroups) from the run's start until its logins had ended; undefined without readable cgroups */
+  labMs: number | undefined;
 }
+
+/** How long a run's logins may take to end after it, before its lab CPU is read anyway. */
+const SESSIONS_END_MS = 2000;
 
 async function main(lab: Lab): Promise<void> {
   const bench = join(lab.dir, 'bench');
@@ -102,9 +109,22 @@ async function main(lab: Lab): Promise<void> {
     ]),
   );
   const setDelay = (d: Delay) => proxies.setDelay(d);
-  const conns = async (hosts: string[]) => {
-    const c = await proxies.counts();
-    return hosts.reduce((n, h) => n + c[h]!, 0);
+  // Each lab machine's cgroup: the CPU its sshd, PAM, logind and probes spend, which here shares
+  // this machine's cores with pairctl (on a user's network each host has its own).
+  const labCgroups = HOSTS.map((h) => machineCgroup(lab.machine(h).rootDir));
+  const labDirs = labCgroups.every((d) => d !== undefined) ? (labCgroups as string[]) : undefined;
+  /** Runs `f`, with the new connections through the proxies of `hosts`, the proxies' CPU and the lab machines' CPU meanwhile. */
+  const observed = async (hosts: string[], f: () => Timed | Promise<Timed>): Promise<Run> => {
+    const u0 = await proxies.usage();
+    const sessions0 = labDirs ? loginSessions(labDirs) : 0;
+    const lab0 = labDirs ? cgroupCpuMs(labDirs) : 0;
+    const r = await f();
+    // sshd and logind close a login after the client has gone: count that too (poll, deadline).
+    const end = Date.now() + SESSIONS_END_MS;
+    while (labDirs && loginSessions(labDirs) > sessions0 && Date.now() < end) await new Promise((res) => setTimeout(res, 20));
+    const labMs = labDirs ? cgroupCpuMs(labDirs) - lab0 : undefined;
+    const u1 = await proxies.usage();
+    return { ...r, connections: hosts.reduce((n, h) => n + u1.counts[h]! - u0.counts[h]!, 0), proxyMs: u1.cpuMs - u0.cpuMs, labMs };
   };
   const proxy = (name: string) => ({ host: '127.0.0.1', port: proxies.ports[name]! });
 
@@ -126,9 +146,7 @@ async function main(lab: Lab): Promise<void> {
   writeFileSync(without, readFileSync(writeConfig(join(bench, 'without'), ['h1'], guests.filter(([g]) => g !== ADDED)), 'utf8'));
   const eight = writeConfig(join(bench, 'eight'), HOSTS, guests);
   const pairctl = async (file: string, args: string[], hosts: string[], unset: string[] = []): Promise<Run> => {
-    const c0 = await conns(hosts);
-    const t = timed('pairctl', [...args, '-f', file], { env: userEnv, cwd: dirname(file), unset });
-    return { ...t, connections: (await conns(hosts)) - c0 };
+    return observed(hosts, () => timed('pairctl', [...args, '-f', file], { env: userEnv, cwd: dirname(file), unset }));
   };
   const plan = async (file: string, hosts: string[], unset: string[] = []) => {
     const r = await pairctl(file, ['plan'], hosts, unset);
@@ -182,19 +200,14 @@ async function main(lab: Lab): Promise<void> {
     '-p', String(p1.port), `root@${p1.host}`, 'true'], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   if (master.status !== 0) throw new Error(`could not open Ansible's ControlPersist master: ${master.stderr}`);
   const ansible = async (): Promise<Run> => {
-    const c0 = await conns(['h1']);
-    const r = timed('ansible-playbook', ['--check', '--diff', join(ans, 'h1.yml')], { env: { ANSIBLE_CONFIG: join(ans, 'tuned.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_DEPRECATION_WARNINGS: 'False' } });
+    const r = await observed(['h1'], () => timed('ansible-playbook', ['--check', '--diff', join(ans, 'h1.yml')], { env: { ANSIBLE_CONFIG: join(ans, 'tuned.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_DEPRECATION_WARNINGS: 'False' } }));
     const recap = /h1\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/.exec(r.stdout);
     if (!recap || recap.slice(1).some((n) => n !== '0')) throw new Error(`ansible does not see h1 converged:\n${r.stdout}`);
-    return { ...r, connections: (await conns(['h1'])) - c0 };
+    return r;
   };
 
-  const floor = async (): Promise<Run> => {
-    const c0 = await conns(['h1']);
-    const r = timed('ssh', ['-F', userSshConfig, 'h1', 'true']);
-    return { ...r, connections: (await conns(['h1'])) - c0 };
-  };
-  const direct = (): Run => ({ ...timed('ssh', ['-F', lab.sshConfigFile, 'h1', 'true']), connections: 0 });
+  const floor = () => observed(['h1'], () => timed('ssh', ['-F', userSshConfig, 'h1', 'true']));
+  const direct = () => observed([], () => timed('ssh', ['-F', lab.sshConfigFile, 'h1', 'true']));
   const addGuest = async (): Promise<Run> => {
     await pairctl(without, ['apply', '--yes'], ['h1']);
     const r = await pairctl(one, ['apply', '--yes'], ['h1']);
@@ -228,7 +241,7 @@ async function main(lab: Lab): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
     for (const d of round % 2 ? [...ONE_WAY].reverse() : ONE_WAY) {
       await setDelay(d);
-      if (want('direct')) rec('direct', d, direct());
+      if (want('direct')) rec('direct', d, await direct());
       if (want('floor')) rec('floor', d, await floor());
       if (want('plan')) rec('plan1', d, await plan(one, ['h1']));
       if (want('plan-no-ca')) rec('plan1noca', d, await plan(one, ['h1'], NO_CA.unset));
@@ -236,11 +249,7 @@ async function main(lab: Lab): Promise<void> {
       if (want('status')) rec('status1', d, await pairctl(one, ['status'], ['h1']));
       if (want('status8')) rec('status8', d, await pairctl(eight, ['status'], HOSTS));
       if (want('apply')) rec('apply', d, await addGuest());
-      if (want('join')) {
-        const g0 = await conns(['guest-h1']);
-        const j = await join1();
-        rec('join', d, { ms: j.ms, load: j.load, stdout: '', busyMs: 0, ownMs: 0, connections: (await conns(['guest-h1'])) - g0 });
-      }
+      if (want('join')) rec('join', d, await observed(['guest-h1'], async () => ({ ...(await join1()), stdout: '', busyMs: 0, ownMs: 0 })));
       if (want('ansible') && round < ANSIBLE_ROUNDS) rec('ansible', d, await ansible());
     }
     console.log(`round ${round + 1}/${ROUNDS} done (load ${loadAvg1().toFixed(2)})`);
@@ -260,9 +269,9 @@ async function main(lab: Lab): Promise<void> {
 
   report(res, execCounts, start, resources.length);
   const out = process.env.BENCH_OUT ?? join(tmpdir(), `pairctl-bench-latency-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  const raw = Object.fromEntries([...res].map(([k, rs]) => [k, rs.map(({ ms: wall, ownMs, busyMs, load, connections }) => ({ wall, ownMs, busyMs, load, connections }))]));
+  const raw = Object.fromEntries([...res].map(([k, rs]) => [k, rs.map(({ ms: wall, ownMs, busyMs, labMs, proxyMs, load, connections }) => ({ wall, ownMs, busyMs, labMs, proxyMs, load, connections }))]));
   writeFileSync(out, `${JSON.stringify({ rounds: ROUNDS, node: process.version, installed: INSTALLED, execCounts, runs: raw, startup: Object.fromEntries(Object.entries(start).map(([k, ts]) => [k, ts.map((x) => x.ms)])) }, null, 1)}\n`);
-  console.log(`\nevery run (wall, own CPU, the machine's CPU, load, connections): ${out}`);
+  console.log(`\nevery run (wall, own CPU, the machine's CPU, the lab machines' and the proxies' CPU, load, connections): ${out}`);
   await proxies.close();
 }
 
@@ -398,6 +407,28 @@ function report(res: Map<string, Run[]>, execCounts: Record<Delay, Record<string
     `  the whole machine's CPU per run (all ${availableParallelism()} cores, /proc/stat: pairctl or ssh, the lab machines' sshd, logins and probes, the delay proxies, and whatever else runs on the machine), medians 0 / 50 ms RTT: ` +
       cpuNamed.map(([n, k]) => `${n} ${busy(k, Z)} / ${busy(k, F)}`).join(', '),
   );
+  // Where it went: the command itself (rusage), the lab machines (their cgroups), the delay proxies.
+  const at = (k: string, d: Delay, f: (r: Run) => number | undefined) => {
+    const xs = get(k, d).map(f).filter((v): v is number => v !== undefined);
+    return xs.length > 0 ? median(xs) : undefined;
+  };
+  if (cpuNamed.some(([, k]) => at(k, F, (r) => r.labMs) !== undefined)) {
+    console.log(
+      `  of which, medians at 50 ms RTT (the command: its rusage; lab: every lab machine's cgroup, counted until the run's logins had ended; proxies: their process): ` +
+        cpuNamed.map(([n, k]) => `${n}: ${k === 'floor' ? 'ssh' : 'pairctl'} ${ms(at(k, F, (r) => r.ownMs)!)}, lab ${ms(at(k, F, (r) => r.labMs)!)}, proxies ${ms(at(k, F, (r) => r.proxyMs)!)}`).join('; '),
+    );
+  }
+  const lab8 = at('plan8', F, (r) => r.labMs);
+  if (has('plan8', 'plan1') && lab8 !== undefined) {
+    const own8 = at('plan8', F, (r) => r.ownMs)!;
+    const px8 = at('plan8', F, (r) => r.proxyMs)!;
+    const bound = (own8 + lab8 + px8) / availableParallelism();
+    const login = has('floor') ? `; one login alone, the floor's \`ssh h1 true\`: ${ms(at('floor', F, (r) => r.labMs)!)}` : '';
+    console.log(
+      `  8-host plan: pairctl ${ms(own8)} + the ${HOSTS.length} lab machines ${ms(lab8)} (${ms(lab8 / HOSTS.length)} each${login}) + proxies ${ms(px8)} of CPU on ${availableParallelism()} cores ` +
+        `take >= ${ms(bound)} however they are scheduled: ${(bound / wall('plan1', F)).toFixed(2)}x one host's plan before any round trip (target 1.5x). On a network each host spends its share on its own CPU.`,
+    );
+  }
   for (const d of ONE_WAY) {
     const c = execCounts[d];
     if (!c) continue;

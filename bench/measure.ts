@@ -4,7 +4,8 @@
  * machine is shared, so a figure is only readable next to the load it was taken under).
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -28,6 +29,52 @@ export function childCpuMs(): number {
   const stat = readFileSync('/proc/self/stat', 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // field 3 onwards
   return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLK_TCK; // cutime, cstime (fields 16, 17)
+}
+
+/**
+ * The cgroup (v2: its cpu.stat counts every process in it and below) a lab machine runs in:
+ * test/machines/lab.ts boots each in a cgroup named like its rootfs copy, under the unified
+ * hierarchy (a hybrid v1/v2 host) or the root (pure v2). Undefined when there is none to read.
+ */
+export function machineCgroup(rootDir: string): string | undefined {
+  for (const root of ['/sys/fs/cgroup/unified', '/sys/fs/cgroup']) {
+    const dir = join(root, basename(rootDir));
+    if (existsSync(join(dir, 'cpu.stat'))) return dir;
+  }
+  return undefined;
+}
+
+/** CPU time, in ms, every process of these cgroups has spent so far (usage_usec of cpu.stat). */
+export function cgroupCpuMs(dirs: readonly string[]): number {
+  let usec = 0;
+  for (const d of dirs) usec += Number(/^usage_usec (\d+)$/m.exec(readFileSync(join(d, 'cpu.stat'), 'utf8'))?.[1] ?? NaN);
+  return usec / 1000;
+}
+
+/**
+ * Login sessions (logind's session-N.scope cgroups that hold a process) under these cgroups. A
+ * cgroup removed while it is read (a session that just ended) counts as none.
+ */
+export function loginSessions(dirs: readonly string[]): number {
+  const read = (f: string) => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const walk = (dir: string): number => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return 0;
+    }
+    return entries
+      .filter((e) => e.isDirectory())
+      .reduce((n, e) => n + (/^session-.+\.scope$/.test(e.name) ? (read(join(dir, e.name, 'cgroup.procs')).trim() === '' ? 0 : 1) : walk(join(dir, e.name))), 0);
+  };
+  return dirs.reduce((n, d) => n + walk(d), 0);
 }
 
 /** The 1-minute load average, as /proc/loadavg has it now. */
