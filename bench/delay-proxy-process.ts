@@ -29,7 +29,6 @@ export interface ProxyProcess {
   /** Port on 127.0.0.1 of each proxy, by name. */
   ports: Record<string, number>;
   setDelay(oneWayMs: number): Promise<void>;
-  counts(): Promise<Record<string, number>>;
   /** Connections each proxy has accepted so far, and this process's CPU so far (ms), in one question. */
   usage(): Promise<{ counts: Record<string, number>; cpuMs: number }>;
   close(): Promise<void>;
@@ -61,7 +60,6 @@ export async function startProxyProcess(specs: ProxySpec[]): Promise<ProxyProces
   return {
     ports: first.ports as Record<string, number>,
     setDelay: async (oneWayMs) => void (await ask({ delay: oneWayMs })),
-    counts: async () => (await ask({ counts: true })).counts as Record<string, number>,
     usage: async () => {
       const r = await ask({ counts: true });
       return { counts: r.counts as Record<string, number>, cpuMs: r.cpuMs as number };
