@@ -1,8 +1,8 @@
 /**
  * What the host itself spends (issue 15): on one lab machine, converged for 5 guests and with its
  * session running, the probe script of `plan` (its one exec) and the apply script of adding a
- * sixth guest, run on the host through nsenter (no ssh: only the script's own work is counted). For each: wall time, CPU of the
- * script and its children (bash `times`), and processes forked (the machine's pid namespace's
+ * sixth guest, run on the host through nsenter (no ssh: only the script's own work is counted).
+ * For each: wall time, CPU of the script and its children (bash `times`), and processes forked (the machine's pid namespace's
  * last pid before and after; the machine is otherwise idle). The probe is also timed section by
  * section, and the apply step by step, so the costly ones can be named.
  *
@@ -84,15 +84,13 @@ try {
   const kinds = new Map<string, number>();
   for (const r of machine.resources) kinds.set(r.kind, (kinds.get(r.kind) ?? 0) + 1);
   console.log(`  ${machine.resources.length} resources (${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}) in ${sections.snippets.length} sections, + record, holder, ${machine.facts?.length ?? 0} facts`);
-  for (const [i, snippet] of sections.snippets.entries()) {
-    await h1.run(`cat > /tmp/sec-${i}.sh`, { input: `LC_ALL=C; export LC_ALL\n( ${snippet}\n) 2>&1\n` });
-    const m = await measure(h1, `/tmp/sec-${i}.sh`, RUNS);
-    console.log(`  section ${i}: ${fmt(m)}: ${snippet.split('\n')[0]!.slice(0, 110)}`);
-  }
-  for (const [i, fact] of (machine.facts ?? []).entries()) {
-    await h1.run(`cat > /tmp/fact-${i}.sh`, { input: `LC_ALL=C; export LC_ALL\n( ${fact.snippet}\n) 2>&1\n` });
-    console.log(`  fact ${fact.key}: ${fmt(await measure(h1, `/tmp/fact-${i}.sh`, RUNS))}`);
-  }
+  // One snippet on its own, wrapped as the probe wraps each section.
+  const alone = async (file: string, snippet: string) => {
+    await h1.run(`cat > ${file}`, { input: `LC_ALL=C; export LC_ALL\n( ${snippet}\n) 2>&1\n` });
+    return fmt(await measure(h1, file, RUNS));
+  };
+  for (const [i, snippet] of sections.snippets.entries()) console.log(`  section ${i}: ${await alone(`/tmp/sec-${i}.sh`, snippet)}: ${snippet.split('\n')[0]!.slice(0, 110)}`);
+  for (const [i, fact] of (machine.facts ?? []).entries()) console.log(`  fact ${fact.key}: ${await alone(`/tmp/fact-${i}.sh`, fact.snippet)}`);
 
   // (b) apply adding a sixth guest, step by step: `mark` also prints the time.
   const sixConfig = (await loadConfig(six)).config!;

@@ -70,9 +70,14 @@ export function loginSessions(dirs: readonly string[]): number {
     } catch {
       return 0;
     }
-    return entries
-      .filter((e) => e.isDirectory())
-      .reduce((n, e) => n + (/^session-.+\.scope$/.test(e.name) ? (read(join(dir, e.name, 'cgroup.procs')).trim() === '' ? 0 : 1) : walk(join(dir, e.name))), 0);
+    let n = 0;
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      const sub = join(dir, e.name);
+      if (!/^session-.+\.scope$/.test(e.name)) n += walk(sub);
+      else if (read(join(sub, 'cgroup.procs')).trim() !== '') n += 1;
+    }
+    return n;
   };
   return dirs.reduce((n, d) => n + walk(d), 0);
 }
