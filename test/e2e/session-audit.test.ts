@@ -286,4 +286,27 @@ describe.skipIf(unavailable)('the audit log on a real host', () => {
     writeConfig(false);
     expect((await cli('apply', '--yes')).code).toBe(0);
   });
+
+  it('every join whose connection drops right after its first frame logs its leave (20 in a row)', async () => {
+    // A dropped connection hangs up on tmux and on the join program in either order; when tmux
+    // returned first, the hang-up used to kill the program inside its leave (measured on trixie
+    // with that program: 20 joins with 17, 19 and 17 leaves in three runs of this test).
+    expect((await cli('up')).code).toBe(0);
+    const start = (await log()).entries.reduce((m, e) => Math.max(m, e.time_us), 0);
+    const N = 20;
+    for (let i = 0; i < N; i++) {
+      const ann = await joinAs('ann');
+      await ann.waitFor('[pair]');
+      await ann.close();
+    }
+    let counts = { join: 0, leave: 0 };
+    await waitUntil(`${N} joins and ${N} leaves of ann`, async () => {
+      const mine = (await log()).entries.filter((e) => e.guest === 'ann' && e.time_us > start);
+      counts = { join: mine.filter((e) => e.event === 'join').length, leave: mine.filter((e) => e.event === 'leave').length };
+      return counts.join === N && counts.leave === N;
+    }, 30_000, 250).catch((err: unknown) => {
+      throw new Error(`${String(err)}: ${counts.join} joins, ${counts.leave} leaves`);
+    });
+    expect((await cli('down')).code).toBe(0);
+  });
 });
