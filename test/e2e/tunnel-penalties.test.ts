@@ -95,12 +95,16 @@ describe.skipIf(unavailable)('PerSourcePenalties through a vps tunnel (Debian 13
     const fingerprint = (await must(t.guest, 'ssh-keygen -lf /root/.ssh/id_ed25519.pub')).split(' ')[1];
     expect(fingerprint).toMatch(/^SHA256:/);
     let joins: AuditLogEntry[] = [];
+    let seen = '';
     await waitUntil('both joins and their leaves in the audit log', async () => {
       const r = await t.cli('log', '--json', '-f', file);
       const entries = (JSON.parse(r.stdout) as { entries: AuditLogEntry[] }).entries.filter((e) => e.guest === 'todd');
+      seen = entries.map((e) => `${e.event} ${e.source} via=${e.via}`).join('; ');
       joins = entries.filter((e) => e.event === 'join');
       return joins.length === 2 && entries.filter((e) => e.event === 'leave').length === 2;
-    }, 30_000, 250);
+    }, 30_000, 250).catch(async (e: Error) => {
+      throw new Error(`${e.message}; todd's entries: ${seen}; the host's pairctl journal:\n${(await t.host.run('journalctl --no-pager -o short-precise -t pairctl')).stdout}`);
+    });
     const [relayed, onLan] = joins as [AuditLogEntry, AuditLogEntry];
     // Through the relay the host's sshd sees loopback: the entry names the tunnel it came through.
     expect(relayed).toMatchObject({ fingerprint, via: 'vps', source: '127.0.0.1', writer: 'guest' });
