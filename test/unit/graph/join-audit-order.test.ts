@@ -21,7 +21,7 @@ const FAKES: Record<string, string> = {
   tmux: `case "$*" in
   *list-clients*) exit 0 ;;
   *attach-session*)
-    : > "$PT_DIR/attached"; echo "attach $*" >> "$PT_DIR/calls"; echo "$PPID" > "$PT_DIR/join-pid"
+    : > "$PT_DIR/attached"; echo "attach $*" >> "$PT_DIR/calls"
     # The connection drops while attached: the hang-up reaches the join program before tmux ends.
     if [ -n "\${PT_HUP_WHILE_ATTACHED:-}" ]; then kill -HUP "$PPID"; sleep 0.2; fi
     exit 1 ;;
@@ -33,8 +33,11 @@ n=0
 while [ ! -e "$PT_DIR/attached" ] && [ "$n" -lt 400 ]; do sleep 0.05; n=$((n + 1)); done
 if [ -e "$PT_DIR/attached" ]; then echo after-attach >> "$PT_DIR/keygen"; else echo before-attach >> "$PT_DIR/keygen"; fi
 if [ -n "$first" ]; then sleep 0.3; fi
-# The leave's call (the second): a signal reaches the join program while it writes the leave.
-if [ -z "$first" ] && [ -n "\${PT_SIGNAL_DURING_LEAVE:-}" ]; then kill "-$PT_SIGNAL_DURING_LEAVE" "$(cat "$PT_DIR/join-pid")"; echo "sent $PT_SIGNAL_DURING_LEAVE" >> "$PT_DIR/calls"; fi
+# A signal reaches the join program (the oldest process running it) while it writes an entry:
+# at the first call (a refusal's, or the background join's) or at the second (the leave's).
+case "\${PT_SIGNAL_AT:-}:$first" in
+  first:yes|second:) kill "-$PT_SIGNAL" "$(pgrep -o -x -f "sh $PT_PROGRAM")" && echo "sent $PT_SIGNAL" >> "$PT_DIR/calls" ;;
+esac
 echo "256 SHA256:fakefp ann@guest (ED25519)"`,
   logger: 'cat >> "$PT_DIR/journal"; echo >> "$PT_DIR/journal"',
 };
@@ -76,11 +79,11 @@ describe('the join program writes its join entry in the background', () => {
 
   /** Runs the program in a pty as sshd would (ExposeAuthInfo, a connection from 10.0.0.5); returns the entries it logged. */
   function runJoin(opts: { noAttachComing?: boolean; status?: number; env?: Record<string, string> } = {}): Array<Record<string, string>> {
-    for (const f of ['journal', 'keygen', 'calls', 'attached', 'first-keygen', 'join-pid']) rmSync(join(dir, f), { recursive: true, force: true });
+    for (const f of ['journal', 'keygen', 'calls', 'attached', 'first-keygen']) rmSync(join(dir, f), { recursive: true, force: true });
     // (the stand-in ssh-keygen would wait 20 s for an attach that never comes)
     if (opts.noAttachComing) writeFileSync(join(dir, 'attached'), '');
     const r = spawnSync('script', ['-qec', `sh ${program}`, '/dev/null'], {
-      env: { ...process.env, PT_DIR: dir, SSH_USER_AUTH: join(dir, 'auth'), SSH_CONNECTION: '10.0.0.5 40000 10.0.0.1 22', ...opts.env },
+      env: { ...process.env, PT_DIR: dir, PT_PROGRAM: program, SSH_USER_AUTH: join(dir, 'auth'), SSH_CONNECTION: '10.0.0.5 40000 10.0.0.1 22', ...opts.env },
       encoding: 'utf8',
       timeout: 60_000,
     });
@@ -111,14 +114,14 @@ describe('the join program writes its join entry in the background', () => {
   // a join with no leave (measured on trixie: 7 leaves lost in 60 connections dropped right after
   // the attach; e2e: test/e2e/session-audit.test.ts, "20 in a row").
   it('logs the leave when the hang-up reaches the program after tmux returned, while it writes the leave', () => {
-    const entries = runJoin({ env: { PT_SIGNAL_DURING_LEAVE: 'HUP' } });
+    const entries = runJoin({ env: { PT_SIGNAL: 'HUP', PT_SIGNAL_AT: 'second' } });
     expect(readFileSync(join(dir, 'calls'), 'utf8')).toContain('sent HUP');
     expect(entries.map((e) => e.PAIRCTL_EVENT)).toEqual(['join', 'leave']);
     expect(entries[1]).toMatchObject({ PAIRCTL_GUEST: 'pair-ann', PAIRCTL_FINGERPRINT: 'SHA256:fakefp', PAIRCTL_SOURCE: '10.0.0.5' });
   });
 
   it('logs one leave when the hang-up comes while attached and a TERM while the trap writes the leave', () => {
-    const entries = runJoin({ status: 129, env: { PT_HUP_WHILE_ATTACHED: '1', PT_SIGNAL_DURING_LEAVE: 'TERM' } });
+    const entries = runJoin({ status: 129, env: { PT_HUP_WHILE_ATTACHED: '1', PT_SIGNAL: 'TERM', PT_SIGNAL_AT: 'second' } });
     expect(readFileSync(join(dir, 'calls'), 'utf8')).toContain('sent TERM');
     expect(entries.map((e) => e.PAIRCTL_EVENT)).toEqual(['join', 'leave']);
   });
@@ -130,5 +133,12 @@ describe('the join program writes its join entry in the background', () => {
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({ PAIRCTL_EVENT: 'refused', PAIRCTL_REASON: 'no-session', PAIRCTL_FINGERPRINT: 'SHA256:fakefp', PAIRCTL_SOURCE: '10.0.0.5' });
     expect(existsSync(join(dir, 'calls'))).toBe(false);
+  });
+
+  it('logs the refusal when the connection drops while the program writes it', () => {
+    const entries = runJoin({ noAttachComing: true, env: { PT_SIGNAL: 'HUP', PT_SIGNAL_AT: 'first' } });
+    expect(readFileSync(join(dir, 'calls'), 'utf8')).toBe('sent HUP\n');
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ PAIRCTL_EVENT: 'refused', PAIRCTL_REASON: 'no-session', PAIRCTL_FINGERPRINT: 'SHA256:fakefp' });
   });
 });
