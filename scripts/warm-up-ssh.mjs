@@ -18,6 +18,20 @@ import { join } from 'node:path';
 const require = createRequire(import.meta.url);
 const { Server, utils } = require('ssh2');
 
+/**
+ * An Ed25519 key pair from ssh2's generator that ssh2 (and OpenSSH) can read back. ssh2 1.17's
+ * keygen strips every leading zero byte of the public key's BIT STRING, the key's own with the
+ * unused-bits byte, so a key whose first byte is 0 (1 in 256) comes out 31 bytes long and
+ * `parseKey` calls it malformed: measured 13 of 3000. Each build makes three keys, so about one
+ * build in 85 failed its warm-up. Drawing again until the key parses costs nothing.
+ */
+function ed25519KeyPair() {
+  for (;;) {
+    const pair = utils.generateKeyPairSync('ed25519');
+    if (!(utils.parseKey(pair.private) instanceof Error)) return pair;
+  }
+}
+
 /** What a machine where pairctl made nothing prints for a probe script: each section, empty. */
 export function emptyProbeAnswer(script) {
   const begin = /@@pairctl-([0-9a-f]+)-begin-(\d+)/g;
@@ -29,8 +43,8 @@ export function emptyProbeAnswer(script) {
 /** Starts the server; returns the files a plan against it needs, and close(). */
 export async function startWarmUpServer() {
   const dir = mkdtempSync(join(tmpdir(), 'pairctl-warm-up-'));
-  const host = utils.generateKeyPairSync('ed25519');
-  const client = utils.generateKeyPairSync('ed25519');
+  const host = ed25519KeyPair();
+  const client = ed25519KeyPair();
   const clientPublic = utils.parseKey(client.public);
   writeFileSync(join(dir, 'id_ed25519'), client.private, { mode: 0o600 });
   let execs = 0;
@@ -87,7 +101,7 @@ export async function startWarmUpServer() {
     ].join('\n'),
   );
   const pairYaml = join(dir, 'pair.yaml');
-  const guestKey = utils.parseKey(utils.generateKeyPairSync('ed25519').public);
+  const guestKey = utils.parseKey(ed25519KeyPair().public);
   writeFileSync(
     pairYaml,
     [
