@@ -9,7 +9,7 @@ import type { Guest, Host, PairConfig } from '../config/model.js';
 import { guestAccount, sessionSocket } from '../graph/paths.js';
 import { RECORD_ACCOUNT } from '../graph/recording.js';
 import { sh } from '../transport/shell-quote.js';
-import { ownerOutput, ownerShell } from './owner-shell.js';
+import { ownerShell } from './owner-shell.js';
 import { kickedDir } from './kick-script.js';
 import { timeBoxStatusScript } from './time-box.js';
 
@@ -35,43 +35,63 @@ const FIELDS = [
   'client_pid',
 ] as const;
 
-/** The owner's side: one `s` line for the session, one `c` line per attached client. */
+/**
+ * The owner's side: one `s` line for the session, one `c` line per attached client, from one tmux
+ * client (two commands in one: a client is a process and a round through the server).
+ */
 function ownerStatusScript(config: PairConfig, host: Host): string {
   const socket = sessionSocket(config.session.name, host.platform);
   const fmt = 'c|' + FIELDS.map((f) => `#{${f}}`).join('|');
   return sh`s=${socket}
 [ -S "$s" ] || exit 0
-tmux -S "$s" list-sessions -F ${'s|#{session_name}|#{session_created}'} 2>/dev/null
-tmux -S "$s" list-clients -F ${fmt} 2>/dev/null
+tmux -S "$s" list-sessions -F ${'s|#{session_name}|#{session_created}'} ';' list-clients -F ${fmt} 2>/dev/null
 `;
 }
 
-/** The whole status script of one host (run as root, one exec). */
+/**
+ * The whole status script of one host (run as root, one exec). The owner's lines are read by the
+ * shell itself (read and case, no grep or awk: a status of 8 hosts is mostly their CPU): only `s`
+ * and `c` lines pass, as ownerOutput would keep them. `who` runs only when a client is attached
+ * (its records only name a client's source), and systemctl only when root's time-box timer exists.
+ */
 export function statusScript(config: PairConfig, host: Host): string {
   const owner = host.owner;
   const accounts = config.guests.map((g) => guestAccount(g.name));
   return (
-    sh`echo "now=$(date +%s)"
-if id ${owner} >/dev/null 2>&1; then
-` +
-    sh`known=${' ' + accounts.join(' ') + ' '}
-  out=$(` +
-    ownerOutput(ownerShell(host.platform, owner, ownerStatusScript(config, host)), '^(s|c)[|]') +
-    sh`)
-  printf '%s\\n' "$out"
-  # Where each guest's ssh login came from: SSH_CONNECTION, which sshd put in the environment of
-  # the join program that became the client. Read only from a process the guest's account
-  # runs, one NUL-separated entry (a value holding a newline cannot pass for another), and only
-  # its first word, which must look like an address.
-  printf '%s\\n' "$out" | awk -F'|' '$1 == "c" && $10 ~ /^[0-9]+$/ { print $2, $10 }' | while read -r user pid; do
-    case "$known" in *" $user "*) ;; *) continue ;; esac
-    [ -r "/proc/$pid/environ" ] && [ "$(stat -c %U "/proc/$pid" 2>/dev/null)" = "$user" ] || continue
-    a=$(grep -z -m1 '^SSH_CONNECTION=' "/proc/$pid/environ" 2>/dev/null | tr -d '\\000' | cut -d= -f2 | cut -d' ' -f1)
-    case "$a" in *[!0-9a-fA-F.:]*|'') ;; *) printf 'e\\t%s\\t%s\\n' "$pid" "$a" ;; esac
+    sh`date +now=%s
+known=${' ' + accounts.join(' ') + ' '}
+{ ` +
+    ownerShell(host.platform, owner, ownerStatusScript(config, host)) +
+    sh` 2>/dev/null || :; } | {
+  set -f
+  clients=
+  while IFS= read -r l; do
+    case $l in
+      's|'*) printf '%s\\n' "$l" ;;
+      'c|'*)
+        printf '%s\\n' "$l"
+        clients=yes
+        # Where a guest's ssh login came from: SSH_CONNECTION, which sshd put in the environment
+        # of the join program that became the client. Read only from a process the guest's
+        # account runs (the pid must be digits, the account a guest's), one NUL-separated entry
+        # (a value holding a newline cannot pass for another), and only its first word, which
+        # must look like an address. Fields as awk -F'|' splits them: $2 the user, $10 the pid.
+        IFS='|'; set -- $l; unset IFS
+        user=$2; pid=\${10-}
+        case $pid in ''|*[!0-9]*) continue ;; esac
+        case "$known" in *" $user "*) ;; *) continue ;; esac
+        [ -r "/proc/$pid/environ" ] && [ "$(stat -c %U "/proc/$pid" 2>/dev/null)" = "$user" ] || continue
+        a=$(grep -z -m1 '^SSH_CONNECTION=' "/proc/$pid/environ" 2>/dev/null | tr -d '\\000')
+        a=\${a#SSH_CONNECTION=}; a=\${a%% *}
+        case "$a" in *[!0-9a-fA-F.:]*|'') ;; *) printf 'e\\t%s\\t%s\\n' "$pid" "$a" ;; esac
+        ;;
+    esac
   done
-fi
-# No /proc (macOS): the login record sshd writes for the guest's pty; the tty links a client to it.
-who 2>/dev/null | awk '$NF ~ /^[(].*[)]$/ { h = $NF; gsub(/[()]/, "", h); print "w\t" $2 "\t" h }' || :
+  # No /proc (macOS): the login record sshd writes for the guest's pty; the tty links a client to it.
+  if [ -n "$clients" ]; then
+    who 2>/dev/null | awk '$NF ~ /^[(].*[)]$/ { h = $NF; gsub(/[()]/, "", h); print "w\t" $2 "\t" h }' || :
+  fi
+}
 d=${kickedDir(host.platform)}
 for a in ${accounts}; do
   if [ -f "$d/$a" ]; then printf 'k\t%s\t%s\n' "$a" "$(head -c 32 "$d/$a" | tr -cd 0-9)"; fi

@@ -37,6 +37,9 @@ import { quote, sh } from '../transport/shell-quote.js';
 import { ownerOutput, ownerShell } from './owner-shell.js';
 import { downScript } from './session-scripts.js';
 
+/** Where systemd keeps the unit files of transient units (systemd-run) while they are loaded. */
+export const TRANSIENT_UNITS_DIR = '/run/systemd/transient';
+
 /** Seconds before the end at which the warning shows (at most). */
 export const WARN_BEFORE_SECONDS = 300;
 
@@ -204,7 +207,11 @@ export function timeBoxStatusScript(config: PairConfig, host: Host): string {
   }
   // `show` ignores --timestamp=unix before systemd 255 (measured on 252): the text form, in UTC,
   // which GNU date reads back; root's own systemd printed it, and it goes to date as one word.
-  return sh`e=$(TZ=UTC0 systemctl show -p NextElapseUSecRealtime --value ${n.unit + '.timer'} 2>/dev/null) || e=''
-if [ -n "$e" ] && e=$(date -u -d "$e" +%s 2>/dev/null); then echo "t|$e"; fi
+  // systemd writes a transient unit's file under /run/systemd/transient while the unit is loaded;
+  // without it there is no timer to ask (systemctl and systemd's answer are most of the cost).
+  return sh`if [ -e ${TRANSIENT_UNITS_DIR + '/' + n.unit + '.timer'} ]; then
+  e=$(TZ=UTC0 systemctl show -p NextElapseUSecRealtime --value ${n.unit + '.timer'} 2>/dev/null) || e=''
+  if [ -n "$e" ] && e=$(date -u -d "$e" +%s 2>/dev/null); then echo "t|$e"; fi
+fi
 `;
 }

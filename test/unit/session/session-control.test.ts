@@ -1,6 +1,6 @@
 /** status parsing and rendering, kick/mode scripts: pure functions, table-driven. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { parseSessionDuration } from '../../../src/cli/kick.js';
 import { clearKicksScript, kickScript } from '../../../src/session/kick-script.js';
 import { modeScript } from '../../../src/session/mode-script.js';
 import { presenceProgram } from '../../../src/session/presence.js';
-import { rootTimerScript, stopTimeBoxScript, systemdLiteral, timeBoxEndScript, timeBoxPlist, timeBoxScript, timeBoxStatusScript, timerJob, warnAfter } from '../../../src/session/time-box.js';
+import { rootTimerScript, stopTimeBoxScript, systemdLiteral, timeBoxEndScript, timeBoxPlist, timeBoxScript, timeBoxStatusScript, timerJob, TRANSIENT_UNITS_DIR, warnAfter } from '../../../src/session/time-box.js';
 import { downScript } from '../../../src/session/session-scripts.js';
 import { hostStatus, parseStatus, renderHostStatus, shortDuration, statusScript } from '../../../src/session/session-status.js';
 import { guest, sampleConfig } from '../fixtures.js';
@@ -171,11 +171,44 @@ describe('time box', () => {
     const script = statusScript(config, host);
     expect(script).toContain('TZ=UTC0 systemctl show -p NextElapseUSecRealtime --value pairctl-timebox-pair.timer');
     expect(script).not.toContain('@pairctl_ends');
-    // An owner-printed t line cannot pass: the owner's output keeps only s and c lines.
-    expect(script).toContain("grep -E '^(s|c)[|]'");
     expect(hostStatus(config, host, parseStatus(`now=${NOW}\ns|pair|${NOW - 5}\n`)).session.ends).toBeNull();
-    const r = spawnSync('sh', ['-c', timeBoxStatusScript(config, host).replace('systemctl show', "printf 'Fri 2027-01-15 08:10:00 UTC\\n' ||")], { encoding: 'utf8' });
-    expect(r.stdout).toBe('t|1800000600\n');
+    // systemctl is asked only while the transient timer's unit file exists.
+    const dir = mkdtempSync(join(tmpdir(), 'pairctl-transient-'));
+    const read = () =>
+      spawnSync('sh', ['-c', timeBoxStatusScript(config, host).replace(TRANSIENT_UNITS_DIR, dir).replace('systemctl show', "printf 'Fri 2027-01-15 08:10:00 UTC\\n' ||")], { encoding: 'utf8' });
+    expect(read().stdout).toBe('');
+    writeFileSync(join(dir, 'pairctl-timebox-pair.timer'), '');
+    expect(read().stdout).toBe('t|1800000600\n');
+  });
+
+  it("status keeps only the owner's s and c lines, reads who only when a client is attached, and a pid only from a guest's process", () => {
+    // Stand-ins on PATH: runuser prints what an owner (or a pair guest typing as the owner) may
+    // make the owner's tmux print; who logs that it ran.
+    const dir = mkdtempSync(join(tmpdir(), 'pairctl-status-'));
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    const owner = join(dir, 'owner.txt');
+    const stub = (name: string, body: string) => {
+      writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`);
+      chmodSync(join(bin, name), 0o755);
+    };
+    stub('runuser', `cat ${owner}`);
+    stub('who', `echo who >> ${join(dir, 'calls')}\necho 'pair-todd pts/3        2026-12-04 02:00 (10.0.0.5)'`);
+    const run = (lines: string[]) => {
+      writeFileSync(owner, lines.map((l) => `${l}\n`).join(''));
+      const r = spawnSync('sh', ['-c', statusScript(config, host)], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      return r.stdout.split('\n').filter((l) => l !== '' && !l.startsWith('now='));
+    };
+    const forged = [`t|${NOW + 60}`, 'e\t4001\t6.6.6.6', `k\tpair-todd\t${NOW + 99}`, 'w\tpts/3\t6.6.6.6', ` s|pair|${NOW}`, 'now=1', 'x|c|y'];
+    expect(run([`s|pair|${NOW - 600}`, ...forged])).toEqual([`s|pair|${NOW - 600}`]);
+    expect(existsSync(join(dir, 'calls'))).toBe(false);
+    // A client whose pid is this test's own process: readable, but not a guest account's, so no
+    // source is read from it; one whose pid is not digits is not looked up at all.
+    const client = `c|pair-todd|1|${NOW - 300}|${NOW - 30}|80|24|/dev/pts/3|pair|${process.pid}`;
+    const odd = `c|pair-ann|1|${NOW - 300}|${NOW - 30}|80|24|/dev/pts/4|pair|../self`;
+    expect(run([`s|pair|${NOW - 600}`, client, odd, ...forged])).toEqual([`s|pair|${NOW - 600}`, client, odd, 'w\tpts/3\t10.0.0.5']);
+    expect(readFileSync(join(dir, 'calls'), 'utf8')).toBe('who\n');
   });
 
   it("macOS: root's launchd daemon, program inside the plist (plistlib parses it), compares the clock, ends with down and removes itself", () => {
