@@ -1,7 +1,8 @@
 /**
  * What the host itself spends (issue 15): on one lab machine, converged for 5 guests and with its
- * session running, the probe script of `plan` (its one exec) and the apply script of adding a
- * sixth guest, run on the host through nsenter (no ssh: only the script's own work is counted).
+ * session running, the probe script of `plan` (its one exec), the script of `status` (its one
+ * exec) and the apply script of adding a sixth guest, run on the host through nsenter (no ssh:
+ * only the script's own work is counted).
  * For each: wall time, CPU of the script and its children (bash `times`), and processes forked (the machine's pid namespace's
  * last pid before and after; the machine is otherwise idle). The probe is also timed section by
  * section, and the apply step by step, so the costly ones can be named.
@@ -21,6 +22,7 @@ import { buildGraph, topoSort } from '../src/graph/build-graph.js';
 import { applyScript } from '../src/plan/apply-machine.js';
 import { planAll } from '../src/plan/plan-all.js';
 import { resourceProbes } from '../src/plan/resource-probes.js';
+import { statusScript } from '../src/session/session-status.js';
 import { startLab, type LabMachine } from '../test/machines/lab.js';
 import { prepareHost, writeConfig } from './converged-host.js';
 
@@ -92,7 +94,13 @@ try {
   for (const [i, snippet] of sections.snippets.entries()) console.log(`  section ${i}: ${await alone(`/tmp/sec-${i}.sh`, snippet)}: ${snippet.split('\n')[0]!.slice(0, 110)}`);
   for (const [i, fact] of (machine.facts ?? []).entries()) console.log(`  fact ${fact.key}: ${await alone(`/tmp/fact-${i}.sh`, fact.snippet)}`);
 
-  // (b) apply adding a sixth guest, step by step: `mark` also prints the time.
+  // (b) status's one exec, with the session running (no guest attached).
+  const status = statusScript(config, config.hosts[0]!);
+  await h1.run('cat > /tmp/status.sh', { input: status });
+  console.log(`status script: ${status.length} bytes`);
+  console.log(`  whole status (${RUNS} runs): ${fmt(await measure(h1, '/tmp/status.sh', RUNS))}, load ${await load()}`);
+
+  // (c) apply adding a sixth guest, step by step: `mark` also prints the time.
   const sixConfig = (await loadConfig(six)).config!;
   for (let n = 0; n < APPLIES; n++) {
     const s = await planAll(sixConfig, { sshConfigFile: sshConfig });
