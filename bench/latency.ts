@@ -357,7 +357,7 @@ function report(res: Map<string, Run[]>, execCounts: Record<Delay, Record<string
   const all = [...res.values()].flat().map((r) => r.load);
   console.log(
     `\npairctl at 0 and 50 ms RTT (delay proxy on loopback in front of each machine's sshd; the 0 ms column goes through the same proxy at 0 delay). ` +
-      `median [min-max] over ${get('plan1', 0).length} rounds, cpu = the command's own CPU (rusage), L = 1-min load average (median); ` +
+      `median [min-max] over ${ROUNDS} rounds (Ansible ${Math.min(ANSIBLE_ROUNDS, ROUNDS)}), cpu = the command's own CPU (rusage), L = 1-min load average (median); ` +
       `load ${Math.min(...all).toFixed(2)}-${Math.max(...all).toFixed(2)} on ${availableParallelism()} cores. Host: ${GUESTS.length} guests, ${resources} resources.`,
   );
   const W = [50, 40, 40];
