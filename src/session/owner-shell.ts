@@ -47,9 +47,10 @@ export function ownerShell(platform: Platform, owner: string, script: string, op
 
 /**
  * Keeps only the lines of an owner-run step's output that match `pattern` (an ERE anchored by
- * the caller), so nothing it prints can pass for another resource's output or a section marker.
- * `command` is the shell command whose stdout is filtered; its exit status is not kept.
+ * the caller), so nothing it prints can pass for another resource's output or a section marker;
+ * with `first`, only the first such line (grep -m 1, GNU's and BSD's). `command` is the shell
+ * command whose stdout is filtered; its exit status is not kept.
  */
-export function ownerOutput(command: string, pattern: string): string {
-  return `{ ${command} 2>/dev/null || :; } | grep -E ` + sh`${pattern}` + ` || :`;
+export function ownerOutput(command: string, pattern: string, first = false): string {
+  return `{ ${command} 2>/dev/null || :; } | grep ${first ? '-m 1 ' : ''}-E ` + sh`${pattern}` + ` || :`;
 }

@@ -82,13 +82,14 @@ describe('tmux version', () => {
 
   it('runs tmux as the owner with the session\'s PATH: on a Mac root neither runs Homebrew\'s tmux nor tests its path', () => {
     const mac = tmuxVersionProbe('macos', 'bhorseman').snippet;
-    expect(mac.startsWith('{ { sudo -u bhorseman -H -- env -i PATH=/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin HOME=/ /bin/sh -c ')).toBe(true);
-    expect(tmuxVersionProbe('linux', 'bhorseman').snippet.startsWith('{ { runuser -u bhorseman -- timeout -k 5 60 env -i PATH=/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin HOME=/ /bin/sh -c ')).toBe(true);
+    expect(mac.startsWith('{ sudo -u bhorseman -H -- env -i PATH=/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin HOME=/ /bin/sh -c ')).toBe(true);
+    expect(tmuxVersionProbe('linux', 'bhorseman').snippet.startsWith('{ runuser -u bhorseman -- timeout -k 5 60 env -i PATH=/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin HOME=/ /bin/sh -c ')).toBe(true);
     execFileSync('sh', ['-n'], { input: mac });
   });
 
   it('reads this machine\'s real tmux the way the probe runs it (as the current user here)', () => {
-    const snippet = tmuxVersionProbe('linux', 'nobody').snippet.replace(/^\{ \{ runuser -u nobody -- /, '{ { ');
+    const snippet = tmuxVersionProbe('linux', 'nobody').snippet.replace(/^\{ runuser -u nobody -- /, '{ ');
+    expect(snippet.startsWith('{ timeout -k 5 60 env -i ')).toBe(true);
     const printed = execFileSync('sh', ['-c', snippet], { encoding: 'utf8' });
     const local = spawnSync('sh', ['-c', 'PATH=/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin tmux -V'], { encoding: 'utf8' });
     if (local.status !== 0) {
