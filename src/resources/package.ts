@@ -50,7 +50,7 @@ export const packageKind = defineKind<PackageSpec, PackageObserved>({
   name: (spec) => spec.name,
   probe: (spec) => {
     const versionProbe = spec.versionCommand
-      ? sh`v=$(${spec.versionCommand} 2>/dev/null | head -n1) && echo "toolversion=$v"`
+      ? sh`v=$(${spec.versionCommand} 2>/dev/null) && echo "toolversion=\${v%%[![:print:]]*}"`
       : ':';
     return sh`if command -v apt-get >/dev/null 2>&1; then
   echo manager=apt

@@ -103,19 +103,28 @@ chmod u+rw,g+rw,o-rwx "$s"`;
 }
 
 /**
- * The owner's read of the running server: running, socket state, ACL, open mode keys.
- * has-session and server-access run no after-hooks (no CMD_AFTERHOOK), so a hook planted from a
- * pair guest's prompt cannot make the read fail; list-keys (mode-lock count) does run them.
+ * The owner's read of the running server: running, socket state, ACL, open mode keys. The server
+ * runs when `server-access -l` answers (tmux >= 3.3, which the package requires): one tmux client
+ * both says so and lists the ACL (has-session first was one more), and the shell reads the list
+ * itself (`name (R)` or `name (W)`, a name without spaces; sed was two more). server-access runs no
+ * after-hooks (no CMD_AFTERHOOK), so a hook planted from a pair guest's prompt cannot make the
+ * read fail; list-keys (mode-lock count) does run them.
  */
 function ownerProbe(socket: string): string {
   return (
     sh`s=${socket}
-if [ -S "$s" ] && tmux -S "$s" has-session >/dev/null 2>&1; then
+if [ -S "$s" ] && acl=$(tmux -S "$s" server-access -l 2>/dev/null); then
   echo running=yes
   ` +
     statLine('socket', '"$s"', ['mode', 'user', 'group']) +
     `
-  tmux -S "$s" server-access -l 2>/dev/null | sed -n 's/^\\([^ ]*\\) (\\([RW]\\))$/acl.\\1=\\2/p'
+  while IFS= read -r l; do
+    n=\${l%" ("?")"}
+    case $n in ""|*" "*) continue ;; esac
+    case $l in "$n (R)") echo "acl.$n=R" ;; "$n (W)") echo "acl.$n=W" ;; esac
+  done <<pairctl_EOF
+$acl
+pairctl_EOF
   ` +
     sh`echo "openkeys=$(${MODE_LOCK} "$s" count 2>/dev/null)"` +
     `

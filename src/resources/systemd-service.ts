@@ -72,7 +72,7 @@ else
 fi
 if [ -x ${spec.executable} ]; then echo executable=yes; else echo executable=no; fi` +
     (spec.runsCopy ? sh`
-if [ -f ${spec.runsCopy.path} ]; then echo "copy=$(sha256sum < ${spec.runsCopy.path} | cut -c1-64)"; fi` : ''),
+if [ -f ${spec.runsCopy.path} ]; then h=$(sha256sum < ${spec.runsCopy.path}); echo "copy=\${h%% *}"; fi` : ''),
   parse: (output) => {
     const kv = keyValues(output);
     return {
