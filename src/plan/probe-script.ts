@@ -4,6 +4,7 @@
  * can forge a boundary.
  */
 import { randomBytes } from 'node:crypto';
+import { STAT_FLAVOR } from '../resources/file-state.js';
 
 /** A named snippet whose output should be returned on its own. */
 export interface ProbeSection {
@@ -25,7 +26,8 @@ export function buildProbeScript(sections: ProbeSection[]): { script: string; no
         `printf '\\n@@pairctl-${nonce}-begin-${i}\\n'\n( ${s.snippet}\n) 2>&1\nprintf '\\n@@pairctl-${nonce}-end-${i}-%s\\n' "$?"`,
     )
     .join('\n');
-  return { script: wholeScript(`LC_ALL=C; export LC_ALL\n${body}`), nonce };
+  // Which stat the machine has, tested once for every section (file-state.ts, GNU_STAT).
+  return { script: wholeScript(`LC_ALL=C; export LC_ALL\n${STAT_FLAVOR}\n${body}`), nonce };
 }
 
 /** Output and exit status of each section, by index. */

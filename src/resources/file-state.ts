@@ -26,10 +26,20 @@ export interface FileObserved {
 }
 
 /**
+ * Shell condition: the machine's stat is GNU's (Linux), not BSD's (macOS). A probe tests it once,
+ * into pairctl_stat (probe-script.ts), for all its sections (one stat less in each that reads a
+ * mode: 5 processes of a converged host's probe); a snippet run on its own tests it itself.
+ */
+export const GNU_STAT = '{ [ "${pairctl_stat-}" = gnu ] || { [ -z "${pairctl_stat-}" ] && stat -c %a / >/dev/null 2>&1; }; }';
+
+/** The shell that sets pairctl_stat for GNU_STAT (to gnu or bsd). */
+export const STAT_FLAVOR = 'if stat -c %a / >/dev/null 2>&1; then pairctl_stat=gnu; else pairctl_stat=bsd; fi';
+
+/**
  * Prints `mode=`, `owner=` and `group=` lines for the path in $p, with GNU stat (Linux) or BSD
  * stat (macOS), whichever the machine has.
  */
-export const STAT_SNIPPET = `if stat -c %a / >/dev/null 2>&1; then stat -c 'mode=%a
+export const STAT_SNIPPET = `if ${GNU_STAT}; then stat -c 'mode=%a
 owner=%U
 group=%G' "$p"; else stat -f 'mode=%Lp
 owner=%Su
@@ -52,7 +62,7 @@ const STAT_FIELDS = {
 export function statLine(key: string, path: string, fields: Array<keyof typeof STAT_FIELDS>): string {
   const gnu = fields.map((f) => STAT_FIELDS[f][0]).join(':');
   const bsd = fields.map((f) => STAT_FIELDS[f][1]).join(':');
-  return `if stat -c %a / >/dev/null 2>&1; then echo "${key}=$(stat -c '${gnu}' ${path})"; else echo "${key}=$(stat -f '${bsd}' ${path})"; fi`;
+  return `if ${GNU_STAT}; then echo "${key}=$(stat -c '${gnu}' ${path})"; else echo "${key}=$(stat -f '${bsd}' ${path})"; fi`;
 }
 
 /**
@@ -134,7 +144,8 @@ for p do
 done
 if [ "$k" -gt 0 ]; then
   kept() { for p do if [ ! -L "$p" ] && [ ${test} "$p" ]; then printf '%s\\0' "$p"; fi; done; }
-  if stat -c %a / >/dev/null 2>&1; then kept "$@" | xargs -0 stat -c 's\t%a\t%U\t%G\t%s\t%n' -- 2>/dev/null
+` +
+    `  if ${GNU_STAT}; then kept "$@" | xargs -0 stat -c 's\t%a\t%U\t%G\t%s\t%n' -- 2>/dev/null
   else kept "$@" | xargs -0 stat -f 's\t%Lp\t%Su\t%Sg\t%z\t%N' -- 2>/dev/null
   fi
 ` +
