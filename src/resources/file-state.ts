@@ -26,7 +26,8 @@ export interface FileObserved {
 }
 
 /**
- * Shell condition: the machine's stat is GNU's (Linux), not BSD's (macOS). A probe tests it once,
+ * Shell condition: the machine's stat is GNU's (Linux), not BSD's (macOS), and so is its base64
+ * (coreutils both; GNU's takes -w 0 for one line, one tr less). A probe tests it once,
  * into pairctl_stat (probe-script.ts), for all its sections (one stat less in each that reads a
  * mode: 5 processes of a converged host's probe); a snippet run on its own tests it itself.
  */
@@ -90,7 +91,7 @@ fi`
 /** Prints type, mode, owner, group and base64 content of a path (never follows a symlink). */
 export function probeFile(path: string): string {
   return probeTyped(path, 'file', `${STAT_SNIPPET}
-  printf 'content='; base64 < "$p" | tr -d '\n'; echo`, 'link');
+  printf 'content='; if ${GNU_STAT}; then base64 -w 0 < "$p"; else base64 < "$p" | tr -d '\n'; fi; echo`, 'link');
 }
 
 /** Parses the output of `probeFile`. */
@@ -149,7 +150,14 @@ if [ "$k" -gt 0 ]; then
   else kept "$@" | xargs -0 stat -f 's\t%Lp\t%Su\t%Sg\t%z\t%N' -- 2>/dev/null
   fi
 ` +
-    (content ? `  printf 'c\\t'; kept "$@" | xargs -0 cat -- 2>/dev/null | base64 | tr -d '\\n'; echo\n` : '') +
+    (content
+      ? `  printf 'c\\t'
+  if ${GNU_STAT}; then kept "$@" | xargs -0 cat -- 2>/dev/null | base64 -w 0
+  else kept "$@" | xargs -0 cat -- 2>/dev/null | base64 | tr -d '\\n'
+  fi
+  echo
+`
+      : '') +
     'fi'
   );
 }
