@@ -23,9 +23,10 @@ const { Server, utils } = require('ssh2');
  * keygen strips every leading zero byte of the public key's BIT STRING, the key's own with the
  * unused-bits byte, so a key whose first byte is 0 (1 in 256) comes out 31 bytes long and
  * `parseKey` calls it malformed: measured 13 of 3000. Each build makes three keys, so about one
- * build in 85 failed its warm-up. Drawing again until the key parses costs nothing.
+ * build in 85 failed its warm-up. Drawing again until the key parses costs nothing. The unit tests'
+ * fake ssh server draws its host keys here too.
  */
-function ed25519KeyPair() {
+export function ed25519KeyPair() {
   for (;;) {
     const pair = utils.generateKeyPairSync('ed25519');
     if (!(utils.parseKey(pair.private) instanceof Error)) return pair;

@@ -8,6 +8,8 @@ import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
 import type { Connection, ParsedKey, ServerChannel } from 'ssh2';
+// @ts-expect-error: a plain .mjs build script, without type declarations
+import { ed25519KeyPair } from '../../../scripts/warm-up-ssh.mjs';
 
 const { Server, utils } = ssh2;
 
@@ -32,17 +34,8 @@ export interface FakeSshServer {
   close(): Promise<void>;
 }
 
-/**
- * A host key ssh2 can load: ssh2 1.17's keygen drops an Ed25519 key's leading zero byte (1 key
- * in 256), and the server then refuses the key it made (scripts/warm-up-ssh.mjs has the whole
- * story). Draw again until the key parses.
- */
-function hostKeyPair(): { private: string; public: string } {
-  for (;;) {
-    const pair = utils.generateKeyPairSync('ed25519');
-    if (!(utils.parseKey(pair.private) instanceof Error)) return pair;
-  }
-}
+/** A host key ssh2 can load (ssh2's keygen drops a leading zero byte: see scripts/warm-up-ssh.mjs). */
+const hostKeyPair = ed25519KeyPair as () => { private: string; public: string };
 
 /** Starts the server; `authorizedKey` is the text of a `.pub` file. */
 export async function startFakeSshServer(authorizedKey: string): Promise<FakeSshServer> {
